@@ -1,0 +1,1 @@
+"""Portail PKI core: framework-free CA building blocks (DESIGN §2)."""

@@ -1,0 +1,42 @@
+"""Who is acting: every use case receives one and scopes by it (DESIGN §3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ca.errors import NotAuthorizedError
+
+
+@dataclass(frozen=True)
+class Actor:
+    """`operator` acts for the CA; `user` acts within `company_id` with `role`."""
+
+    kind: str  # operator | user | system
+    name: str
+    user_id: int | None = None
+    company_id: int | None = None
+    role: str | None = None  # first-admin | admin | user (for kind == user)
+    source_ip: str | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.kind in ("operator", "system")
+
+    @property
+    def is_company_admin(self) -> bool:
+        return self.kind == "user" and self.role in ("first-admin", "admin")
+
+    def require_operator(self) -> None:
+        if not self.is_operator:
+            raise NotAuthorizedError("only a CA operator may do this")
+
+    def can_see_company(self, company_id: int | None) -> bool:
+        return self.is_operator or (company_id is not None and company_id == self.company_id)
+
+
+def cli_operator(name: str = "cli") -> Actor:
+    """The CLI runs on the CA host with the ledger credentials: it acts as an operator."""
+    return Actor(kind="operator", name=f"operator:{name}")
+
+
+SYSTEM = Actor(kind="system", name="system")

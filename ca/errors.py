@@ -1,0 +1,49 @@
+"""The PKIError family: every error a user may see, with a `kind` each adapter maps once (DESIGN §6).
+
+str(error) is always safe to show to the person who caused it: no secrets, no stack traces.
+Programmer misuse stays TypeError/ValueError and is never caught by the adapters' mapping.
+"""
+
+from __future__ import annotations
+
+
+class PKIError(Exception):
+    """Base of every error that carries a message meant for the caller."""
+
+    kind: str = "error"
+
+
+class BadRequestError(PKIError):
+    """The input is wrong; retrying the same input will fail the same way."""
+
+    kind = "bad_request"
+
+
+class BadCSRError(BadRequestError):
+    """The certificate signing request is refused (format, signature, key quality, blocked key)."""
+
+    kind = "bad_csr"
+
+
+class BadRevocationReasonError(BadRequestError):
+    """The revocation reason is unknown or not allowed for this actor (RFC 5280 §5.3.1)."""
+
+    kind = "bad_revocation_reason"
+
+
+class NotAuthorizedError(PKIError):
+    """The actor may not do this, or the secret they gave (passphrase, password) is wrong."""
+
+    kind = "not_authorized"
+
+
+class NotFoundError(PKIError):
+    """The object does not exist, or is not visible to this actor (same answer, no leak)."""
+
+    kind = "not_found"
+
+
+class ConflictError(PKIError):
+    """The request contradicts the current state: already revoked, output file exists, duplicate."""
+
+    kind = "conflict"

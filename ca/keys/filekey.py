@@ -1,0 +1,128 @@
+"""CA keys as encrypted PKCS#8 files: created 0600, never written in clear (brief: issuing key encrypted at rest)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPrivateKeyTypes,
+    CertificateIssuerPublicKeyTypes,
+)
+
+from ca.errors import BadRequestError, ConflictError, NotAuthorizedError, NotFoundError
+from ca.keys.signer import KEY_TYPES, signature_hash
+
+MIN_PASSPHRASE_LENGTH = 12
+
+
+def generate_private_key(key_type: str) -> CertificateIssuerPrivateKeyTypes:
+    if key_type == "ec-p256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if key_type == "ec-p384":
+        return ec.generate_private_key(ec.SECP384R1())
+    if key_type in ("rsa-2048", "rsa-3072", "rsa-4096"):
+        return rsa.generate_private_key(public_exponent=65537, key_size=int(key_type[4:]))
+    raise BadRequestError(f"unknown key type {key_type!r}; choose one of {', '.join(KEY_TYPES)}")
+
+
+def key_type_of(key: CertificateIssuerPrivateKeyTypes | CertificateIssuerPublicKeyTypes) -> str:
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        name = {"secp256r1": "ec-p256", "secp384r1": "ec-p384"}.get(key.curve.name)
+    elif isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        name = f"rsa-{key.key_size}"
+    else:
+        name = None
+    if name not in KEY_TYPES:
+        raise BadRequestError("unsupported CA key type: use one of " + ", ".join(KEY_TYPES))
+    return name
+
+
+def read_passphrase(path: Path) -> bytes:
+    """Passphrases come from a file (or a file descriptor path), never from the command line."""
+    try:
+        value = path.read_bytes().rstrip(b"\r\n")
+    except FileNotFoundError:
+        raise NotFoundError(f"passphrase file not found: {path}") from None
+    except IsADirectoryError:
+        raise BadRequestError(f"passphrase file is a directory: {path}") from None
+    check_passphrase(value)
+    return value
+
+
+def check_passphrase(value: bytes) -> None:
+    if len(value) < MIN_PASSPHRASE_LENGTH:
+        raise BadRequestError(f"passphrase too short: at least {MIN_PASSPHRASE_LENGTH} characters are required")
+
+
+def write_new_file(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Create `path` exclusively: no command ever overwrites an existing output (issue 2 §4)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        raise ConflictError(f"refusing to overwrite existing file {path}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def save_private_key(path: Path, key: CertificateIssuerPrivateKeyTypes, passphrase: bytes) -> None:
+    check_passphrase(passphrase)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase),
+    )
+    write_new_file(path, pem, mode=0o600)
+
+
+def load_private_key(path: Path, passphrase: bytes) -> CertificateIssuerPrivateKeyTypes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError(f"key file not found: {path}") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise NotAuthorizedError(f"cannot decrypt key {path}: wrong passphrase or damaged file") from None
+    key_type_of(key)
+    return key  # type: ignore[return-value]
+
+
+class FileSigner:
+    """A Signer over a decrypted in-memory key loaded from an encrypted PKCS#8 file."""
+
+    def __init__(self, key: CertificateIssuerPrivateKeyTypes) -> None:
+        self._key = key
+        self._key_type = key_type_of(key)
+        self._hash = signature_hash(self._key_type)
+
+    @classmethod
+    def from_file(cls, path: Path, passphrase: bytes) -> FileSigner:
+        return cls(load_private_key(path, passphrase))
+
+    @property
+    def key_type(self) -> str:
+        return self._key_type
+
+    def public_key(self) -> CertificateIssuerPublicKeyTypes:
+        return self._key.public_key()
+
+    def sign(self, data: bytes) -> bytes:
+        if isinstance(self._key, ec.EllipticCurvePrivateKey):
+            return self._key.sign(data, ec.ECDSA(self._hash))
+        if isinstance(self._key, rsa.RSAPrivateKey):
+            return self._key.sign(data, padding.PKCS1v15(), self._hash)
+        raise TypeError("unsupported key")
+
+
+__all__ = ["FileSigner", "generate_private_key", "key_type_of", "hashes"]

@@ -1,0 +1,197 @@
+"""Store functions: `session` first, never commit (the use case owns the transaction, DESIGN §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ca.errors import ConflictError, NotFoundError
+from ca.ledger.models import BlockedKey, CertificateRecord, Company, IssuerRecord, User
+
+
+# --- companies -----------------------------------------------------------------------------------------
+def add_company(session: Session, *, eic: str, name: str, at: datetime) -> Company:
+    if session.execute(select(Company.id).where(Company.eic == eic)).first():
+        raise ConflictError(f"a company with EIC {eic} already exists")
+    company = Company(eic=eic, name=name, created_at=at, approval_policy="auto")
+    session.add(company)
+    session.flush()
+    return company
+
+
+def get_company_by_eic(session: Session, eic: str) -> Company:
+    company = session.execute(select(Company).where(Company.eic == eic)).scalar_one_or_none()
+    if company is None:
+        raise NotFoundError(f"no company with EIC {eic}")
+    return company
+
+
+def get_company(session: Session, company_id: int) -> Company:
+    company = session.get(Company, company_id)
+    if company is None:
+        raise NotFoundError(f"no company #{company_id}")
+    return company
+
+
+def list_companies(session: Session) -> list[Company]:
+    return list(session.execute(select(Company).order_by(Company.eic)).scalars())
+
+
+# --- users ---------------------------------------------------------------------------------------------
+def add_user(
+    session: Session, *, email: str, full_name: str, role: str, company_id: int | None, status: str, at: datetime
+) -> User:
+    if session.execute(select(User.id).where(func.lower(User.email) == email.lower())).first():
+        raise ConflictError(f"a user with e-mail {email} already exists")
+    user = User(email=email, full_name=full_name, role=role, company_id=company_id, status=status, created_at=at)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user_by_email(session: Session, email: str) -> User:
+    user = session.execute(select(User).where(func.lower(User.email) == email.lower())).scalar_one_or_none()
+    if user is None:
+        raise NotFoundError(f"no user with e-mail {email}")
+    return user
+
+
+def list_users(session: Session, company_id: int | None = None) -> list[User]:
+    query = select(User).order_by(User.email)
+    if company_id is not None:
+        query = query.where(User.company_id == company_id)
+    return list(session.execute(query).scalars())
+
+
+# --- issuers -------------------------------------------------------------------------------------------
+def add_issuer(
+    session: Session, *, name: str, certificate_der: bytes, root_der: bytes, key_ref: str, at: datetime
+) -> IssuerRecord:
+    if session.execute(select(IssuerRecord.id).where(IssuerRecord.name == name)).first():
+        raise ConflictError(f"an issuer named {name!r} is already installed")
+    record = IssuerRecord(
+        name=name, certificate_der=certificate_der, root_der=root_der, key_ref=key_ref, status="active",
+        installed_at=at,
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def list_issuers(session: Session) -> list[IssuerRecord]:
+    return list(session.execute(select(IssuerRecord).order_by(IssuerRecord.id)).scalars())
+
+
+def get_issuer_by_name(session: Session, name: str) -> IssuerRecord:
+    record = session.execute(select(IssuerRecord).where(IssuerRecord.name == name)).scalar_one_or_none()
+    if record is None:
+        raise NotFoundError(f"no issuer named {name!r}")
+    return record
+
+
+def get_active_issuer(session: Session) -> IssuerRecord:
+    """The newest active issuer signs new certificates (during a rollover the older one is retired)."""
+    record = session.execute(
+        select(IssuerRecord).where(IssuerRecord.status == "active").order_by(IssuerRecord.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    if record is None:
+        raise NotFoundError("no active issuer is installed: run `pkictl issuer create` and `pkictl issuer install`")
+    return record
+
+
+def mark_issuers_retired_except(session: Session, keep_id: int) -> list[IssuerRecord]:
+    retired = []
+    for record in session.execute(
+        select(IssuerRecord).where(IssuerRecord.status == "active", IssuerRecord.id != keep_id)
+    ).scalars():
+        record.status = "retired"
+        retired.append(record)
+    session.flush()
+    return retired
+
+
+# --- certificates --------------------------------------------------------------------------------------
+def add_pending_certificate(session: Session, record: CertificateRecord) -> CertificateRecord:
+    """Insert the intent row; a serial collision surfaces as ConflictError so the caller draws again."""
+    try:
+        with session.begin_nested():
+            session.add(record)
+            session.flush()
+    except IntegrityError:
+        raise ConflictError("serial number collision") from None
+    return record
+
+
+def mark_certificate_issued(session: Session, certificate_id: int, *, der: bytes, sha256: str) -> CertificateRecord:
+    record = session.get(CertificateRecord, certificate_id)
+    if record is None or record.status != "pending":
+        raise ConflictError("certificate row is not pending")
+    record.der = der
+    record.sha256 = sha256
+    record.status = "issued"
+    session.flush()
+    return record
+
+
+def get_certificate(session: Session, serial: str, issuer_id: int | None = None) -> CertificateRecord:
+    query = select(CertificateRecord).where(CertificateRecord.serial == serial)
+    if issuer_id is not None:
+        query = query.where(CertificateRecord.issuer_id == issuer_id)
+    rows = list(session.execute(query).scalars())
+    if not rows:
+        raise NotFoundError(f"no certificate with serial {serial}")
+    if len(rows) > 1:
+        raise ConflictError(f"serial {serial} exists under several issuers; name the issuer")
+    return rows[0]
+
+
+def list_certificates(
+    session: Session,
+    *,
+    company_id: int | None = None,
+    user_id: int | None = None,
+    status: str | None = None,
+    now: datetime | None = None,
+    limit: int | None = None,
+) -> list[CertificateRecord]:
+    """`status='expired'` means issued and past notAfter; `issued` then means issued and still valid."""
+    query = select(CertificateRecord).order_by(CertificateRecord.id)
+    if company_id is not None:
+        query = query.where(CertificateRecord.company_id == company_id)
+    if user_id is not None:
+        query = query.where(CertificateRecord.user_id == user_id)
+    if status == "expired":
+        query = query.where(CertificateRecord.status == "issued", CertificateRecord.not_after < now)
+    elif status == "issued" and now is not None:
+        query = query.where(CertificateRecord.status == "issued", CertificateRecord.not_after >= now)
+    elif status is not None:
+        query = query.where(CertificateRecord.status == status)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.execute(query).scalars())
+
+
+def iter_revoked_entries(session: Session, issuer_id: int) -> Iterator[tuple[str, datetime, str | None]]:
+    """Stream (serial hex, revoked_at, reason) without building ORM objects: CRLs reach 10^6 rows."""
+    query = (
+        select(CertificateRecord.serial, CertificateRecord.revoked_at, CertificateRecord.revocation_reason)
+        .where(CertificateRecord.issuer_id == issuer_id, CertificateRecord.status == "revoked")
+        .execution_options(yield_per=20000)
+    )
+    for row in session.execute(query):
+        yield row[0], row[1], row[2]
+
+
+# --- blocked keys --------------------------------------------------------------------------------------
+def is_key_blocked(session: Session, spki_sha256: str) -> bool:
+    return session.get(BlockedKey, spki_sha256) is not None
+
+
+def add_blocked_key(session: Session, *, spki_sha256: str, reason: str, at: datetime) -> None:
+    if session.get(BlockedKey, spki_sha256) is None:
+        session.add(BlockedKey(spki_sha256=spki_sha256, reason=reason, blocked_at=at))
+        session.flush()

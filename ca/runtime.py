@@ -1,0 +1,71 @@
+"""The Runtime: settings, clock, database and issuers, built once by an adapter (DESIGN §2)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ca.clock import Clock, SystemClock
+from ca.issuer import Issuer, load_signer
+from ca.keys.filekey import read_passphrase
+from ca.keys.signer import Signer
+from ca.ledger.database import make_engine, make_sessionmaker, upgrade_database
+from ca.ledger.models import IssuerRecord
+from ca.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    sessionmaker: sessionmaker[Session]
+    _signers: dict[str, Signer] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def signer_for(self, key_ref: str) -> Signer:
+        """Issuer keys are decrypted once per process with the passphrase file of the settings."""
+        with self._lock:
+            signer = self._signers.get(key_ref)
+            if signer is None:
+                passphrase = read_passphrase(self.settings.ca.passphrase_file)
+                signer = load_signer(key_ref, passphrase)
+                self._signers[key_ref] = signer
+            return signer
+
+    def issuer_from_record(self, record: IssuerRecord) -> Issuer:
+        return Issuer(
+            id=record.id,
+            name=record.name,
+            status=record.status,
+            certificate=x509.load_der_x509_certificate(record.certificate_der),
+            root=x509.load_der_x509_certificate(record.root_der),
+            signer=self.signer_for(record.key_ref),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Runtime:
+    engine = make_engine(settings.database.url)
+    if migrate:
+        upgrade_database(engine)
+    return Runtime(settings=settings, clock=clock or SystemClock(), engine=engine,
+                   sessionmaker=make_sessionmaker(engine))
+
+
+def upgrade_ledger(settings: Settings) -> str | None:
+    """`pkictl db upgrade`: migrate and report the revision now in force."""
+    from ca.ledger.database import current_revision
+
+    engine = make_engine(settings.database.url)
+    try:
+        upgrade_database(engine)
+        return current_revision(engine)
+    finally:
+        engine.dispose()

@@ -1,0 +1,172 @@
+"""Settings: default.toml + optional site file + PKI_SECTION__KEY environment overrides (DESIGN §7).
+
+This is the only module that reads the environment; everything below receives explicit arguments.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ca.errors import BadRequestError
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+PROFILES_FILE = Path(__file__).resolve().parent.parent / "config" / "profiles.toml"
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str
+
+
+@dataclass(frozen=True)
+class CASettings:
+    key_dir: Path
+    passphrase_file: Path
+    country: str
+    lint_before_sign: bool
+
+
+@dataclass(frozen=True)
+class RootSettings:
+    dir: Path
+
+
+@dataclass(frozen=True)
+class RepositorySettings:
+    base_url: str
+    host: str
+    port: int
+    crl_dir: Path
+
+
+@dataclass(frozen=True)
+class CRLSettings:
+    validity_hours: int
+    publish_delay_seconds: int
+
+
+@dataclass(frozen=True)
+class OCSPSettings:
+    validity_hours: int
+    responder_days: int
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    host: str
+    port: int
+    secret_file: Path
+    smtp_host: str
+    smtp_port: int
+    mail_from: str
+    outbox_dir: Path
+
+
+@dataclass(frozen=True)
+class FrontOfficeSettings:
+    host: str
+    port: int
+    last_use_interval_seconds: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings
+    ca: CASettings
+    root: RootSettings
+    repository: RepositorySettings
+    crl: CRLSettings
+    ocsp: OCSPSettings
+    portal: PortalSettings
+    frontoffice: FrontOfficeSettings
+    profiles: Mapping[str, Mapping[str, Any]]
+    base_dir: Path
+
+
+_SECTIONS = {
+    "database": DatabaseSettings,
+    "ca": CASettings,
+    "root": RootSettings,
+    "repository": RepositorySettings,
+    "crl": CRLSettings,
+    "ocsp": OCSPSettings,
+    "portal": PortalSettings,
+    "frontoffice": FrontOfficeSettings,
+}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise BadRequestError(f"configuration file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BadRequestError(f"configuration file {path} is not valid TOML: {exc}") from None
+
+
+def _coerce(raw: Any, current: Any, where: str) -> Any:
+    """Environment values are strings; give them the type of the default they replace."""
+    if not isinstance(raw, str) or isinstance(current, str):
+        return raw
+    try:
+        if isinstance(current, bool):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if isinstance(current, int):
+            return int(raw)
+    except ValueError:
+        raise BadRequestError(f"{where}: cannot read {raw!r} as {type(current).__name__}") from None
+    return raw
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any], origin: str) -> None:
+    for section, values in override.items():
+        if section not in base or not isinstance(values, Mapping):
+            raise BadRequestError(f"{origin}: unknown section [{section}]")
+        for key, value in values.items():
+            if key not in base[section]:
+                raise BadRequestError(f"{origin}: unknown setting {section}.{key}")
+            base[section][key] = _coerce(value, base[section][key], f"{origin} {section}.{key}")
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    result: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith("PKI_") or "__" not in name:
+            continue
+        section, _, key = name[4:].partition("__")
+        result.setdefault(section.lower(), {})[key.lower()] = value
+    return result
+
+
+def _build_section(cls: type, values: Mapping[str, Any], base_dir: Path) -> Any:
+    kwargs = {}
+    for field in fields(cls):
+        value = values[field.name]
+        if field.type in ("Path", Path):
+            path = Path(value).expanduser()
+            value = path if path.is_absolute() else base_dir / path
+        kwargs[field.name] = value
+    return cls(**kwargs)
+
+
+def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the one frozen Settings; relative paths resolve against the working directory."""
+    environ = environ if environ is not None else {}
+    data = _read_toml(DEFAULT_FILE)
+    site = path or environ.get("PKI_CONFIG")
+    if site:
+        _merge(data, _read_toml(Path(site)), str(site))
+    _merge(data, _env_overrides(environ), "environment")
+    base_dir = Path.cwd()
+    sections = {name: _build_section(cls, data[name], base_dir) for name, cls in _SECTIONS.items()}
+    profiles = _read_toml(PROFILES_FILE)
+    return Settings(**sections, profiles=profiles, base_dir=base_dir)

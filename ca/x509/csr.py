@@ -1,0 +1,84 @@
+"""Certificate signing requests (RFC 2986): load, prove possession, check the key.
+
+Only the public key is taken from a CSR. Subject and extensions come from the profile and the ledger
+(DESIGN §4), so requested extensions are neither read nor refused.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+
+from ca.errors import BadCSRError
+from ca.x509.keycheck import check_public_key
+
+MAX_CSR_BYTES = 64 * 1024
+
+_PEM_LABEL = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
+_CSR_LABELS = {b"CERTIFICATE REQUEST", b"NEW CERTIFICATE REQUEST"}  # RFC 7468 §7 and its legacy form
+
+
+def _is_certificate_der(data: bytes) -> bool:
+    try:
+        x509.load_der_x509_certificate(data)
+    except ValueError:
+        return False
+    return True
+
+
+def _load_pem(data: bytes) -> x509.CertificateSigningRequest:
+    match = _PEM_LABEL.search(data)
+    label = match.group(1) if match else b""
+    if label not in _CSR_LABELS:
+        shown = label.decode("ascii") or "unlabelled"
+        raise BadCSRError(f"PEM block is {shown!r}, expected 'CERTIFICATE REQUEST'")
+    try:
+        return x509.load_pem_x509_csr(data)
+    except (ValueError, x509.InvalidVersion):
+        raise BadCSRError("PEM 'CERTIFICATE REQUEST' block is damaged: not a valid CSR") from None
+
+
+def load_csr(data: bytes) -> x509.CertificateSigningRequest:
+    """Parse a CSR given as PEM (RFC 7468 §7) or DER; anything else is a BadCSRError saying why.
+
+    The size cap is checked first so that a hostile upload is never handed to the parser.
+    """
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError("CSR data must be bytes")
+    data = bytes(data)
+    if not data.strip():
+        raise BadCSRError("CSR is empty")
+    if len(data) > MAX_CSR_BYTES:
+        raise BadCSRError(f"CSR is {len(data)} bytes, larger than the {MAX_CSR_BYTES // 1024} KiB limit")
+    if b"-----BEGIN" in data:
+        return _load_pem(data)
+    try:
+        return x509.load_der_x509_csr(data)
+    except (ValueError, x509.InvalidVersion):
+        if _is_certificate_der(data):
+            raise BadCSRError("this is a certificate, not a certificate signing request") from None
+        raise BadCSRError("data is not a certificate signing request (neither PEM nor DER)") from None
+
+
+def check_csr(csr: x509.CertificateSigningRequest) -> None:
+    """The self-signature proves possession of the private key (RFC 2986 §3); then the key's quality."""
+    try:
+        key = csr.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise BadCSRError("CSR public key is invalid or of an unsupported type") from None
+    try:
+        signature_ok = csr.is_signature_valid
+    except (ValueError, UnsupportedAlgorithm):
+        raise BadCSRError("CSR signature algorithm is not supported") from None
+    if not signature_ok:
+        raise BadCSRError("CSR signature does not verify: no proof of possession of the private key")
+    check_public_key(key)
+
+
+def parse_and_check_csr(data: bytes) -> x509.CertificateSigningRequest:
+    """load_csr then check_csr: the one call the enrollment use case needs."""
+    csr = load_csr(data)
+    check_csr(csr)
+    return csr

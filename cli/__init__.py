@@ -1,0 +1,1 @@
+"""`pkictl`: the operators' command line (one module per noun group)."""

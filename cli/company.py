@@ -1,0 +1,41 @@
+"""`pkictl company ...`: customer companies, identified by their EIC code."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from cli.context import CLIContext, pass_ctx
+from enrollment import companies
+
+
+@click.group("company")
+def company_group() -> None:
+    """Register and list customer companies."""
+
+
+@company_group.command("create")
+@click.option("--eic", required=True, help="The company's EIC code (16 characters, check character verified).")
+@click.option("--name", required=True)
+@pass_ctx
+def company_create(ctx: CLIContext, eic: str, name: str) -> None:
+    """Register a company."""
+    view = companies.create_company(ctx.runtime, ctx.actor, eic=eic, name=name)
+    click.echo(f"company {view.eic} created: {view.name}")
+
+
+@company_group.command("list")
+@click.option("--format", "fmt", default="table", type=click.Choice(["table", "json"]))
+@pass_ctx
+def company_list(ctx: CLIContext, fmt: str) -> None:
+    """List companies."""
+    views = companies.list_companies(ctx.runtime, ctx.actor)
+    if fmt == "json":
+        click.echo(json.dumps([v.to_dict() for v in views], indent=2))
+        return
+    for v in views:
+        click.echo(f"{v.eic}  {v.name}")
+
+
+COMMANDS = [company_group]

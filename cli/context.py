@@ -1,0 +1,57 @@
+"""What every command shares: settings from --config, a lazily built Runtime, the operator Actor."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from ca.actor import Actor, cli_operator
+from ca.runtime import Runtime, build_runtime
+from ca.settings import Settings, load_settings
+
+
+@dataclass
+class CLIContext:
+    config: str | None
+    _settings: Settings | None = None
+    _runtime: Runtime | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config, os.environ)
+        return self._settings
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = build_runtime(self.settings)
+        return self._runtime
+
+    @property
+    def actor(self) -> Actor:
+        return cli_operator(getpass.getuser())
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+
+
+pass_ctx = click.make_pass_decorator(CLIContext)
+
+
+def read_input_file(path: str) -> bytes:
+    """`-` reads standard input; any other value is a file path."""
+    if path == "-":
+        return click.get_binary_stream("stdin").read()
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise click.ClickException(f"file not found: {path}") from None
+    except IsADirectoryError:
+        raise click.ClickException(f"{path} is a directory") from None

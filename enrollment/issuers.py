@@ -1,0 +1,73 @@
+"""Online issuers: key ceremony on the CA host, installation of the certificate the offline root signed."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ca.actor import Actor
+from ca.errors import BadRequestError
+from ca.issuer import check_issuer_certificate, check_issuer_name, create_issuer_key, key_path
+from ca.ledger import store
+from ca.ledger.audit import append_event
+from ca.ledger.models import IssuerRecord
+from ca.runtime import Runtime
+from ca.x509.names import parse_dn
+from enrollment.views import IssuerView
+
+
+def issuer_view(record: IssuerRecord) -> IssuerView:
+    cert = x509.load_der_x509_certificate(record.certificate_der)
+    return IssuerView(
+        name=record.name, status=record.status, subject=cert.subject.rfc4514_string(),
+        not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
+        sha256=hashlib.sha256(record.certificate_der).hexdigest(), installed_at=record.installed_at,
+    )
+
+
+def create_issuer(
+    runtime: Runtime, actor: Actor, *, name: str, subject: str, key_type: str, passphrase: bytes
+) -> bytes:
+    """Generate the issuer key in `ca.key_dir` and return the CSR (PEM) to carry to the offline root."""
+    actor.require_operator()
+    check_issuer_name(name)
+    csr_pem = create_issuer_key(runtime.settings.ca.key_dir, name, parse_dn(subject), key_type, passphrase)
+    now = runtime.clock.now()
+    with runtime.sessionmaker.begin() as session:
+        append_event(session, at=now, actor=actor.name, action="issuer.key_created", object_type="issuer",
+                     object_id=name, details={"subject": subject, "key_type": key_type},
+                     source_ip=actor.source_ip)
+    return csr_pem
+
+
+def install_issuer(
+    runtime: Runtime, actor: Actor, *, name: str, certificate: x509.Certificate, root: x509.Certificate
+) -> IssuerView:
+    """Record the signed issuer as the active one; the previous active issuer becomes retired."""
+    actor.require_operator()
+    check_issuer_name(name)
+    key_dir = runtime.settings.ca.key_dir
+    check_issuer_certificate(certificate, root, key_dir, name)
+    now = runtime.clock.now()
+    if certificate.not_valid_after_utc <= now:
+        raise BadRequestError("the issuer certificate has already expired")
+    with runtime.sessionmaker.begin() as session:
+        record = store.add_issuer(
+            session, name=name, certificate_der=certificate.public_bytes(Encoding.DER),
+            root_der=root.public_bytes(Encoding.DER), key_ref=f"file:{Path(key_path(key_dir, name)).resolve()}",
+            at=now,
+        )
+        retired = store.mark_issuers_retired_except(session, record.id)
+        append_event(session, at=now, actor=actor.name, action="issuer.installed", object_type="issuer",
+                     object_id=name, details={"retired": [r.name for r in retired],
+                                              "subject": certificate.subject.rfc4514_string()},
+                     source_ip=actor.source_ip)
+        return issuer_view(record)
+
+
+def list_issuers(runtime: Runtime, actor: Actor) -> list[IssuerView]:
+    with runtime.sessionmaker() as session:
+        return [issuer_view(r) for r in store.list_issuers(session)]

@@ -1,0 +1,13 @@
+"""Entry points for WSGI servers (granian): settings come from PKI_CONFIG and PKI_* variables."""
+
+from __future__ import annotations
+
+import os
+
+from ca.runtime import build_runtime
+from ca.settings import load_settings
+from webapp.repository.app import RepositoryApp
+
+
+def repository() -> RepositoryApp:
+    return RepositoryApp(build_runtime(load_settings(None, os.environ)))
