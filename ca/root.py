@@ -21,7 +21,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca.errors import BadRequestError, ConflictError, NotFoundError
-from ca.keys.filekey import FileSigner, generate_private_key, load_private_key, save_private_key, write_new_file
+from ca.keys.filekey import (
+    FileSigner,
+    generate_private_key,
+    load_private_key,
+    save_private_key,
+    write_new_file,
+)
 from ca.x509.crl import encode_tbs_crl, sign_crl
 from ca.x509.csr import parse_and_check_csr
 from ca.x509.der import signature_algorithm_der

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 from cryptography import x509
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from ca.clock import Clock, SystemClock
 from ca.issuer import Issuer, load_signer
@@ -16,6 +16,10 @@ from ca.keys.signer import Signer
 from ca.ledger.database import make_engine, make_sessionmaker, upgrade_database
 from ca.ledger.models import IssuerRecord
 from ca.settings import Settings
+
+if TYPE_CHECKING:  # the ledger package owns SQLAlchemy; the runtime only carries its objects
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-
 from ca.actor import Actor
 from ca.errors import BadRequestError, NotFoundError
 from ca.ledger import store

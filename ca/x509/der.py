@@ -7,7 +7,7 @@ certificates and CRLs exactly like a key file (X.509 Certificate / CertificateLi
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives import hashes
 
@@ -85,7 +85,7 @@ def time(value: datetime) -> bytes:
     """RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050, always Z, no fractions."""
     if value.tzinfo is None:
         raise ValueError("naive datetime: all our times are UTC-aware")
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     if value.year < 2050:
         return tlv(0x17, value.strftime("%y%m%d%H%M%SZ").encode())
     return tlv(0x18, value.strftime("%Y%m%d%H%M%SZ").encode())

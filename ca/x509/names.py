@@ -36,7 +36,7 @@ def eic_check_character(first15: str) -> str:
     cannot exist and is refused here rather than producing an unusable code.
     """
     if len(first15) != _EIC_LENGTH - 1:
-        raise BadRequestError(f"EIC code: expected 15 characters before the check one, got {len(first15)}")
+        raise BadRequestError(f"EIC code: need 15 characters before the check character, got {len(first15)}")
     weights = range(16, 1, -1)
     total = sum(_eic_value(c, i + 1) * w for i, (c, w) in enumerate(zip(first15, weights, strict=True)))
     check = 36 - ((total - 1) % 37)

@@ -102,7 +102,7 @@ def test_a_code_whose_check_would_be_dash_is_invalid() -> None:
 
 
 def test_eic_check_character_needs_15_characters() -> None:
-    with pytest.raises(BadRequestError, match="expected 15 characters"):
+    with pytest.raises(BadRequestError, match="need 15 characters before the check"):
         eic_check_character("10XFR-RTE------Q")
 
 

@@ -1,0 +1,37 @@
+# Portail PKI — `make run` starts a local PKI, `make test` runs the whole suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+WORKERS ?= 2
+
+.PHONY: install system-deps run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	sh scripts/system-deps.sh
+
+RUN_DIR ?= .
+run: install
+	cd $(RUN_DIR) && $(abspath $(VENV))/bin/pkictl quickstart
+	cd $(RUN_DIR) && exec $(abspath $(VENV))/bin/pkictl serve repository
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+test: install system-deps lint
+	$(VENV)/bin/pytest -n $(WORKERS) $(PYTEST_ARGS)
+
+bench: install system-deps
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

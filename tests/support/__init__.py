@@ -1,0 +1,1 @@
+"""Test support: the run-time PKI, tool discovery and database selection."""
