@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-
 from typing import TYPE_CHECKING
 
 from cryptography import x509
