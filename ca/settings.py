@@ -41,6 +41,7 @@ class RepositorySettings:
     host: str
     port: int
     crl_dir: Path
+    maintenance: bool
 
 
 @dataclass(frozen=True)

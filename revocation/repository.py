@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from ca.actor import Actor
 from ca.ledger import store
 from ca.runtime import Runtime
 
@@ -38,3 +39,35 @@ def repository_documents(runtime: Runtime) -> dict[str, Document]:
             url = "/pki/root.crl" if path.name == "root.crl" else f"/pki/crl/{path.name}"
             documents[url] = Document(CRL_TYPE, path.read_bytes())
     return documents
+
+
+def import_root_crl(runtime: Runtime, actor: Actor, data: bytes) -> int:
+    """Publish the offline root's CRL: it must be signed by the installed root and newer than the current one."""
+    from ca.errors import BadRequestError, ConflictError
+    from ca.ledger.audit import append_event
+    from revocation.crl import write_atomically
+
+    try:
+        crl = x509.load_pem_x509_crl(data) if b"-----BEGIN" in data else x509.load_der_x509_crl(data)
+    except ValueError:
+        raise BadRequestError("not a CRL (PEM or DER)") from None
+    with runtime.sessionmaker() as session:
+        records = store.list_issuers(session)
+    if not records:
+        raise BadRequestError("no issuer installed yet: the root certificate is not known to the ledger")
+    roots = {r.root_der: x509.load_der_x509_certificate(r.root_der) for r in records}
+    if not any(crl.issuer == root.subject and crl.is_signature_valid(root.public_key())  # type: ignore[arg-type]
+               for root in roots.values()):
+        raise BadRequestError("the CRL is not signed by the installed root CA")
+    number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    path = runtime.settings.repository.crl_dir / "root.crl"
+    if path.exists():
+        current = x509.load_der_x509_crl(path.read_bytes())
+        if current.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number >= number:
+            raise ConflictError("the published root CRL already has this number or a higher one")
+    write_atomically(path, crl.public_bytes(Encoding.DER))
+    with runtime.sessionmaker.begin() as session:
+        append_event(session, at=runtime.clock.now(), actor=actor.name, action="crl.root_imported",
+                     object_type="crl", object_id="root", details={"crl_number": number},
+                     source_ip=actor.source_ip)
+    return int(number)

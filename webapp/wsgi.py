@@ -6,8 +6,13 @@ import os
 
 from ca.runtime import build_runtime
 from ca.settings import load_settings
+from revocation.maintenance import MaintenanceThread
 from webapp.repository.app import RepositoryApp
 
 
 def repository() -> RepositoryApp:
-    return RepositoryApp(build_runtime(load_settings(None, os.environ)))
+    runtime = build_runtime(load_settings(None, os.environ))
+    app = RepositoryApp(runtime)
+    if runtime.settings.repository.maintenance:
+        MaintenanceThread(runtime).start()
+    return app

@@ -201,3 +201,15 @@ class AuditEvent(Base):
     source_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class OCSPResponseRecord(Base):
+    """Pre-signed OCSP responses (RFC 5019 §2.1.1 style), shared by every responder process."""
+
+    __tablename__ = "ocsp_responses"
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("issuers.id"), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(42), primary_key=True)
+    hash_name: Mapped[str] = mapped_column(String(8), primary_key=True)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    this_update: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_update: Mapped[datetime] = mapped_column(UTCDateTime)

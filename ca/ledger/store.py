@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ca.errors import ConflictError, NotFoundError
-from ca.ledger.models import BlockedKey, CertificateRecord, Company, IssuerRecord, User
+from ca.ledger.models import (
+    AuditEvent,
+    BlockedKey,
+    CertificateRecord,
+    Company,
+    CRLState,
+    IssuerRecord,
+    OCSPResponseRecord,
+    User,
+)
 
 
 # --- companies -----------------------------------------------------------------------------------------
@@ -195,3 +204,174 @@ def add_blocked_key(session: Session, *, spki_sha256: str, reason: str, at: date
     if session.get(BlockedKey, spki_sha256) is None:
         session.add(BlockedKey(spki_sha256=spki_sha256, reason=reason, blocked_at=at))
         session.flush()
+
+
+# --- revocation ----------------------------------------------------------------------------------------
+def mark_certificate_revoked(session: Session, record: CertificateRecord, *, at: datetime, reason: str) -> None:
+    if record.status == "revoked":
+        when = f"{record.revoked_at:%Y-%m-%d %H:%M:%S} UTC" if record.revoked_at else "an earlier date"
+        raise ConflictError(f"certificate {record.serial} was already revoked on {when}")
+    record.status = "revoked"
+    record.revoked_at = at
+    record.revocation_reason = reason
+    session.flush()
+
+
+def list_live_certificates_with_key(session: Session, spki_sha256: str, now: datetime) -> list[CertificateRecord]:
+    query = select(CertificateRecord).where(
+        CertificateRecord.spki_sha256 == spki_sha256,
+        CertificateRecord.status == "issued",
+        CertificateRecord.not_after >= now,
+    )
+    return list(session.execute(query).scalars())
+
+
+def list_unused_certificates(
+    session: Session, *, cutoff: datetime, now: datetime, company_id: int | None = None, profile: str = "browser"
+) -> list[CertificateRecord]:
+    """Live certificates not used since `cutoff` (never used: issued before `cutoff`)."""
+    from sqlalchemy import and_, or_
+
+    query = select(CertificateRecord).where(
+        CertificateRecord.status == "issued",
+        CertificateRecord.not_after >= now,
+        CertificateRecord.profile == profile,
+        or_(
+            CertificateRecord.last_used_at < cutoff,
+            and_(CertificateRecord.last_used_at.is_(None), CertificateRecord.not_before < cutoff),
+        ),
+    ).order_by(CertificateRecord.id)
+    if company_id is not None:
+        query = query.where(CertificateRecord.company_id == company_id)
+    return list(session.execute(query).scalars())
+
+
+def lock_issuer_crls(session: Session, issuer_id: int) -> None:
+    """Serialise CRL publication per issuer until the transaction ends (SQLite: IMMEDIATE already does)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": 0x43524C, "b": issuer_id})
+
+
+def lock_crl_state(session: Session, issuer_id: int, kind: str) -> CRLState | None:
+    """Row lock on PostgreSQL (SQLite transactions are IMMEDIATE, hence already exclusive)."""
+    query = select(CRLState).where(CRLState.issuer_id == issuer_id, CRLState.kind == kind).with_for_update()
+    return session.execute(query).scalar_one_or_none()
+
+
+def highest_crl_number(session: Session, issuer_id: int) -> int:
+    """Full and delta CRLs share one number sequence (RFC 5280 §5.2.3, §5.2.4)."""
+    value = session.execute(select(func.max(CRLState.crl_number)).where(CRLState.issuer_id == issuer_id)).scalar()
+    return int(value or 0)
+
+
+def save_crl_state(
+    session: Session, *, issuer_id: int, kind: str, crl_number: int, this_update: datetime, next_update: datetime
+) -> None:
+    state = session.get(CRLState, (issuer_id, kind))
+    if state is None:
+        state = CRLState(issuer_id=issuer_id, kind=kind)
+        session.add(state)
+    state.crl_number = crl_number
+    state.this_update = this_update
+    state.next_update = next_update
+    state.dirty = False
+    session.flush()
+
+
+def mark_crl_dirty(session: Session, issuer_id: int) -> None:
+    for state in session.execute(select(CRLState).where(CRLState.issuer_id == issuer_id)).scalars():
+        state.dirty = True
+    session.flush()
+
+
+def list_crl_states(session: Session) -> list[CRLState]:
+    return list(session.execute(select(CRLState)).scalars())
+
+
+def iter_revoked_since(
+    session: Session, issuer_id: int, since: datetime
+) -> Iterator[tuple[str, datetime, str | None]]:
+    query = (
+        select(CertificateRecord.serial, CertificateRecord.revoked_at, CertificateRecord.revocation_reason)
+        .where(CertificateRecord.issuer_id == issuer_id, CertificateRecord.status == "revoked",
+               CertificateRecord.revoked_at >= since)
+        .execution_options(yield_per=20000)
+    )
+    for row in session.execute(query):
+        yield row[0], row[1], row[2]
+
+
+def count_live_certificates(session: Session, issuer_id: int, now: datetime) -> tuple[int, datetime | None]:
+    row = session.execute(
+        select(func.count(), func.max(CertificateRecord.not_after)).where(
+            CertificateRecord.issuer_id == issuer_id, CertificateRecord.status == "issued",
+            CertificateRecord.not_after >= now, CertificateRecord.profile != "ocsp-responder",
+        )
+    ).one()
+    return int(row[0]), row[1]
+
+
+# --- OCSP ----------------------------------------------------------------------------------------------
+def get_certificate_status(session: Session, issuer_id: int, serial: str) -> CertificateRecord | None:
+    return session.execute(
+        select(CertificateRecord).where(CertificateRecord.issuer_id == issuer_id, CertificateRecord.serial == serial)
+    ).scalar_one_or_none()
+
+
+def latest_responder(session: Session, issuer_id: int, now: datetime) -> CertificateRecord | None:
+    return session.execute(
+        select(CertificateRecord).where(
+            CertificateRecord.issuer_id == issuer_id, CertificateRecord.profile == "ocsp-responder",
+            CertificateRecord.status == "issued", CertificateRecord.not_after > now,
+        ).order_by(CertificateRecord.not_after.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def put_ocsp_response(
+    session: Session, *, issuer_id: int, serial: str, hash_name: str, der: bytes, this_update: datetime,
+    next_update: datetime,
+) -> None:
+    record = session.get(OCSPResponseRecord, (issuer_id, serial, hash_name))
+    if record is None:
+        record = OCSPResponseRecord(issuer_id=issuer_id, serial=serial, hash_name=hash_name)
+        session.add(record)
+    record.der = der
+    record.this_update = this_update
+    record.next_update = next_update
+    session.flush()
+
+
+def get_ocsp_response(session: Session, issuer_id: int, serial: str, hash_name: str) -> OCSPResponseRecord | None:
+    return session.get(OCSPResponseRecord, (issuer_id, serial, hash_name))
+
+
+def delete_ocsp_responses(session: Session, issuer_id: int, serial: str) -> None:
+    from sqlalchemy import delete
+
+    session.execute(delete(OCSPResponseRecord).where(
+        OCSPResponseRecord.issuer_id == issuer_id, OCSPResponseRecord.serial == serial))
+
+
+def list_live_serials(session: Session, issuer_id: int, now: datetime) -> list[str]:
+    """Serials whose OCSP answer matters: issued or revoked, not expired."""
+    return list(session.execute(
+        select(CertificateRecord.serial).where(
+            CertificateRecord.issuer_id == issuer_id, CertificateRecord.status.in_(("issued", "revoked")),
+            CertificateRecord.not_after >= now,
+        )
+    ).scalars())
+
+
+def changes_since(session: Session, after_event_id: int) -> tuple[int, list[tuple[str, str]]]:
+    """The audit trail doubles as a change feed: (last event id, [(action, object_id)]) of status changes."""
+    rows = session.execute(
+        select(AuditEvent.id, AuditEvent.action, AuditEvent.object_id)
+        .where(AuditEvent.id > after_event_id).order_by(AuditEvent.id)
+    ).all()
+    last = rows[-1][0] if rows else after_event_id
+    return last, [(r[1], r[2]) for r in rows if r[1] in ("certificate.revoked", "certificate.issued",
+                                                           "issuer.installed", "issuer.retired")]
+
+
+def last_event_id(session: Session) -> int:
+    return int(session.execute(select(func.max(AuditEvent.id))).scalar() or 0)

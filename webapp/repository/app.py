@@ -1,25 +1,36 @@
-"""Repository WSGI application: GET of certificates and CRLs by dictionary lookup.
+"""Repository WSGI application: CA certificates and CRLs by dictionary lookup, and the OCSP responder.
 
-The table is rebuilt at most every `refresh_seconds` so new CRLs and issuers appear without a restart.
+A bare WSGI callable (no Flask): the OCSP hot path is one dictionary lookup on the raw request bytes.
+The document table is rebuilt at most every `refresh_seconds` so new CRLs and issuers appear without a
+restart. Every OCSP outcome, failures included, is a DER OCSPResponse with HTTP 200 (RFC 6960 §2.3).
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from ca.runtime import Runtime
+from revocation.ocsp import Answer, OCSPService
 from revocation.repository import Document, repository_documents
 
 StartResponse = Callable[..., Any]
+OCSP_TYPE = "application/ocsp-response"
+MAX_OCSP_REQUEST = 64 * 1024
+_OCSP_HEADERS_POST = [("Content-Type", OCSP_TYPE)]
 
 
 class RepositoryApp:
-    def __init__(self, runtime: Runtime, refresh_seconds: float = 2.0) -> None:
+    def __init__(self, runtime: Runtime, refresh_seconds: float = 2.0, ocsp: OCSPService | None = None) -> None:
         self.runtime = runtime
         self.refresh_seconds = refresh_seconds
+        self.ocsp = ocsp if ocsp is not None else OCSPService(runtime)
         self._documents: dict[str, Document] = {}
         self._loaded_at = 0.0
         self._lock = threading.Lock()
@@ -35,6 +46,14 @@ class RepositoryApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "/")
+        if path == "/pki/ocsp" or path == "/pki/ocsp/":
+            if method == "POST":
+                return self._ocsp_post(environ, start_response)
+            return _text(start_response, "405 Method Not Allowed", "OCSP requests are POSTed here\n")
+        if path.startswith("/pki/ocsp/"):
+            if method != "GET":
+                return _text(start_response, "405 Method Not Allowed", "method not allowed\n")
+            return self._ocsp_get(environ, start_response)
         if method not in ("GET", "HEAD"):
             return _text(start_response, "405 Method Not Allowed", "method not allowed\n")
         document = self.documents().get(path)
@@ -44,6 +63,65 @@ class RepositoryApp:
                                   ("Content-Length", str(len(document.body))),
                                   ("Cache-Control", "public, max-age=300")])
         return [b"" if method == "HEAD" else document.body]
+
+    # -- OCSP ------------------------------------------------------------------------------------------
+    def _ocsp_post(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if not 0 < length <= MAX_OCSP_REQUEST:
+            body = b""
+        else:
+            body = environ["wsgi.input"].read(length)
+        answer = self.ocsp.cached(body) if body else None
+        if answer is None:
+            answer = self.ocsp.answer(body)
+        start_response("200 OK", [*_OCSP_HEADERS_POST, ("Content-Length", str(len(answer.der)))])
+        return [answer.der]
+
+    def _ocsp_get(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        from ca.x509.ocsp import OCSPMalformed, decode_get_path, failure_response
+
+        tail = _raw_tail(environ)
+        try:
+            request = decode_get_path(tail)
+        except OCSPMalformed:
+            answer = Answer(failure_response("malformedRequest"))
+        else:
+            answer = self.ocsp.answer(request)
+        headers = [("Content-Type", OCSP_TYPE), ("Content-Length", str(len(answer.der)))]
+        headers += _cache_headers(answer, self.runtime.clock.now())
+        start_response("200 OK", headers)
+        return [answer.der]
+
+
+def _raw_tail(environ: dict[str, Any]) -> str:
+    """The undecoded request path when the server gives it (so %2F stays distinct), else PATH_INFO."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        path = urlsplit(raw).path if "://" in raw else raw.split("?", 1)[0]
+        index = path.find("/pki/ocsp/")
+        if index >= 0:
+            return path[index + len("/pki/ocsp/"):]
+    return environ.get("PATH_INFO", "")[len("/pki/ocsp/"):]
+
+
+def _http_date(value: datetime) -> str:
+    return format_datetime(value.astimezone(UTC), usegmt=True)
+
+
+def _cache_headers(answer: Answer, now: datetime) -> list[tuple[str, str]]:
+    """RFC 5019 §6.2: max-age up to nextUpdate, Last-Modified = thisUpdate, Expires = nextUpdate, ETag."""
+    if not answer.cacheable or answer.this_update is None or answer.next_update is None:
+        return [("Cache-Control", "no-cache, no-store")]
+    max_age = max(0, int((answer.next_update - now).total_seconds()))
+    return [
+        ("Cache-Control", f"max-age={max_age}, public, no-transform, must-revalidate"),
+        ("Last-Modified", _http_date(answer.this_update)),
+        ("Expires", _http_date(answer.next_update)),
+        ("ETag", '"' + hashlib.sha1(answer.der).hexdigest() + '"'),
+    ]
 
 
 def _text(start_response: StartResponse, status: str, message: str) -> list[bytes]:
