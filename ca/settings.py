@@ -65,6 +65,16 @@ class PortalSettings:
     smtp_port: int
     mail_from: str
     outbox_dir: Path
+    base_url: str
+    session_idle_minutes: int
+    session_absolute_hours: int
+    activation_hours: int
+    login_limit_account: str
+    login_limit_ip: str
+    ratelimit_storage: str
+    proxy_hops: int
+    client_cert_header: str
+    services_file: str
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import click
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from ca.errors import ConflictError
 from ca.keys.filekey import write_new_file
 from cli.context import CLIContext, pass_ctx, read_input_file
 from enrollment import certificates, issuance
@@ -39,7 +40,7 @@ def cert_issue(ctx: CLIContext, csr_path: str, user_email: str | None, profile: 
                days: int | None, out: Path) -> None:
     """Issue a certificate from a CSR; subject and extensions come from the profile and the ledger."""
     if out.exists():
-        raise click.ClickException(f"refusing to overwrite existing file {out}")
+        raise ConflictError(f"refusing to overwrite existing file {out}")
     issued = issuance.issue_certificate(ctx.runtime, ctx.actor, csr_data=read_input_file(csr_path),
                                         user_email=user_email, profile_name=profile, days=days,
                                         dns_names=dns_names)
@@ -89,7 +90,7 @@ def cert_show(ctx: CLIContext, serial: str, fmt: str) -> None:
         click.echo(json.dumps(view.to_dict(), indent=2))
     elif fmt == "pem":
         if view.der is None:
-            raise click.ClickException(f"certificate {view.serial} has no signed form (status {view.status})")
+            raise ConflictError(f"certificate {view.serial} has no signed form (status {view.status})")
         click.echo(x509.load_der_x509_certificate(view.der).public_bytes(Encoding.PEM).decode(), nl=False)
     else:
         for key, value in view.to_dict().items():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ca.errors import ConflictError
 from ca.issuer import load_certificate_file
 from ca.keys.filekey import read_passphrase, write_new_file
 from cli.context import CLIContext, pass_ctx
@@ -30,7 +31,7 @@ def issuer_create(ctx: CLIContext, name: str, subject: str, out_csr: Path, passp
                   key_type: str) -> None:
     """Generate the issuer key (encrypted in ca.key_dir) and write its CSR for the offline root."""
     if out_csr.exists():
-        raise click.ClickException(f"refusing to overwrite existing file {out_csr}")
+        raise ConflictError(f"refusing to overwrite existing file {out_csr}")
     csr_pem = issuers.create_issuer(ctx.runtime, ctx.actor, name=name, subject=subject, key_type=key_type,
                                     passphrase=read_passphrase(passphrase_file))
     write_new_file(out_csr, csr_pem)

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca import root as root_ca
 from ca.clock import SystemClock
+from ca.errors import ConflictError
 from ca.keys.filekey import read_passphrase, write_new_file
 from ca.x509.names import parse_dn
 from ca.x509.pem import pem_encode
@@ -63,7 +64,7 @@ def root_sign_issuer(ctx: CLIContext, root_dir: Path | None, csr_path: str, out:
                      validity_years: int) -> None:
     """Sign an issuing CA certificate (pathLen 0, never beyond the root's validity)."""
     if out.exists():
-        raise click.ClickException(f"refusing to overwrite existing file {out}")
+        raise ConflictError(f"refusing to overwrite existing file {out}")
     cert = root_ca.sign_issuer(_dir(ctx, root_dir), csr_data=read_input_file(csr_path),
                                passphrase=read_passphrase(passphrase_file), validity_years=validity_years,
                                now=SystemClock().now())
@@ -83,7 +84,7 @@ def root_crl(ctx: CLIContext, root_dir: Path | None, out: Path, passphrase_file:
              fmt: str) -> None:
     """Issue the root's CRL (at most 12 months), for publication at /pki/root.crl."""
     if out.exists():
-        raise click.ClickException(f"refusing to overwrite existing file {out}")
+        raise ConflictError(f"refusing to overwrite existing file {out}")
     crl = root_ca.make_root_crl(_dir(ctx, root_dir), passphrase=read_passphrase(passphrase_file),
                                 now=SystemClock().now(), validity_days=validity_days)
     if fmt == "pem":
