@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 
 from ca.errors import BadRequestError, NotFoundError
-from ca.keys.filekey import FileSigner, generate_private_key, save_private_key, write_new_file
+from ca.keys.filekey import FileSigner, generate_private_key, load_private_key, save_private_key, write_new_file
 from ca.keys.signer import Signer
 from ca.x509.der import hash_for
 
@@ -50,6 +50,14 @@ def create_issuer_key(key_dir: Path, name: str, subject: x509.Name, key_type: st
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     write_new_file(public_key_path(key_dir, name), public_pem)
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def csr_for_existing_key(key_dir: Path, name: str, subject: x509.Name, passphrase: bytes) -> bytes:
+    """A new PEM CSR for a key made earlier (a ceremony that stopped before the root signed it)."""
+    check_issuer_name(name)
+    key = load_private_key(key_path(key_dir, name), passphrase)
+    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hash_for(FileSigner(key).key_type))
     return csr.public_bytes(serialization.Encoding.PEM)
 
 

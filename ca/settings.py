@@ -79,9 +79,41 @@ class PortalSettings:
 
 @dataclass(frozen=True)
 class FrontOfficeSettings:
+    """The front-office gate (issue 5); every key is documented in config/default.toml [frontoffice]."""
+
     host: str
     port: int
     last_use_interval_seconds: int
+    mode: str  # direct (HTTPS with client certificates) | proxy (plain HTTP behind a TLS-terminating nginx)
+    portal_url: str
+    decision_cache_ms: int
+    refusal_audit_interval_seconds: int
+    trusted_proxies: str
+    proxy_header: str
+    proxy_verify_header: str
+    server_cert_file: Path
+    server_key_file: Path
+    server_key_passphrase_file: Path
+    server_names: str
+    client_ca_file: Path
+    missing_certificate_page: bool
+    threads: int
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("direct", "proxy"):
+            raise BadRequestError(f"frontoffice.mode must be 'direct' or 'proxy', not {self.mode!r}")
+        if not 0 <= self.decision_cache_ms <= 1000:
+            raise BadRequestError("frontoffice.decision_cache_ms must be 0 to 1000 (revocation is seen within 1 s)")
+        if self.last_use_interval_seconds < 1 or self.threads < 1:
+            raise BadRequestError("frontoffice.last_use_interval_seconds and frontoffice.threads must be positive")
+
+    @property
+    def trusted_proxy_addresses(self) -> tuple[str, ...]:
+        return tuple(part.strip() for part in self.trusted_proxies.split(",") if part.strip())
+
+    @property
+    def server_name_list(self) -> tuple[str, ...]:
+        return tuple(part.strip() for part in self.server_names.split(",") if part.strip())
 
 
 @dataclass(frozen=True)
@@ -121,27 +153,32 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _coerce(raw: Any, current: Any, where: str) -> Any:
-    """Environment values are strings; give them the type of the default they replace."""
-    if not isinstance(raw, str) or isinstance(current, str):
-        return raw
-    try:
-        if isinstance(current, bool):
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
-        if isinstance(current, int):
-            return int(raw)
-    except ValueError:
-        raise BadRequestError(f"{where}: cannot read {raw!r} as {type(current).__name__}") from None
+    """Give a value the type of the default it replaces: environment values are strings, and a site file
+    must not slip a bool, a float or a list where a port, a flag or a path is expected."""
+    expected = type(current)
+    if isinstance(raw, str) and expected is not str:
+        try:
+            if expected is bool:
+                if raw.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if raw.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(raw)
+            if expected is int:
+                return int(raw)
+        except ValueError:
+            raise BadRequestError(f"{where}: cannot read {raw!r} as {expected.__name__}") from None
+    if type(raw) is not expected:  # `type is`, not isinstance: True is an int to Python, not to us
+        raise BadRequestError(f"{where}: expected {expected.__name__}, got {raw!r}")
     return raw
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any], origin: str) -> None:
     for section, values in override.items():
-        if section not in base or not isinstance(values, Mapping):
+        if section not in base:
             raise BadRequestError(f"{origin}: unknown section [{section}]")
+        if not isinstance(values, Mapping):
+            raise BadRequestError(f"{origin}: {section} must be a [{section}] table, not a single value")
         for key, value in values.items():
             if key not in base[section]:
                 raise BadRequestError(f"{origin}: unknown setting {section}.{key}")

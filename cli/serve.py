@@ -20,7 +20,9 @@ _TARGETS = {"repository": "webapp.wsgi:repository"}
 @pass_ctx
 def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, workers: int) -> None:
     """Serve the repository (CA certificates, CRLs); portal and front office come with their issues."""
-    if service in ("portal", "frontoffice"):
+    if service == "frontoffice":
+        return _serve_frontoffice(ctx, host, port, workers)
+    if service == "portal":
         raise click.ClickException(f"the {service} service is not part of this release yet")
     settings = ctx.settings
     if ctx.config:
@@ -33,6 +35,40 @@ def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, wor
     click.echo(f"repository listening on http://{address}:{listen_port}/pki/", err=True)
     Granian(_TARGETS["repository"], address=address, port=listen_port, interface="wsgi", factory=True,
             workers=workers, log_enabled=False).serve()
+
+
+def _serve_frontoffice(ctx: CLIContext, host: str | None, port: int | None, workers: int) -> None:
+    """Front office (issue 5, docs/frontoffice.md). direct mode: gunicorn speaks HTTPS and hands the gate the
+    TLS socket (granian cannot show the application the client certificate); proxy mode: granian serves
+    plain HTTP behind nginx, which terminates mutual TLS."""
+    import sys
+
+    from enrollment.gate_tls import prepare_server_tls
+
+    settings = ctx.settings.frontoffice
+    if ctx.config:
+        os.environ["PKI_CONFIG"] = os.path.abspath(ctx.config)
+    address, listen_port = host or settings.host, port or settings.port
+    if settings.mode == "proxy":
+        if not settings.trusted_proxy_addresses:
+            raise click.ClickException("proxy mode needs frontoffice.trusted_proxies (the nginx address)")
+        tls = prepare_server_tls(ctx.runtime, with_root=True)  # nginx's certificate and client CA bundle
+        from granian import Granian
+
+        click.echo(f"frontoffice (behind nginx) listening on http://{address}:{listen_port}/; for nginx: "
+                   f"{tls.chain_file}, {tls.key_file}, {tls.client_ca_file}", err=True)
+        Granian("webapp.frontoffice_server:proxy_app", address=address, port=listen_port, interface="wsgi",
+                factory=True, workers=workers, log_enabled=False).serve()
+        return
+    tls = prepare_server_tls(ctx.runtime)
+    if tls.issued_serial:
+        click.echo(f"issued the front office's server certificate {tls.issued_serial} ({tls.chain_file})", err=True)
+    click.echo(f"frontoffice listening on https://{address}:{listen_port}/ (client certificate required)", err=True)
+    ctx.close()
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:webapp.frontoffice.gunicorn_conf",
+            "--bind", f"{address}:{listen_port}", "--workers", str(workers), "webapp.frontoffice_server:direct_app()"]
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
 
 
 COMMANDS = [serve]

@@ -9,8 +9,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca.actor import Actor
-from ca.errors import BadRequestError
-from ca.issuer import check_issuer_certificate, check_issuer_name, create_issuer_key, key_path
+from ca.errors import BadRequestError, PKIError
+from ca.issuer import check_issuer_certificate, check_issuer_name, create_issuer_key, key_path, same_key
 from ca.ledger import store
 from ca.ledger.audit import append_event
 from ca.ledger.models import IssuerRecord
@@ -54,11 +54,12 @@ def install_issuer(
     now = runtime.clock.now()
     if certificate.not_valid_after_utc <= now:
         raise BadRequestError("the issuer certificate has already expired")
+    key_ref = f"file:{Path(key_path(key_dir, name)).resolve()}"
+    _check_service_can_sign(runtime, name, key_ref, certificate)
     with runtime.sessionmaker.begin() as session:
         record = store.add_issuer(
             session, name=name, certificate_der=certificate.public_bytes(Encoding.DER),
-            root_der=root.public_bytes(Encoding.DER), key_ref=f"file:{Path(key_path(key_dir, name)).resolve()}",
-            at=now,
+            root_der=root.public_bytes(Encoding.DER), key_ref=key_ref, at=now,
         )
         retired = store.mark_issuers_retired_except(session, record.id)
         append_event(session, at=now, actor=actor.name, action="issuer.installed", object_type="issuer",
@@ -66,6 +67,18 @@ def install_issuer(
                                               "subject": certificate.subject.rfc4514_string()},
                      source_ip=actor.source_ip)
         return issuer_view(record)
+
+
+def _check_service_can_sign(runtime: Runtime, name: str, key_ref: str, certificate: x509.Certificate) -> None:
+    """Unlock the key now, with the passphrase the service will use (ca.passphrase_file): an issuer whose key
+    was made with another passphrase would otherwise be installed active and fail every issuance."""
+    try:
+        signer = runtime.signer_for(key_ref)
+    except PKIError as exc:
+        raise BadRequestError(f"issuer {name!r} not installed: the service cannot unlock its key with "
+                              f"ca.passphrase_file ({exc})") from None
+    if not same_key(signer.public_key(), certificate.public_key()):  # type: ignore[arg-type]
+        raise BadRequestError(f"issuer {name!r} not installed: its key file does not hold the certificate's key")
 
 
 def list_issuers(runtime: Runtime, actor: Actor) -> list[IssuerView]:

@@ -27,6 +27,7 @@ class Principal:
     company_eic: str | None
     company_name: str | None
     requested_company: str | None = None  # EIC a pending user waits to join
+    approval_policy: str | None = None  # of the company: auto | manual
 
     @property
     def is_operator(self) -> bool:
@@ -47,7 +48,8 @@ class Principal:
     def to_dict(self) -> dict[str, Any]:
         return {"email": self.email, "full_name": self.full_name, "role": self.role, "status": self.status,
                 "company": self.company_eic, "company_name": self.company_name,
-                "requested_company": self.requested_company, "may_request_certificates": self.may_request}
+                "requested_company": self.requested_company, "approval_policy": self.approval_policy,
+                "may_request_certificates": self.may_request}
 
 
 @dataclass(frozen=True)
@@ -99,9 +101,9 @@ class GroupView:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name,
-                "members": [m.email for m in self.members],
-                "services": [s.code for s in self.services],
-                "perimeter": [p.code for p in self.perimeter]}
+                "members": [{"id": m.id, "email": m.email, "full_name": m.full_name} for m in self.members],
+                "services": [s.to_dict() for s in self.services],
+                "perimeter": [p.to_dict() for p in self.perimeter]}
 
 
 @dataclass(frozen=True)

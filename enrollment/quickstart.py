@@ -13,7 +13,7 @@ from pathlib import Path
 from ca import root as root_ca
 from ca.actor import Actor
 from ca.errors import ConflictError
-from ca.issuer import load_certificate_file
+from ca.issuer import csr_for_existing_key, key_path, load_certificate_file
 from ca.keys.filekey import read_passphrase, write_new_file
 from ca.runtime import Runtime
 from ca.x509.names import parse_dn
@@ -23,6 +23,7 @@ DEMO_ISSUER = "issuing-ca-1"
 DEMO_EIC = "10XDEMO-PRODUCE2"
 DEMO_COMPANY = "Demo Producer"
 DEMO_ADMIN = ("admin@demo-producer.example", "Alice Martin")
+DEMO_ISSUER_SUBJECT = "CN=Portail Demo Issuing CA 1,O=Portail PKI Demo,C=FR"
 
 
 @dataclass
@@ -61,9 +62,11 @@ def run_quickstart(runtime: Runtime, actor: Actor, *, root_dir: Path) -> Quickst
                           base_url=settings.repository.base_url, now=now)
         report.done.append("root CA created")
     if not issuers.list_issuers(runtime, actor):
-        csr = issuers.create_issuer(runtime, actor, name=DEMO_ISSUER,
-                                    subject="CN=Portail Demo Issuing CA 1,O=Portail PKI Demo,C=FR",
-                                    key_type="ec-p256", passphrase=issuer_pass)
+        if key_path(settings.ca.key_dir, DEMO_ISSUER).exists():  # an earlier run stopped before installing it
+            csr = csr_for_existing_key(settings.ca.key_dir, DEMO_ISSUER, parse_dn(DEMO_ISSUER_SUBJECT), issuer_pass)
+        else:
+            csr = issuers.create_issuer(runtime, actor, name=DEMO_ISSUER, subject=DEMO_ISSUER_SUBJECT,
+                                        key_type="ec-p256", passphrase=issuer_pass)
         cert = root_ca.sign_issuer(root_dir, csr_data=csr, passphrase=root_pass, validity_years=8, now=now)
         issuers.install_issuer(runtime, actor, name=DEMO_ISSUER, certificate=cert,
                                root=load_certificate_file(root_dir / "root.crt"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from types import EllipsisType
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from ca.errors import ConflictError, NotFoundError
 from ca.ledger.models import (
     CertificateRecord,
     CertificateRequest,
+    Company,
     ConnectionPoint,
     Group,
     GroupMember,
@@ -41,15 +43,15 @@ def find_user_by_email(session: Session, email: str) -> User | None:
 
 def mark_user(
     session: Session, user: User, *, status: str | None = None, role: str | None = None,
-    company_id: int | None | type[Ellipsis] = Ellipsis, password_hash: str | None = None,
+    company_id: int | None | EllipsisType = ..., password_hash: str | None = None,
 ) -> User:
     """Change a user's status, role, company (None detaches) or password hash."""
     if status is not None:
         user.status = status
     if role is not None:
         user.role = role
-    if company_id is not Ellipsis:
-        user.company_id = company_id  # type: ignore[assignment]
+    if not isinstance(company_id, EllipsisType):
+        user.company_id = company_id
     if password_hash is not None:
         user.password_hash = password_hash
     session.flush()
@@ -64,6 +66,11 @@ def list_company_admins(session: Session, company_id: int) -> list[User]:
     query = select(User).where(User.company_id == company_id, User.role.in_(("first-admin", "admin")),
                                User.status == "active").order_by(User.email)
     return list(session.execute(query).scalars())
+
+
+def mark_company_policy(session: Session, company: Company, policy: str) -> None:
+    company.approval_policy = policy
+    session.flush()
 
 
 # --- activation links ----------------------------------------------------------------------------------
@@ -167,6 +174,15 @@ def add_group(session: Session, *, company_id: int, name: str) -> Group:
     return group
 
 
+def rename_group(session: Session, group: Group, name: str) -> None:
+    exists = select(Group.id).where(Group.company_id == group.company_id, Group.id != group.id,
+                                    func.lower(Group.name) == name.lower())
+    if session.execute(exists).first():
+        raise ConflictError(f"a group named {name!r} already exists")
+    group.name = name
+    session.flush()
+
+
 def get_company_group(session: Session, company_id: int, group_id: int) -> Group:
     """The tenant is part of the lookup: another company's group is simply not found (ASVS 8.4.1)."""
     group = session.execute(
@@ -253,8 +269,10 @@ def add_request(
 
 
 def get_company_request(session: Session, company_id: int, request_id: int) -> CertificateRequest:
+    """Row-locked on PostgreSQL, so two administrators cannot both decide (SQLite: IMMEDIATE transactions)."""
     request = session.execute(select(CertificateRequest).where(
-        CertificateRequest.id == request_id, CertificateRequest.company_id == company_id)).scalar_one_or_none()
+        CertificateRequest.id == request_id, CertificateRequest.company_id == company_id).with_for_update()
+    ).scalar_one_or_none()
     if request is None:
         raise NotFoundError(f"no certificate request #{request_id}")
     return request
@@ -315,7 +333,7 @@ def list_request_certificates(session: Session, request_ids: Iterable[int]) -> d
         return {}
     query = select(CertificateRecord.request_id, CertificateRecord.serial).where(
         CertificateRecord.request_id.in_(ids), CertificateRecord.status.in_(("issued", "revoked")))
-    return {row[0]: row[1] for row in session.execute(query)}
+    return {row[0]: row[1] for row in session.execute(query) if row[0] is not None}
 
 
 def find_certificate_by_der_hash(session: Session, sha256: str) -> CertificateRecord | None:

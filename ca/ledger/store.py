@@ -375,3 +375,10 @@ def changes_since(session: Session, after_event_id: int) -> tuple[int, list[tupl
 
 def last_event_id(session: Session) -> int:
     return int(session.execute(select(func.max(AuditEvent.id))).scalar() or 0)
+
+
+def set_issuer_status(session: Session, record: IssuerRecord, status: str) -> None:
+    if status not in ("active", "retired", "removed"):
+        raise ValueError(f"unknown issuer status {status!r}")
+    record.status = status
+    session.flush()

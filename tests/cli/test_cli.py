@@ -152,7 +152,9 @@ def test_user_create_refusals_change_nothing(runner, runtime, args, fragments):
 
 
 def test_user_list_unknown_company(runner, runtime):
+    before = snapshot(runtime)
     refused(run(runner, "user", "list", "--company", OTHER_EIC), "no company")
+    assert snapshot(runtime) == before
 
 
 # --- cert issue --------------------------------------------------------------------------------------------
@@ -329,7 +331,9 @@ def test_cert_list_csv_and_table(runner, populated):
     (["--user", "nobody@example.com"], ("no user",)),
 ])
 def test_cert_list_unknown_filter(runner, runtime, args, fragments):
+    before = snapshot(runtime)
     refused(run(runner, "cert", "list", *args), *fragments)
+    assert snapshot(runtime) == before
 
 
 def _colons(serial: str) -> str:
@@ -587,6 +591,10 @@ def test_issuer_ceremony_create_sign_install_issue(runner, runtime, session_pki,
                 "--root-cert", session_pki.root_pem, env=env), "not signed by the given root")
     refused(run(runner, "issuer", "install", "--name", "issuing-2", "--cert", root_dir / "root.crt",
                 "--root-cert", root_dir / "root.crt", env=env), "not the key of issuer")
+    # The key was made with another passphrase than the service's ca.passphrase_file: it could never sign.
+    other = {**env, "PKI_CA__PASSPHRASE_FILE": str(_passphrase(tmp_path, b"not the issuer passphrase", "other"))}
+    refused(run(runner, "issuer", "install", "--name", "issuing-2", "--cert", cert,
+                "--root-cert", root_dir / "root.crt", env=other), "cannot unlock", "wrong passphrase")
     assert snapshot(runtime) == before and _issuers(runner, env) == issuers_before
     ok(run(runner, "issuer", "install", "--name", "issuing-2", "--cert", cert, "--root-cert", root_dir / "root.crt",
            env=env))
@@ -603,6 +611,7 @@ def test_issuer_ceremony_create_sign_install_issue(runner, runtime, session_pki,
 
 def test_issuer_create_refusals(runner, runtime, tmp_path):
     env = {"PKI_CA__KEY_DIR": str(tmp_path / "keys")}
+    before = snapshot(runtime)
     csr = write(tmp_path / "exists.csr", "keep me\n")
     args = ["issuer", "create", "--subject", "CN=Issuing CA 2,C=FR", "--passphrase-file"]
     refused(run(runner, *args, _passphrase(tmp_path), "--name", "issuing-2", "--out-csr", csr, env=env), "overwrite")
@@ -612,6 +621,37 @@ def test_issuer_create_refusals(runner, runtime, tmp_path):
             "invalid issuer name")
     assert csr.read_text() == "keep me\n"
     assert not (tmp_path / "keys").exists() or not any((tmp_path / "keys").iterdir())
+    assert snapshot(runtime) == before
+
+
+# --- quickstart --------------------------------------------------------------------------------------------
+def test_quickstart_resumes_a_ceremony_stopped_before_install(tmp_path):
+    """A run that stopped after making the issuer key: the next one installs that key, then nothing changes."""
+    env = {"PKI_DATABASE__URL": f"sqlite:///{tmp_path / 'var' / 'ledger.sqlite3'}",
+           "PKI_CA__KEY_DIR": str(tmp_path / "var" / "keys"),
+           "PKI_CA__PASSPHRASE_FILE": str(tmp_path / "var" / "secrets" / "issuer.passphrase"),
+           "PKI_ROOT__DIR": str(tmp_path / "root-ca"), "PKI_REPOSITORY__CRL_DIR": str(tmp_path / "var" / "crl")}
+    runner = CliRunner(env=env)
+    (tmp_path / "var" / "secrets").mkdir(parents=True)
+    passphrase = write(tmp_path / "var" / "secrets" / "issuer.passphrase", PASSPHRASE)
+    ok(run(runner, "issuer", "create", "--name", "issuing-ca-1", "--subject", "CN=Stopped,C=FR", "--out-csr",
+           tmp_path / "stopped.csr", "--passphrase-file", passphrase))
+    key_file = tmp_path / "var" / "keys" / "issuing-ca-1.key.pem"
+    key_bytes = key_file.read_bytes()
+    first = ok(run(runner, "quickstart"))
+    assert "issuer issuing-ca-1 created, signed by the root and installed" in first
+    assert key_file.read_bytes() == key_bytes
+    assert _issuers(runner, env) == {"issuing-ca-1": "active"}
+    out = tmp_path / "leaf.pem"
+    ok(run(runner, "cert", "issue", "--csr", write(tmp_path / "leaf.csr", good_csr("ec-p256")[1]),
+           "--user", "admin@demo-producer.example", "--out", out))
+    leaf = x509.load_pem_x509_certificate(out.read_bytes())
+    public = serialization.load_pem_public_key((tmp_path / "var" / "keys" / "issuing-ca-1.pub.pem").read_bytes())
+    public.verify(leaf.signature, leaf.tbs_certificate_bytes, ec.ECDSA(hashes.SHA256()))
+    events = _audit_count(runner)
+    second = ok(run(runner, "quickstart"))
+    assert "already set up: nothing to do" in second and "created" not in second.split("summary")[0]
+    assert _audit_count(runner) == events
 
 
 # --- db and help -------------------------------------------------------------------------------------------

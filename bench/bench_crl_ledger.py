@@ -1,0 +1,237 @@
+"""Benchmark: CRL publication from the ledger (SQLite) to a signed file, beside `openssl ca -gencrl` and
+`cfssl gencrl` on the same serials.
+
+    .venv/bin/python bench/bench_crl_ledger.py [N ...]        (default: 100000 1000000)
+
+For each N: a fresh SQLite ledger migrated to the real schema (ca.ledger.database.upgrade_database), an
+issuer installed, then N revoked rows bulk-inserted with executemany (serials, dates and reasons from
+bench_crl_encode.entries, so the peers get the very same serials from bench_crl_encode.write_peer_inputs).
+Ours runs in a child process (this script with --worker) that times revocation.crl.publish_crls: the full CRL
+streamed from the ledger, encoded, signed through the Signer port and written atomically, then the delta.
+Peak RSS is the child's own (os.wait4, as in bench_crl_encode; ~30 MB of it is the interpreter's floor).
+Target (issue 3): 1,000,000 entries in ≤ 3 s and ≤ 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR.parent))
+sys.path.insert(0, str(BENCH_DIR))
+
+from bench_crl_encode import check_same_serials, entries, write_peer_inputs  # noqa: E402
+
+PASSPHRASE = b"bench-passphrase-0123456789"
+ISSUER = "bench"
+
+
+def run_child(argv: list[str], stdout_path: Path) -> tuple[float, float, float, int]:
+    """bench_crl_encode.run_child plus the child's CPU time (user + system): on a shared machine wall time
+    also counts the time spent waiting for a core."""
+    import subprocess
+
+    started = time.perf_counter()
+    with open(stdout_path, "wb") as out, open(stdout_path.with_suffix(".err"), "wb") as err:
+        process = subprocess.Popen(argv, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code:
+        print(f"{argv[0]} exited {code}: {stdout_path.with_suffix('.err').read_text()[-500:]}", file=sys.stderr)
+    return time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code
+
+
+def environment(directory: Path) -> dict[str, str]:
+    return {
+        "PKI_DATABASE__URL": f"sqlite:///{directory / 'ledger.sqlite3'}",
+        "PKI_CA__KEY_DIR": str(directory / "keys"),
+        "PKI_CA__PASSPHRASE_FILE": str(directory / "passphrase"),
+        "PKI_ROOT__DIR": str(directory / "root-ca"),
+        "PKI_REPOSITORY__CRL_DIR": str(directory / "crl"),
+    }
+
+
+def _sqlite_time(value: datetime) -> str:
+    """The text SQLAlchemy's SQLite DateTime writes (checked below by reading a row back through the store)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def make_ledger(directory: Path, count: int, seed: int) -> float:
+    """Root, issuer, migrated ledger, N revoked rows; also ca.pem/ca.key for the peers. Returns seconds."""
+    from cryptography.hazmat.primitives import serialization
+
+    from ca import root as root_ca
+    from ca.actor import cli_operator
+    from ca.issuer import create_issuer_key, key_path
+    from ca.keys.filekey import load_private_key
+    from ca.ledger import store
+    from ca.runtime import build_runtime
+    from ca.settings import load_settings
+    from ca.x509.names import parse_dn
+    from ca.x509.reasons import REASON_NAMES
+    from ca.x509.serials import format_serial
+    from enrollment import issuers
+
+    started = time.perf_counter()
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    (directory / "passphrase").write_bytes(PASSPHRASE)
+    root = root_ca.init_root(directory / "root-ca", subject=parse_dn("CN=Bench Root,O=Bench,C=FR"),
+                             key_type="ec-p384", validity_years=10, passphrase=PASSPHRASE,
+                             base_url="http://127.0.0.1:8080", now=now)
+    csr = create_issuer_key(directory / "keys", ISSUER, parse_dn("CN=Bench Issuer,O=Bench,C=FR"), "ec-p256",
+                            PASSPHRASE)
+    issuer = root_ca.sign_issuer(directory / "root-ca", csr_data=csr, passphrase=PASSPHRASE, validity_years=5,
+                                 now=now)
+    runtime = build_runtime(load_settings(None, environment(directory)))  # runs the migrations
+    record = issuers.install_issuer(runtime, cli_operator("bench"), name=ISSUER, certificate=issuer, root=root)
+    with runtime.sessionmaker() as session:
+        issuer_id = store.get_issuer_by_name(session, record.name).id
+    runtime.close()
+    # The peers sign with the same issuer key (unencrypted copies for them) and certificate.
+    key = load_private_key(key_path(directory / "keys", ISSUER), PASSPHRASE)
+    (directory / "ca.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                         serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    (directory / "ca.pem").write_bytes(issuer.public_bytes(serialization.Encoding.PEM))
+    not_before, not_after = _sqlite_time(now - timedelta(days=100)), _sqlite_time(now + timedelta(days=365))
+    created = _sqlite_time(now)
+    rows = (
+        (issuer_id, format_serial(serial), "revoked", "browser", "CN=bench", not_before, not_after, "0" * 64,
+         _sqlite_time(date), REASON_NAMES.get(reason or 0, "unspecified"), created)
+        for serial, date, reason in entries(count, seed)
+    )
+    connection = sqlite3.connect(directory / "ledger.sqlite3")
+    with connection:
+        connection.executemany(
+            "INSERT INTO certificates (issuer_id, serial, status, profile, subject, not_before, not_after, "
+            "spki_sha256, revoked_at, revocation_reason, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+    connection.close()
+    # Read one row back through the ledger's own store: the text format must be what SQLAlchemy expects.
+    runtime = build_runtime(load_settings(None, environment(directory)), migrate=False)
+    with runtime.sessionmaker() as session:
+        serial, revoked_at, _reason = next(store.iter_revoked_entries(session, issuer_id))
+        assert revoked_at.tzinfo is not None and int(serial, 16) > 0
+    runtime.close()
+    return time.perf_counter() - started
+
+
+def worker(directory: Path, only_full: bool) -> None:
+    """Child process: time publish_crls (or the full CRL alone) on the ledger, report JSON."""
+    from ca.actor import SYSTEM
+    from ca.runtime import build_runtime
+    from ca.settings import load_settings
+    from revocation import crl as crl_uc
+
+    runtime = build_runtime(load_settings(None, environment(directory)), migrate=False)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    if only_full:
+        issuer = crl_uc.publishing_issuers(runtime, ISSUER)[0]
+        published = [crl_uc._publish_one(runtime, SYSTEM, issuer, "full")]
+    else:
+        published = crl_uc.publish_crls(runtime, SYSTEM, issuer_name=ISSUER)
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    full = published[0]
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "rss_total": rss, "rss_delta": rss - rss_before,
+                      "entries": full.entries, "bytes": full.path.stat().st_size, "path": str(full.path),
+                      "kinds": [p.kind for p in published]}))
+
+
+Row = tuple[str, float, float | None, float, str]  # tool, wall seconds, CPU seconds, peak MB, note
+
+
+def bench(count: int, seed: int, verify: bool) -> list[Row]:
+    from cryptography import x509
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="bench-crl-ledger-") as name:
+        directory = Path(name)
+        setup = make_ledger(directory, count, seed)
+        write_peer_inputs(directory, count, seed)
+        print(f"N={count}: ledger with {count} revoked rows ready in {setup:.1f} s "
+              f"({(directory / 'ledger.sqlite3').stat().st_size / 2**20:.0f} MB)", flush=True)
+        for label, extra in (("ours publish_crls (full+delta)", []), ("ours full CRL only", ["--only-full"])):
+            argv = [sys.executable, __file__, "--worker", "--dir", name, *extra]
+            wall, _cpu, peak, code = run_child(argv, directory / "ours.json")
+            if code:
+                rows.append((label, wall, None, peak, "FAILED"))
+                continue
+            ours = json.loads((directory / "ours.json").read_text())
+            note = f"{ours['entries']} entries, {ours['bytes'] / 2**20:.1f} MB file; process {wall:.1f} s"
+            if verify and not extra:
+                crl = x509.load_der_x509_crl(Path(ours["path"]).read_bytes())
+                issuer = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
+                note += "; signature OK" if crl.is_signature_valid(issuer.public_key()) else "; BAD SIGNATURE"
+                shutil.copy(ours["path"], directory / "ours.crl")
+            rows.append((label, ours["seconds"], ours["cpu"], peak, note))
+
+        argv = ["openssl", "ca", "-batch", "-gencrl", "-config", str(directory / "openssl.cnf")]
+        argv += ["-out", str(directory / "openssl.crl")]
+        if shutil.which("openssl"):
+            wall, cpu, peak, code = run_child(argv, directory / "openssl.out")
+            note = "FAILED" if code else (
+                check_same_serials(directory / "openssl.crl", directory / "ours.crl") if verify else "")
+            rows.append(("openssl ca -gencrl", wall, cpu, peak, note))
+        else:
+            print("openssl: not installed, skipped")
+        if shutil.which("cfssl"):
+            argv = ["cfssl", "gencrl", str(directory / "serials.txt"), str(directory / "ca.pem"),
+                    str(directory / "ca.key")]
+            wall, cpu, peak, code = run_child(argv, directory / "cfssl.crl")
+            note = "FAILED" if code else (
+                check_same_serials(directory / "cfssl.crl", directory / "ours.crl", base64_der=True)
+                if verify else "")
+            rows.append(("cfssl gencrl", wall, cpu, peak, (note + " (no dates/reasons)").strip()))
+        else:
+            print("cfssl: not installed (apt-get install golang-cfssl), skipped")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("counts", nargs="*", type=int, default=[100_000, 1_000_000])
+    parser.add_argument("--seed", type=int, default=5280)
+    parser.add_argument("--verify", action="store_true", help="compare serials with the peers at every N")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only-full", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.dir, args.only_full)
+        return
+    results = []
+    for count in args.counts:
+        verify = args.verify or count <= 100_000  # parsing a million-entry CRL three times costs minutes
+        results.append((count, bench(count, args.seed, verify)))
+    load = os.getloadavg()
+    print(f"\nCRL from the ledger (SQLite) to a signed file; {os.cpu_count()} CPUs, load average "
+          f"{load[0]:.1f} {load[1]:.1f}")
+    print(f"{'tool':<32} {'N':>9} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'x ours':>7}  note")
+    for count, rows in results:
+        ours = rows[0][1] if rows and rows[0][0].startswith("ours") else None
+        for tool, seconds, cpu, peak, note in rows:
+            ratio = f"{seconds / ours:.1f}" if ours else "-"
+            cpu_text = f"{cpu:.2f}" if cpu is not None else "-"
+            print(f"{tool:<32} {count:>9} {seconds:>7.2f} {cpu_text:>7} {peak:>8.0f} {ratio:>7}  {note}", flush=True)
+        if count == 1_000_000 and ours is not None:
+            peak = rows[0][3]
+            verdict = "met" if ours <= 3 and peak <= 300 else "MISSED"
+            print(f"target for 1,000,000: ≤ 3 s and ≤ 300 MB: {verdict} ({ours:.2f} s wall, {rows[0][2]:.2f} s CPU, "
+                  f"{peak:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Benchmark: authorized front-office requests per second, ours against nginx, in the same run (issue 5).
+
+    .venv/bin/python bench/bench_frontoffice.py [--seconds S] [--clients N]
+
+Three servers on 127.0.0.1, each with two worker processes, the same server certificate (P-256, from our
+issuer) and the same client CA bundle:
+- `nginx static`: nginx with `ssl_verify_client on` answering a fixed 200 (`return 200`): the reference;
+- `direct`: `pkictl serve frontoffice` (gunicorn gthread + the gate + the demo page `/`);
+- `proxy`: nginx (shipped config/deploy/nginx-frontoffice.conf) in front of `pkictl serve frontoffice`
+  in proxy mode (granian + the gate).
+Two client patterns, both with a valid client certificate on an authorized page:
+- new TLS handshake per request: `openssl s_time -new` (full handshake, client certificate, one GET, close);
+- keep-alive: curl fetching the page repeatedly over one connection (`--config` with many URLs).
+N clients run in parallel (default 8) on the same 2-core machine as the servers, so the figures are
+comparable between servers of one run, not absolute (the clients' own handshake work and any other load on
+the machine count too). The target (issue 5) is new handshakes >= 0.8x nginx static.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ca.runtime import build_runtime  # noqa: E402
+from ca.settings import load_settings  # noqa: E402
+from tests.frontoffice.servers import (  # noqa: E402
+    frontoffice_environ,
+    nginx_config,
+    start_frontoffice,
+    start_nginx,
+)
+from tests.frontoffice.world import build_world  # noqa: E402
+from tests.support.pki import make_session_pki  # noqa: E402
+from tests.support.server import Server, free_port, stop_server  # noqa: E402
+
+_S_TIME = re.compile(r"(\d+) connections in ([\d.]+) real seconds")
+
+
+def static_nginx_conf(directory: Path, port: int, fo: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "nginx.conf"
+    conf.write_text(
+        f"user root;\nworker_processes 2;\npid {directory / 'nginx.pid'};\nerror_log {directory / 'error.log'} warn;\n"
+        "events { worker_connections 1024; }\nhttp {\n  access_log off;\n"
+        f"  server {{\n    listen 127.0.0.1:{port} ssl;\n"
+        f"    ssl_certificate {fo / 'server-chain.pem'};\n    ssl_certificate_key {fo / 'server.key.pem'};\n"
+        f"    ssl_password_file {fo / 'server.passphrase'};\n    ssl_protocols TLSv1.2 TLSv1.3;\n"
+        f"    ssl_verify_client on;\n    ssl_client_certificate {fo / 'nginx-client-ca.pem'};\n"
+        "    location / { return 200 \"ok\\n\"; }\n  }\n}\n")
+    return conf
+
+
+def new_handshakes(port: int, cert: Path, key: Path, ca: Path, seconds: int, clients: int) -> float:
+    """Connections per wall-clock second over all clients (s_time rounds its own time to whole seconds)."""
+    command = ["openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new", "-time", str(seconds),
+               "-cert", str(cert), "-key", str(key), "-CAfile", str(ca), "-www", "/"]
+    start = time.monotonic()
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(clients)]
+    total = 0
+    for proc in procs:
+        out, _ = proc.communicate(timeout=seconds * 3 + 30)
+        match = _S_TIME.search(out)
+        if not match:
+            raise RuntimeError(f"openssl s_time said:\n{out[-800:]}")
+        total += int(match.group(1))
+    return total / (time.monotonic() - start)
+
+
+def keep_alive(port: int, cert: Path, key: Path, ca: Path, requests: int, clients: int, work: Path) -> float:
+    config = work / f"curl-{port}.conf"
+    config.write_text("".join(f'url = "https://127.0.0.1:{port}/"\noutput = "/dev/null"\n' for _ in range(requests)))
+    command = ["curl", "-sS", "--fail", "--cert", str(cert), "--key", str(key), "--cacert", str(ca),
+               "--config", str(config)]
+    start = time.monotonic()
+    procs = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(clients)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"curl failed: {err.decode(errors='replace')[-500:]}")
+    return requests * clients / (time.monotonic() - start)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=3000, help="keep-alive requests per client")
+    args = parser.parse_args(argv)
+    servers: list[Server] = []
+    with tempfile.TemporaryDirectory(prefix="bench-frontoffice-") as tmp:
+        base = Path(tmp)
+        (base / "pki").mkdir()
+        pki = make_session_pki(base / "pki")
+        environ = frontoffice_environ(base / "run", pki, portal_url="https://portal.example.test")
+        runtime = build_runtime(load_settings(None, environ))
+        try:
+            world = build_world(runtime, pki, base / "certs")
+            bob = world.issue("bob", "bob@example.com")
+            fo = base / "run" / "fo"
+            direct = start_frontoffice(environ, base / "logs", workers=2)
+            servers.append(direct)
+            proxy_env = {**environ, "PKI_FRONTOFFICE__CLIENT_CA_FILE": str(fo / "nginx-client-ca.pem")}
+            backend = start_frontoffice(proxy_env, base / "logs", mode="proxy", workers=2)
+            servers.append(backend)
+            proxy_port, static_port = free_port(), free_port()
+            conf = nginx_config(base / "nginx-proxy", port=proxy_port, backend_port=backend.port,
+                                chain=fo / "server-chain.pem", key=fo / "server.key.pem",
+                                passphrase=fo / "server.passphrase", client_ca=fo / "nginx-client-ca.pem")
+            conf.write_text(conf.read_text().replace("worker_processes 1;", "worker_processes 2;"))
+            servers.append(start_nginx(base / "nginx-proxy", conf, proxy_port))
+            static = static_nginx_conf(base / "nginx-static", static_port, fo)
+            servers.append(start_nginx(base / "nginx-static", static, static_port))
+            targets = {"nginx static (reference)": static_port, "direct (gunicorn + gate)": direct.port,
+                       "proxy (nginx + granian + gate)": proxy_port}
+            results: dict[str, tuple[float, float]] = {}
+            for name, port in targets.items():
+                handshakes = new_handshakes(port, bob.cert_file, bob.key_file, pki.root_pem, args.seconds,
+                                            args.clients)
+                kept = keep_alive(port, bob.cert_file, bob.key_file, pki.root_pem, args.requests, args.clients,
+                                  base)
+                results[name] = (handshakes, kept)
+        finally:
+            for server in reversed(servers):
+                stop_server(server)
+            runtime.close()
+    reference = results["nginx static (reference)"]
+    print(f"front office, {args.clients} clients, authorized GET / with a client certificate (requests/s):")
+    print(f"  {'server':34} {'new handshake':>14} {'x nginx':>8} {'keep-alive':>11} {'x nginx':>8}")
+    for name, (handshakes, kept) in results.items():
+        print(f"  {name:34} {handshakes:14.0f} {handshakes / reference[0]:8.2f} {kept:11.0f} "
+              f"{kept / reference[1]:8.2f}")
+    for name in ("direct (gunicorn + gate)", "proxy (nginx + granian + gate)"):
+        ratio = results[name][0] / reference[0]
+        print(f"  target new handshakes >= 0.8x nginx: {name}: {ratio:.2f} "
+              f"{'met' if ratio >= 0.8 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,145 @@
+"""Benchmark: in-process issuance rate (enrollment.issuance.issue_certificate) beside the raw P-256 signature
+rate of the same issuer key, measured in the same run (issue 2 acceptance: `make bench`).
+
+    .venv/bin/python bench/bench_issuance.py [--seconds S]
+
+Setup as in tests/support/pki.py: a fresh temporary directory with an offline root (P-384), a P-256 issuer
+signed by it and installed in a SQLite ledger (WAL mode, checked), a company and a user. Issuance is measured
+with lint_before_sign on (as in production) and off; the raw rate is the issuer's own `cryptography` key
+signing 32-byte payloads (ECDSA with SHA-256), one thread, one process. CSRs come from a pool of pre-made
+P-256 CSRs, so key generation is not measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+
+from ca import root as root_ca  # noqa: E402
+from ca.actor import cli_operator  # noqa: E402
+from ca.issuer import create_issuer_key, key_path  # noqa: E402
+from ca.keys.filekey import load_private_key  # noqa: E402
+from ca.runtime import Runtime, build_runtime  # noqa: E402
+from ca.settings import load_settings  # noqa: E402
+from ca.x509.names import parse_dn  # noqa: E402
+from enrollment import accounts, companies, issuers  # noqa: E402
+from enrollment.issuance import issue_certificate  # noqa: E402
+
+PASSPHRASE = b"bench-passphrase-0123456789"
+EIC = "10XDEMO-PRODUCE2"
+USER = "bench@example.com"
+ISSUER = "bench-issuer"
+
+
+def make_pki(base: Path) -> dict[str, str]:
+    """Root + P-256 issuer under `base`; returns the PKI_* environment of a runtime using them."""
+    now = datetime.now(UTC)
+    passphrase_file = base / "passphrase"
+    passphrase_file.write_bytes(PASSPHRASE)
+    root_ca.init_root(base / "root-ca", subject=parse_dn("CN=Bench Root CA,O=Portail Bench,C=FR"),
+                      key_type="ec-p384", validity_years=20, passphrase=PASSPHRASE,
+                      base_url="http://127.0.0.1:8080", now=now)
+    csr = create_issuer_key(base / "keys", ISSUER, parse_dn("CN=Bench Issuing CA,O=Portail Bench,C=FR"), "ec-p256",
+                            PASSPHRASE)
+    issuer = root_ca.sign_issuer(base / "root-ca", csr_data=csr, passphrase=PASSPHRASE, validity_years=8, now=now)
+    (base / "issuer.crt").write_bytes(issuer.public_bytes(serialization.Encoding.PEM))
+    return {
+        "PKI_DATABASE__URL": f"sqlite:///{base / 'ledger.sqlite3'}",
+        "PKI_CA__KEY_DIR": str(base / "keys"),
+        "PKI_CA__PASSPHRASE_FILE": str(passphrase_file),
+        "PKI_ROOT__DIR": str(base / "root-ca"),
+        "PKI_REPOSITORY__CRL_DIR": str(base / "crl"),
+    }
+
+
+def make_runtimes(base: Path, environ: dict[str, str]) -> tuple[Runtime, Runtime]:
+    """Two runtimes over the same ledger: lint_before_sign on (production) and off."""
+    linted = build_runtime(load_settings(None, {**environ, "PKI_CA__LINT_BEFORE_SIGN": "true"}))
+    unlinted = build_runtime(load_settings(None, {**environ, "PKI_CA__LINT_BEFORE_SIGN": "false"}))
+    operator = cli_operator("bench")
+    issuers.install_issuer(linted, operator, name=ISSUER,
+                           certificate=x509.load_pem_x509_certificate((base / "issuer.crt").read_bytes()),
+                           root=x509.load_pem_x509_certificate((base / "root-ca" / "root.crt").read_bytes()))
+    companies.create_company(linted, operator, eic=EIC, name="Bench Producer")
+    accounts.create_user(linted, operator, email=USER, full_name="Bench User", company_eic=EIC, role="user")
+    with linted.engine.connect() as connection:
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+    if mode != "wal":
+        raise SystemExit(f"bench: the SQLite ledger is in {mode!r} mode, not WAL")
+    return linted, unlinted
+
+
+def csr_pool(size: int) -> list[bytes]:
+    subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "bench")])
+    return [
+        x509.CertificateSigningRequestBuilder().subject_name(subject)
+        .sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+        for _ in range(size)
+    ]
+
+
+def measure(operation: Callable[[int], object], seconds: float, warmup: int = 20) -> tuple[int, float]:
+    """Run `operation(i)` for about `seconds` of wall time after a warm-up; return (count, elapsed)."""
+    for i in range(warmup):
+        operation(i)
+    count, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(50):
+            operation(count)
+            count += 1
+        now = time.perf_counter()
+        if now >= deadline:
+            return count, now - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="measuring time of each issuance row")
+    args = parser.parse_args()
+    operator = cli_operator("bench")
+    with tempfile.TemporaryDirectory(prefix="bench-issuance-") as tmp:
+        base = Path(tmp)
+        linted, unlinted = make_runtimes(base, make_pki(base))
+        pool = csr_pool(64)
+        key = load_private_key(key_path(base / "keys", ISSUER), PASSPHRASE)
+        payload = os.urandom(32)
+        algorithm = ec.ECDSA(hashes.SHA256())
+
+        def issue_with(runtime: Runtime) -> Callable[[int], object]:
+            return lambda i: issue_certificate(runtime, operator, csr_data=pool[i % len(pool)], user_email=USER)
+
+        rows = [
+            ("raw P-256 signature, same issuer key (32-byte payload)",
+             measure(lambda _i: key.sign(payload, algorithm), args.seconds / 2, warmup=200)),
+            ("issue_certificate, lint_before_sign on (production)", measure(issue_with(linted), args.seconds)),
+            ("issue_certificate, lint_before_sign off", measure(issue_with(unlinted), args.seconds)),
+        ]
+        with linted.engine.connect() as connection:
+            issued = connection.exec_driver_sql("SELECT count(*) FROM certificates WHERE status = 'issued'").scalar()
+        linted.close()
+        unlinted.close()
+    raw_rate = rows[0][1][0] / rows[0][1][1]
+    print(f"in-process issuance: P-256 issuer, ledger on SQLite (WAL), 1 process, 1 thread; {issued} certificates "
+          f"issued, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(f"{'path':56} {'count':>7} {'seconds':>8} {'per second':>11} {'µs each':>9} {'raw/this':>9}")
+    for name, (count, elapsed) in rows:
+        rate = count / elapsed
+        print(f"{name:56} {count:7d} {elapsed:8.2f} {rate:11.0f} {1e6 / rate:9.1f} {raw_rate / rate:8.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""A person's certificates and their downloads: PEM, DER, or a PKCS#7 bundle with the chain (never a key).
+
+Visible: one's own certificates in one's current company; a company administrator sees the company's;
+an operator sees everything. Anything else is "not found" (ASVS 8.2.2), with the same message.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+
+from ca.actor import Actor
+from ca.errors import BadRequestError, NotFoundError
+from ca.ledger import portal_store, store
+from ca.ledger.models import CertificateRecord
+from ca.runtime import Runtime
+from ca.x509.serials import format_serial, parse_serial
+from enrollment.certificates import certificate_view
+from enrollment.portal_views import Download
+from enrollment.views import CertificateView
+
+FORMATS = {
+    "pem": ("application/x-pem-file", "crt"),
+    "der": ("application/pkix-cert", "cer"),
+    "p7b": ("application/x-pkcs7-certificates", "p7b"),
+}
+
+
+def visible_to(actor: Actor, record: CertificateRecord) -> bool:
+    if actor.is_operator:
+        return True
+    if actor.company_id is None or record.company_id != actor.company_id:
+        return False
+    return actor.is_company_admin or record.user_id == actor.user_id
+
+
+def certificate_views(session: object, records: list[CertificateRecord], now: object) -> list[CertificateView]:
+    issuers = {r.id: r.name for r in store.list_issuers(session)}  # type: ignore[arg-type]
+    companies = {c.id: c.eic for c in store.list_companies(session)}  # type: ignore[arg-type]
+    users: dict[int, str] = {}
+    for record in records:
+        if record.user_id is not None and record.user_id not in users:
+            users[record.user_id] = portal_store.get_user(session, record.user_id).email  # type: ignore[arg-type]
+    return [certificate_view(r, issuer=issuers[r.issuer_id], user=users.get(r.user_id),  # type: ignore[arg-type]
+                             company=companies.get(r.company_id), now=now) for r in records]  # type: ignore[arg-type]
+
+
+def list_my_certificates(runtime: Runtime, actor: Actor) -> list[CertificateView]:
+    """Newest first; only those of the person's current company."""
+    if actor.company_id is None or actor.user_id is None:
+        return []
+    now = runtime.clock.now()
+    with runtime.sessionmaker() as session:
+        records = portal_store.list_user_certificates(session, user_id=actor.user_id, company_id=actor.company_id)
+        return certificate_views(session, records, now)
+
+
+def get_certificate(runtime: Runtime, actor: Actor, *, serial: str) -> CertificateView:
+    normalized = format_serial(parse_serial(serial))
+    now = runtime.clock.now()
+    with runtime.sessionmaker() as session:
+        try:
+            record = store.get_certificate(session, normalized)
+        except NotFoundError:
+            record = None
+        if record is None or not visible_to(actor, record) or record.der is None:
+            raise NotFoundError(f"no certificate with serial {normalized}")
+        return certificate_views(session, [record], now)[0]
+
+
+def download_certificate(runtime: Runtime, actor: Actor, *, serial: str, fmt: str) -> Download:
+    if fmt not in FORMATS:
+        raise BadRequestError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    normalized = format_serial(parse_serial(serial))
+    with runtime.sessionmaker() as session:
+        try:
+            record = store.get_certificate(session, normalized)
+        except NotFoundError:
+            record = None
+        if record is None or not visible_to(actor, record) or record.der is None:
+            raise NotFoundError(f"no certificate with serial {normalized}")
+        issuer = next(i for i in store.list_issuers(session) if i.id == record.issuer_id)
+        der, issuer_der, root_der, subject = record.der, issuer.certificate_der, issuer.root_der, record.subject
+    certificate = x509.load_der_x509_certificate(der)
+    media_type, extension = FORMATS[fmt]
+    if fmt == "pem":
+        body = certificate.public_bytes(Encoding.PEM)
+    elif fmt == "der":
+        body = der
+    else:  # RFC 2315 degenerate signedData, "certs-only" (RFC 5751 §3.6): certificate, issuer, root
+        chain = [certificate, x509.load_der_x509_certificate(issuer_der), x509.load_der_x509_certificate(root_der)]
+        body = pkcs7.serialize_certificates(chain, Encoding.DER)
+    cn = re.search(r"CN=([^,+]+)", subject)
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", cn.group(1) if cn else "certificate").strip("-").lower() or "certificate"
+    return Download(filename=f"{slug}-{normalized[:8]}.{extension}", media_type=media_type, body=body)

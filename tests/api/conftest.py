@@ -1,0 +1,11 @@
+"""The API tests share the portal's fixtures (runtime → world → app → client)."""
+
+from tests.portal.conftest import (  # noqa: F401
+    app,
+    client,
+    mailbox,
+    pg_runtime,
+    runtime,
+    world,
+    world_template,
+)

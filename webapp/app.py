@@ -1,0 +1,111 @@
+"""The enrollment portal (HTML) and its JSON API: create_app(settings) (DESIGN §2, issue 4).
+
+Security settings in one place (OWASP ASVS 5.0 level 2):
+- session cookie Secure, HttpOnly, SameSite=Lax, `__Host-` prefixed when served over HTTPS (V3.3);
+  its content is only a random token checked server-side (V7), rotated at login;
+- CSRF token on every state-changing request (Flask-WTF; the API asks for it in `X-CSRF-Token` when a
+  cookie authenticates the call) (V3.5);
+- failed logins limited per account and per address (flask-limiter) (V6.3);
+- a strict Content-Security-Policy, no framing, no caching of authenticated pages (V3.4, V14).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, Response, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ca.actor import SYSTEM
+from ca.clock import Clock
+from ca.runtime import Runtime, build_runtime
+from ca.settings import Settings
+from enrollment.services import seed_services
+from webapp.errors import register_error_handlers
+
+log = logging.getLogger("portail.web")
+HERE = Path(__file__).resolve().parent
+MAX_UPLOAD_BYTES = 256 * 1024
+
+
+def session_secret(path: Path) -> bytes:
+    """The cookie-signing key: read from its file, or created (0600) with 32 random bytes on first start."""
+    try:
+        value = path.read_bytes().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_hex(32).encode()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker created it first
+            return path.read_bytes().strip()
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(value + b"\n")
+    if len(value) < 32:
+        raise ValueError(f"session secret in {path} is shorter than 32 characters")
+    return value
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy",
+                       "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                       "form-action 'self'; frame-ancestors 'none'")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.endpoint != "static":  # pages show personal data: never stored by a cache (ASVS 14.3.2)
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def create_app(settings: Settings, clock: Clock | None = None, runtime: Runtime | None = None) -> Flask:
+    portal = settings.portal
+    runtime = runtime or build_runtime(settings, clock)
+    app = Flask("webapp", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
+    https = portal.base_url.lower().startswith("https://")
+    app.config.update(
+        SECRET_KEY=session_secret(portal.secret_file),
+        SESSION_COOKIE_NAME="__Host-portail" if https else "portail",
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PATH="/",
+        SESSION_REFRESH_EACH_REQUEST=False,
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
+        WTF_CSRF_TIME_LIMIT=None,  # bound to the session, which has its own idle and absolute limits
+        WTF_CSRF_SSL_STRICT=https,
+        PORTAIL_CLIENT_CERT_HEADER=portal.client_cert_header or None,
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    if portal.proxy_hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=portal.proxy_hops, x_proto=portal.proxy_hops,  # type: ignore[method-assign]
+                                x_host=portal.proxy_hops)
+    app.extensions["portail.runtime"] = runtime
+    csrf = CSRFProtect(app)
+    limiter = Limiter(get_remote_address, app=app, storage_uri=portal.ratelimit_storage, strategy="moving-window")
+    app.extensions["portail.limiter"] = limiter
+
+    from webapp.api import create_api_blueprint
+    from webapp.portal import register_portal
+
+    register_portal(app, limiter)
+    api = create_api_blueprint()
+    csrf.exempt(api)  # the API checks X-CSRF-Token itself when a session cookie authenticates a call
+    app.register_blueprint(api)
+    register_error_handlers(app)
+    app.after_request(_security_headers)
+    try:
+        seed_services(runtime, SYSTEM)
+    except Exception as exc:  # noqa: BLE001  (a bad services file must not stop the portal)
+        log.error("services not loaded: %s", exc)
+    return app

@@ -1,0 +1,67 @@
+"""A small demo front office behind the gate: who you are, your services, your perimeter.
+
+It trusts only `environ['pki.access']`, the decision the gate made; it never reads a certificate or a
+header itself. Routes: `/` (any valid certificate), `/services/<code>` (granted services only), and
+`/services/<code>/points/<point>` (a connection point of the perimeter). JSON when Accept asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from html import escape
+from typing import Any
+
+from enrollment.access import AccessDecision
+from webapp.frontoffice.gate import ENVIRON_KEY, route
+from webapp.frontoffice.pages import html_page, identity_html, respond, wants_json
+
+
+def _services_html(decision: AccessDecision) -> str:
+    if not decision.services:
+        return "<p class=\"no-services\">No service has been granted to you yet: ask your company's administrator.</p>"
+    items = "".join(f"<li data-service=\"{escape(s.code)}\"><a href=\"/services/{escape(s.code)}\">"
+                    f"{escape(s.name)}</a></li>" for s in decision.services)
+    return f"<ul class=\"services\">{items}</ul>"
+
+
+def _points_html(decision: AccessDecision) -> str:
+    if not decision.connection_points:
+        return "<p class=\"no-points\">No connection point is in your perimeter for this service.</p>"
+    items = "".join(f"<li data-point=\"{escape(p.code)}\"><code>{escape(p.code)}</code> {escape(p.label)}</li>"
+                    for p in decision.connection_points)
+    return f"<ul class=\"points\">{items}</ul>"
+
+
+def _service_name(decision: AccessDecision) -> str:
+    return next((s.name for s in decision.services if s.code == decision.service), decision.service or "")
+
+
+class DemoFrontOffice:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        decision: AccessDecision | None = environ.get(ENVIRON_KEY)
+        if decision is None or not decision.allowed:  # mounted without the gate: refuse, never guess
+            return respond(start_response, 403, b"forbidden\n", "text/plain; charset=utf-8")
+        if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+            return respond(start_response, 405, b"method not allowed\n", "text/plain; charset=utf-8",
+                           [("Allow", "GET, HEAD")])
+        path = environ.get("PATH_INFO") or "/"
+        service, point = route(path)
+        if path != "/" and service is None:
+            return respond(start_response, 404, b"not found\n", "text/plain; charset=utf-8")
+        if wants_json(environ):
+            body = json.dumps(decision.to_dict(), separators=(",", ":")).encode()
+            return respond(start_response, 200, body, "application/json")
+        if service is None:
+            title, main = "Front office", _services_html(decision)
+        elif point is None:
+            title = _service_name(decision)
+            main = f"<h2>Your perimeter</h2>{_points_html(decision)}<h2>Your services</h2>{_services_html(decision)}"
+        else:
+            label = next((p.label for p in decision.connection_points if p.code == point), point)
+            title = f"{_service_name(decision)} — {point}"
+            main = (f"<p class=\"point\" data-point=\"{escape(point)}\"><code>{escape(point)}</code> "
+                    f"{escape(label)}</p><p><a href=\"/services/{escape(service)}\">Back to the service</a></p>")
+        heading = f"<h1>{escape(title)}</h1><p class=\"welcome\">Welcome, {escape(decision.full_name or '')}.</p>"
+        return respond(start_response, 200, html_page(title, heading + identity_html(decision) + main),
+                       "text/html; charset=utf-8")

@@ -1,0 +1,105 @@
+"""The gate: a WSGI middleware in front of the front office (issue 5).
+
+Where the client certificate comes from depends on the mode, never on the request:
+- `direct`: the TLS connection itself (`environ['gunicorn.socket'].getpeercert(binary_form=True)`), which
+  the server verified against our issuers. Any certificate header is ignored.
+- `proxy`: nginx terminated mutual TLS and sent the certificate in `frontoffice.proxy_header`
+  ($ssl_client_escaped_cert) and its verdict in `frontoffice.proxy_verify_header` ($ssl_client_verify).
+  These headers are read only when REMOTE_ADDR is one of `frontoffice.trusted_proxies`; from any other
+  address they are ignored and the request is refused as having no certificate.
+Then `enrollment.access.decide_access` decides from the ledger. An allowed request reaches the application
+with the decision in `environ['pki.access']`; a refused one gets the refusal page (403, or 404 for an
+unknown service) in HTML or JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import unquote
+
+from ca.runtime import Runtime
+from enrollment.access import AccessDecision, decide_access, record_last_use
+from webapp.frontoffice.pages import refusal
+
+log = logging.getLogger("pki.frontoffice")
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+ENVIRON_KEY = "pki.access"
+_SERVICE_PATH = re.compile(r"^/services/([^/]+)/?(?:points/([^/]+)/?)?$")
+_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
+
+
+def route(path: str) -> tuple[str | None, str | None]:
+    """(service, connection point) a path asks for: `/services/<code>[/points/<point>]`, else (None, None)."""
+    match = _SERVICE_PATH.match(path)
+    if not match:
+        return None, None
+    return match.group(1), match.group(2)
+
+
+def _header_key(name: str) -> str:
+    return "HTTP_" + name.upper().replace("-", "_")
+
+
+def pem_to_der(value: str) -> bytes:
+    """The first certificate of a (URL-encoded, RFC 7468) PEM value; b'' when there is none."""
+    match = _PEM.search(unquote(value).encode("ascii", "replace"))
+    if not match:
+        return b""
+    try:
+        return base64.b64decode(b"".join(match.group(1).split()), validate=True)
+    except (binascii.Error, ValueError):
+        return b"\x00"  # present but unreadable: the decision says so
+
+
+class Gate:
+    def __init__(self, app: WSGIApp, runtime: Runtime, *, mode: str) -> None:
+        if mode not in ("direct", "proxy"):
+            raise ValueError(f"unknown gate mode {mode!r}")
+        settings = runtime.settings.frontoffice
+        self.app = app
+        self.runtime = runtime
+        self.mode = mode
+        self.trusted_proxies = frozenset(settings.trusted_proxy_addresses)
+        self.cert_key = _header_key(settings.proxy_header)
+        self.verify_key = _header_key(settings.proxy_verify_header)
+
+    def client_certificate(self, environ: dict[str, Any]) -> tuple[bytes, str | None]:
+        """(certificate DER or b'', why it cannot be trusted or None)."""
+        if self.mode == "direct":
+            sock = environ.get("gunicorn.socket")
+            getpeercert = getattr(sock, "getpeercert", None)
+            der = getpeercert(binary_form=True) if getpeercert is not None else None
+            return (der or b""), None
+        remote = environ.get("REMOTE_ADDR", "")
+        header = environ.get(self.cert_key, "")
+        if remote not in self.trusted_proxies:
+            return b"", (f"certificate header ignored: {remote} is not a trusted proxy" if header else None)
+        der = pem_to_der(header) if header else b""
+        verify = environ.get(self.verify_key, "")
+        if not der or verify == "SUCCESS":
+            return der, None
+        if not verify:
+            return der, "the proxy did not say whether it verified the certificate"
+        return der, verify.removeprefix("FAILED:")
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        der, tls_error = self.client_certificate(environ)
+        service, point = route(environ.get("PATH_INFO") or "/")
+        decision = decide_access(self.runtime, certificate_der=der, service=service, connection_point=point,
+                                 tls_error=tls_error, source_ip=environ.get("REMOTE_ADDR"))
+        if not decision.allowed:
+            return refusal(environ, start_response, decision)
+        self._record_use(decision)
+        environ[ENVIRON_KEY] = decision
+        return self.app(environ, start_response)
+
+    def _record_use(self, decision: AccessDecision) -> None:
+        try:
+            record_last_use(self.runtime, decision)
+        except Exception:  # noqa: BLE001  (a busy ledger must not turn an allowed request away)
+            log.exception("could not record the last use of certificate %s", decision.serial)

@@ -1,0 +1,77 @@
+"""HTML and JSON rendering of the front office: refusal pages and the demo pages share one shell.
+
+Every value is escaped (html.escape); pages carry a strict Content-Security-Policy and are never cached,
+since they show who the person is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from html import escape
+from typing import Any
+
+from enrollment.access import AccessDecision
+
+StartResponse = Callable[..., Any]
+REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+           500: "Internal Server Error"}
+SECURITY_HEADERS = [
+    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+    ("X-Frame-Options", "DENY"),
+]
+_STYLE = ("body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}"
+          "h1{font-size:1.5rem}.refused{border-left:4px solid #b00020;padding:.2rem 1rem;background:#fff4f4}"
+          "dl{display:grid;grid-template-columns:max-content auto;gap:.3rem 1rem}dt{font-weight:600}"
+          "code{background:#f2f2f2;padding:0 .2rem}footer{margin-top:2rem;color:#666;font-size:.85rem}")
+
+
+def wants_json(environ: dict[str, Any]) -> bool:
+    """JSON when the client asks for it before (or instead of) HTML: API clients, curl -H 'Accept: ...'."""
+    accept = environ.get("HTTP_ACCEPT", "")
+    json_at = accept.find("application/json")
+    if json_at < 0:
+        return False
+    html_at = accept.find("text/html")
+    return html_at < 0 or json_at < html_at
+
+
+def respond(start_response: StartResponse, status: int, body: bytes, content_type: str,
+            extra: Iterable[tuple[str, str]] = ()) -> list[bytes]:
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *SECURITY_HEADERS, *extra]
+    start_response(f"{status} {REASONS.get(status, 'Error')}", headers)
+    return [body]
+
+
+def html_page(title: str, body: str) -> bytes:
+    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
+            f"<meta name=\"viewport\" content=\"width=device-width\"><style>{_STYLE}</style></head>"
+            f"<body>{body}<footer>Portail PKI front office</footer></body></html>").encode()
+
+
+def identity_html(decision: AccessDecision) -> str:
+    rows = [("Name", decision.full_name), ("E-mail", decision.email), ("Company", decision.company_name),
+            ("EIC", decision.eic)]
+    items = "".join(f"<dt>{escape(k)}</dt><dd class=\"{escape(k.lower())}\">{escape(v or '-')}</dd>"
+                    for k, v in rows if v)
+    return f"<dl class=\"identity\">{items}</dl>" if items else ""
+
+
+def refusal(environ: dict[str, Any], start_response: StartResponse, decision: AccessDecision) -> list[bytes]:
+    if wants_json(environ):
+        body = json.dumps({"error": decision.code, "message": decision.message, "action": decision.action,
+                           "portal_url": decision.portal_url, "serial": decision.serial,
+                           "service": decision.service}, separators=(",", ":")).encode()
+        return respond(start_response, decision.status, body, "application/json")
+    portal = escape(decision.portal_url)
+    body = (f"<h1>Access refused</h1><div class=\"refused\" data-code=\"{escape(decision.code)}\">"
+            f"<p class=\"message\">{escape(decision.message)}</p><p class=\"action\">{escape(decision.action)}</p>"
+            f"</div>{identity_html(decision)}"
+            f"<p>Portal: <a href=\"{portal}\">{portal}</a></p>"
+            f"<p><small>Reason code: <code>{escape(decision.code)}</code>"
+            + (f" — certificate serial <code>{escape(decision.serial)}</code>" if decision.serial else "")
+            + "</small></p>")
+    return respond(start_response, decision.status, html_page("Access refused", body), "text/html; charset=utf-8")

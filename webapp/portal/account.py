@@ -1,0 +1,158 @@
+"""A person's own pages: home, my certificates (request, download, request deletion), my requests, profile."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from ca.errors import BadRequestError
+from ca.x509.pkcs12 import ENCRYPTIONS
+from enrollment.downloads import download_certificate, get_certificate, list_my_certificates
+from enrollment.keygen import KEY_TYPES, collect_generated_certificate, request_generated_certificate
+from enrollment.passwords import MAX_LENGTH, MIN_LENGTH
+from enrollment.portal_views import Download
+from enrollment.requests import list_my_requests, request_certificate
+from enrollment.signup import change_password, request_membership
+from revocation.reasons import PLAIN_WORDS, allowed_reasons
+from revocation.revoke import revoke_certificate
+from webapp.portal.auth import ID, actor, login_required, member_required, principal, runtime
+
+bp = Blueprint("account", __name__)
+
+
+def send_download(download: Download) -> Response:
+    response = Response(download.body, mimetype=download.media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{download.filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/home")
+@login_required
+def home() -> str:
+    return render_template("home.html")
+
+
+@bp.get("/certificates")
+@login_required
+def certificates() -> str:
+    return render_template("certificates/list.html", certificates=list_my_certificates(runtime(), actor()))
+
+
+@bp.get("/certificates/new")
+@member_required
+def new_certificate() -> str:
+    return render_template("certificates/new.html", encryptions=ENCRYPTIONS, key_types=KEY_TYPES,
+                           min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+
+
+@bp.post("/certificates/generate")
+@member_required
+def generate() -> Response | tuple[str, int]:
+    form = request.form
+    try:
+        if form.get("password") != form.get("password_confirmation"):
+            raise BadRequestError("the two passwords differ")
+        view, download = request_generated_certificate(
+            runtime(), actor(), password=form.get("password", ""), encryption=form.get("encryption", "modern"),
+            key_type=form.get("key_type", "ec-p256"))
+    except BadRequestError as exc:
+        return render_template("certificates/new.html", encryptions=ENCRYPTIONS, key_types=KEY_TYPES,
+                               min_length=MIN_LENGTH, max_length=MAX_LENGTH, error=str(exc), tab="generate"), 400
+    if download is None:
+        flash(f"Request #{view.id} is waiting for an administrator. You will get an e-mail; then collect your "
+              "certificate on this page.", "info")
+        return redirect(url_for("account.requests"))
+    return send_download(download)
+
+
+@bp.post("/certificates/upload")
+@member_required
+def upload() -> Response | tuple[str, int]:
+    upload_file = request.files.get("csr_file")
+    data = upload_file.read() if upload_file and upload_file.filename else request.form.get("csr", "").encode()
+    try:
+        outcome = request_certificate(runtime(), actor(), csr_data=data)
+    except BadRequestError as exc:
+        return render_template("certificates/new.html", encryptions=ENCRYPTIONS, key_types=KEY_TYPES,
+                               min_length=MIN_LENGTH, max_length=MAX_LENGTH, error=str(exc), tab="upload"), 400
+    if outcome.serial is None:
+        flash(f"Request #{outcome.request.id} is waiting for an administrator. You will get an e-mail when it is "
+              "decided.", "info")
+        return redirect(url_for("account.requests"))
+    flash("Your certificate is ready: download it below and install it with your key.", "success")
+    return redirect(url_for("account.certificate", serial=outcome.serial))
+
+
+@bp.get("/certificates/<serial>")
+@login_required
+def certificate(serial: str) -> str:
+    return render_template("certificates/detail.html", cert=get_certificate(runtime(), actor(), serial=serial))
+
+
+@bp.get("/certificates/<serial>/download/<fmt>")
+@login_required
+def download(serial: str, fmt: str) -> Response:
+    return send_download(download_certificate(runtime(), actor(), serial=serial, fmt=fmt))
+
+
+@bp.get("/certificates/<serial>/revoke")
+@login_required
+def revoke_form(serial: str) -> str:
+    current = actor()
+    return render_template("certificates/revoke.html", cert=get_certificate(runtime(), current, serial=serial),
+                           reasons=[(r, PLAIN_WORDS.get(r, r)) for r in allowed_reasons(current)])
+
+
+@bp.post("/certificates/<serial>/revoke")
+@login_required
+def revoke(serial: str) -> Response:
+    view = revoke_certificate(runtime(), actor(), serial=serial, reason=request.form.get("reason", ""))
+    flash(f"Certificate {view.serial} is revoked: it no longer opens any door.", "success")
+    current = principal()
+    mine = current is not None and view.user == current.email
+    return redirect(url_for("account.certificates") if mine else url_for("admin.certificates"))
+
+
+@bp.get("/requests")
+@login_required
+def requests() -> str:
+    return render_template("requests.html", requests=list_my_requests(runtime(), actor()), encryptions=ENCRYPTIONS,
+                           key_types=KEY_TYPES, min_length=MIN_LENGTH)
+
+
+@bp.post(f"/requests/<{ID}:request_id>/collect")
+@member_required
+def collect(request_id: int) -> Response:
+    form = request.form
+    if form.get("password") != form.get("password_confirmation"):
+        raise BadRequestError("the two passwords differ")
+    return send_download(collect_generated_certificate(
+        runtime(), actor(), request_id=request_id, password=form.get("password", ""),
+        encryption=form.get("encryption", "modern"), key_type=form.get("key_type", "ec-p256")))
+
+
+@bp.get("/profile")
+@login_required
+def profile() -> str:
+    return render_template("profile.html", min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+
+
+@bp.post("/profile/password")
+@login_required
+def password() -> Response:
+    form = request.form
+    if form.get("new_password") != form.get("new_password_confirmation"):
+        raise BadRequestError("the two new passwords differ")
+    change_password(runtime(), actor(), current=form.get("current_password", ""), new=form.get("new_password", ""))
+    session.clear()
+    flash("Your password was changed and every session ended. Log in with the new password.", "success")
+    return redirect(url_for("public.login"))
+
+
+@bp.post("/profile/company")
+@login_required
+def join_company() -> Response:
+    request_membership(runtime(), actor(), company_eic=request.form.get("company_eic", ""))
+    flash("Your request was sent to the company's administrators.", "info")
+    return redirect(url_for("account.home"))

@@ -1,0 +1,246 @@
+"""Company administration: people, groups, requests, certificates, unused certificates, audit trail."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from ca.errors import BadRequestError
+from enrollment.activation import invite_user, resend_activation
+from enrollment.admin import (
+    CertificateFilter,
+    company_audit_trail,
+    list_company_certificates,
+    preview_unused,
+    revoke_confirmed_unused,
+)
+from enrollment.groups import create_group, delete_group, get_group, groups_page, update_group
+from enrollment.members import decide_membership, detach_user, list_members, preview_detach
+from enrollment.requests import decide_request, list_company_requests, set_approval_policy
+from webapp.portal.auth import ID, actor, admin_required, first_admin_required, principal, runtime
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+CSV_COLUMNS = ("serial", "status", "user", "subject", "not_before", "not_after", "last_used_at", "revoked_at",
+               "revocation_reason", "issuer", "sha256")
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise BadRequestError(f"{name.replace('_', ' ')} must be a number of days") from None
+
+
+def _ints(values: list[str], what: str) -> list[int]:
+    try:
+        return [int(v) for v in values]
+    except ValueError:
+        raise BadRequestError(f"invalid {what}") from None
+
+
+@bp.get("/users")
+@admin_required
+def users() -> str:
+    current = principal()
+    roles = ("user", "admin") if current is not None and current.is_first_admin else ("user",)
+    return render_template("admin/users.html", members=list_members(runtime(), actor()), roles=roles)
+
+
+@bp.post("/users")
+@admin_required
+def invite() -> Response:
+    form = request.form
+    invitation = invite_user(runtime(), actor(), email=form.get("email", ""), full_name=form.get("full_name", ""),
+                             role=form.get("role", "user"))
+    if invitation.mail_sent:
+        flash(f"{invitation.member.email} was added and received an activation link.", "success")
+    else:
+        flash(f"{invitation.member.email} was added, but the e-mail could not be sent: use Re-send later.", "error")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post(f"/users/<{ID}:user_id>/resend")
+@admin_required
+def resend(user_id: int) -> Response:
+    invitation = resend_activation(runtime(), actor(), user_id=user_id)
+    flash(f"A new activation link was sent to {invitation.member.email}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post(f"/users/<{ID}:user_id>/approve")
+@admin_required
+def approve_member(user_id: int) -> Response:
+    view = decide_membership(runtime(), actor(), user_id=user_id, approve=True)
+    flash(f"{view.email} is now a member of the company.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post(f"/users/<{ID}:user_id>/refuse")
+@admin_required
+def refuse_member(user_id: int) -> Response:
+    view = decide_membership(runtime(), actor(), user_id=user_id, approve=False)
+    flash(f"{view.email} was not admitted.", "info")
+    return redirect(url_for("admin.users"))
+
+
+@bp.get(f"/users/<{ID}:user_id>/detach")
+@admin_required
+def detach_form(user_id: int) -> str:
+    member, serials = preview_detach(runtime(), actor(), user_id=user_id)
+    return render_template("admin/detach.html", member=member, serials=serials)
+
+
+@bp.post(f"/users/<{ID}:user_id>/detach")
+@admin_required
+def detach(user_id: int) -> Response:
+    report = detach_user(runtime(), actor(), user_id=user_id)
+    flash(f"{report.member.email} left the company; {len(report.revoked)} certificate(s) revoked.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.get("/groups")
+@admin_required
+def groups() -> str:
+    return render_template("admin/groups.html", page=groups_page(runtime(), actor()))
+
+
+@bp.post("/groups")
+@admin_required
+def new_group() -> Response:
+    view = create_group(runtime(), actor(), name=request.form.get("name", ""))
+    flash(f"Group {view.name} created: now choose its members, services and perimeter.", "success")
+    return redirect(url_for("admin.group", group_id=view.id))
+
+
+@bp.get(f"/groups/<{ID}:group_id>")
+@admin_required
+def group(group_id: int) -> str:
+    return render_template("admin/group.html", group=get_group(runtime(), actor(), group_id=group_id),
+                           page=groups_page(runtime(), actor()))
+
+
+@bp.post(f"/groups/<{ID}:group_id>")
+@admin_required
+def edit_group(group_id: int) -> Response:
+    form = request.form
+    view = update_group(runtime(), actor(), group_id=group_id, name=form.get("name"),
+                        member_ids=_ints(form.getlist("members"), "member"),
+                        service_codes=form.getlist("services"),
+                        point_ids=_ints(form.getlist("points"), "connection point"))
+    flash(f"Group {view.name} saved.", "success")
+    return redirect(url_for("admin.group", group_id=group_id))
+
+
+@bp.post(f"/groups/<{ID}:group_id>/delete")
+@admin_required
+def remove_group(group_id: int) -> Response:
+    delete_group(runtime(), actor(), group_id=group_id)
+    flash("Group deleted.", "success")
+    return redirect(url_for("admin.groups"))
+
+
+@bp.get("/requests")
+@admin_required
+def requests() -> str:
+    status = request.args.get("status") or "pending"
+    listed = list_company_requests(runtime(), actor(), status=None if status == "all" else status)
+    return render_template("admin/requests.html", requests=listed, status=status)
+
+
+@bp.post(f"/requests/<{ID}:request_id>/approve")
+@admin_required
+def approve_request(request_id: int) -> Response:
+    view = decide_request(runtime(), actor(), request_id=request_id, approve=True,
+                          comment=request.form.get("comment"))
+    flash(f"Request #{view.id} approved ({view.status}).", "success")
+    return redirect(url_for("admin.requests"))
+
+
+@bp.post(f"/requests/<{ID}:request_id>/reject")
+@admin_required
+def reject_request(request_id: int) -> Response:
+    view = decide_request(runtime(), actor(), request_id=request_id, approve=False,
+                          comment=request.form.get("comment"))
+    flash(f"Request #{view.id} rejected.", "info")
+    return redirect(url_for("admin.requests"))
+
+
+def _filters() -> CertificateFilter:
+    return CertificateFilter(user_email=request.args.get("user") or None, status=request.args.get("status") or None,
+                             expiring_days=_int_arg("expiring_days"), unused_days=_int_arg("unused_days"))
+
+
+@bp.get("/certificates")
+@admin_required
+def certificates() -> str:
+    filters = _filters()
+    return render_template("admin/certificates.html", certificates=list_company_certificates(runtime(), actor(),
+                                                                                              filters),
+                           filters=filters, query=request.query_string.decode())
+
+
+@bp.get("/certificates.csv")
+@admin_required
+def certificates_csv() -> Response:
+    views = list_company_certificates(runtime(), actor(), _filters())
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for view in views:
+        row = view.to_dict()
+        # A leading =, +, - or @ would be a formula in a spreadsheet (CSV injection): quote it away.
+        writer.writerow(["'" + str(v) if str(v or "")[:1] in "=+-@" and v else (v or "")
+                         for v in (row[c] for c in CSV_COLUMNS)])
+    response = Response(buffer.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="certificates.csv"'
+    return response
+
+
+@bp.get("/unused")
+@admin_required
+def unused_form() -> str:
+    days = _int_arg("days") or 90
+    return render_template("admin/unused.html", days=days, candidates=preview_unused(runtime(), actor(), days=days))
+
+
+@bp.post("/unused")
+@admin_required
+def unused() -> Response:
+    try:
+        days = int(request.form.get("days", ""))
+    except ValueError:
+        raise BadRequestError("days must be a number") from None
+    outcome = revoke_confirmed_unused(runtime(), actor(), days=days, serials=request.form.getlist("serial"))
+    message = f"{len(outcome.revoked)} unused certificate(s) revoked."
+    if outcome.skipped:
+        message += f" {len(outcome.skipped)} skipped: used or revoked since the list was shown."
+    flash(message, "success")
+    return redirect(url_for("admin.certificates"))
+
+
+@bp.get("/audit")
+@admin_required
+def audit() -> str:
+    return render_template("admin/audit.html", events=company_audit_trail(runtime(), actor()))
+
+
+@bp.get("/company")
+@first_admin_required
+def company() -> str:
+    return render_template("admin/company.html")
+
+
+@bp.post("/company")
+@first_admin_required
+def company_policy() -> Response:
+    policy = set_approval_policy(runtime(), actor(), policy=request.form.get("approval_policy", ""))
+    flash("Requests are now approved automatically." if policy == "auto"
+          else "Each request now waits for an administrator's approval.", "success")
+    return redirect(url_for("admin.company"))

@@ -1,0 +1,64 @@
+"""The CA operator's pages: register companies, designate their first administrator, connection points."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from enrollment.activation import invite_user, resend_activation
+from enrollment.admin import company_overview
+from enrollment.companies import create_company, list_companies
+from enrollment.services import add_connection_point
+from webapp.portal.auth import ID, actor, operator_required, runtime
+
+bp = Blueprint("operator", __name__, url_prefix="/operator")
+
+
+@bp.get("/companies")
+@operator_required
+def companies() -> str:
+    return render_template("operator/companies.html", companies=list_companies(runtime(), actor()))
+
+
+@bp.post("/companies")
+@operator_required
+def new_company() -> Response:
+    view = create_company(runtime(), actor(), eic=request.form.get("eic", ""), name=request.form.get("name", ""))
+    flash(f"{view.name} ({view.eic}) is registered: now designate its first administrator.", "success")
+    return redirect(url_for("operator.company", eic=view.eic))
+
+
+@bp.get("/companies/<eic>")
+@operator_required
+def company(eic: str) -> str:
+    return render_template("operator/company.html", company=company_overview(runtime(), actor(), company_eic=eic))
+
+
+@bp.post("/companies/<eic>/administrators")
+@operator_required
+def new_administrator(eic: str) -> Response:
+    form = request.form
+    invitation = invite_user(runtime(), actor(), email=form.get("email", ""), full_name=form.get("full_name", ""),
+                             role=form.get("role", "first-admin"), company_eic=eic)
+    if invitation.mail_sent:
+        flash(f"{invitation.member.email} received an activation link.", "success")
+    else:
+        flash(f"{invitation.member.email} was added, but the e-mail could not be sent: use Re-send.", "error")
+    return redirect(url_for("operator.company", eic=eic))
+
+
+@bp.post(f"/companies/<eic>/administrators/<{ID}:user_id>/resend")
+@operator_required
+def resend(eic: str, user_id: int) -> Response:
+    invitation = resend_activation(runtime(), actor(), user_id=user_id)
+    flash(f"A new activation link was sent to {invitation.member.email}.", "success")
+    return redirect(url_for("operator.company", eic=eic))
+
+
+@bp.post("/companies/<eic>/points")
+@operator_required
+def new_point(eic: str) -> Response:
+    view = add_connection_point(runtime(), actor(), company_eic=eic, code=request.form.get("code", ""),
+                                label=request.form.get("label", ""))
+    flash(f"Connection point {view.code} added.", "success")
+    return redirect(url_for("operator.company", eic=eic))

@@ -1,0 +1,113 @@
+"""Pages anyone may open: login, logout, sign-up, e-mailed links, password reset."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from ca.errors import BadRequestError, NotAuthorizedError, NotFoundError
+from enrollment.activation import describe_link, request_password_reset, use_link
+from enrollment.passwords import MAX_LENGTH, MIN_LENGTH
+from enrollment.sessions import log_in, log_out
+from enrollment.signup import sign_up
+from webapp.portal.auth import SESSION_KEY, principal, runtime, source_ip
+
+bp = Blueprint("public", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (no scheme, no `//host`): no open redirect (ASVS 5.x)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("account.home")
+
+
+@bp.get("/")
+def index() -> Response:
+    return redirect(url_for("account.home") if principal() else url_for("public.login"))
+
+
+@bp.get("/login")
+def login_form() -> str:
+    return render_template("login.html", next=request.args.get("next", ""), email="")
+
+
+@bp.post("/login")
+def login() -> Response | tuple[str, int]:
+    email = request.form.get("email", "")
+    try:
+        result = log_in(runtime(), email=email, password=request.form.get("password", ""), source_ip=source_ip())
+    except NotAuthorizedError as exc:
+        return render_template("login.html", error=str(exc), email=email[:254],
+                               next=request.form.get("next", "")), 401
+    session.clear()  # a new session (and a new CSRF secret) at every login: no fixation (ASVS 7.2.4)
+    session[SESSION_KEY] = result.session_token
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    token = session.get(SESSION_KEY)
+    if token:
+        log_out(runtime(), token, source_ip=source_ip())
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("public.login"))
+
+
+@bp.get("/signup")
+def signup_form() -> str:
+    return render_template("signup.html", form={}, min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+
+
+@bp.post("/signup")
+def signup() -> str | tuple[str, int]:
+    form = request.form
+    try:
+        sign_up(runtime(), email=form.get("email", ""), full_name=form.get("full_name", ""),
+                password=form.get("password", ""), company_eic=form.get("company_eic") or None,
+                source_ip=source_ip())
+    except (BadRequestError, NotFoundError) as exc:
+        kept = {k: form.get(k, "") for k in ("email", "full_name", "company_eic")}
+        return render_template("signup.html", error=str(exc), form=kept, min_length=MIN_LENGTH,
+                               max_length=MAX_LENGTH), 400
+    return render_template("message.html", title="Check your mailbox",
+                           message="We sent a link to the address you gave. Open it to confirm your account; "
+                                   "it expires in a few days.")
+
+
+@bp.get("/activate/<token>")
+def activate_form(token: str) -> str:
+    info = describe_link(runtime(), token)
+    return render_template("activate.html", info=info, token=token, min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+
+
+@bp.post("/activate/<token>")
+def activate(token: str) -> Response | tuple[str, int]:
+    password, confirmation = request.form.get("password"), request.form.get("password_confirmation")
+    try:
+        if password is not None and password != confirmation:
+            raise BadRequestError("the two passwords differ")
+        info = use_link(runtime(), token, password=password, source_ip=source_ip())
+    except BadRequestError as exc:
+        return render_template("activate.html", info=describe_link(runtime(), token), token=token, error=str(exc),
+                               min_length=MIN_LENGTH, max_length=MAX_LENGTH), 400
+    session.clear()
+    messages = {"activate": "Your account is active. Log in with your new password.",
+                "reset": "Your password was changed. Log in with it.",
+                "confirm": "Your address is confirmed. Log in to continue."}
+    flash(messages[info.purpose], "success")
+    return redirect(url_for("public.login"))
+
+
+@bp.get("/password-reset")
+def password_reset_form() -> str:
+    return render_template("password_reset.html")
+
+
+@bp.post("/password-reset")
+def password_reset() -> str:
+    request_password_reset(runtime(), email=request.form.get("email", ""), source_ip=source_ip())
+    return render_template("message.html", title="Check your mailbox",
+                           message="If this address has an account, a link to choose a new password is on its "
+                                   "way. It expires in a few days.")
