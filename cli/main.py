@@ -47,3 +47,7 @@ def main() -> None:
     except PKIError as exc:  # raised outside invoke (e.g. while loading settings in a callback)
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

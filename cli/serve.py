@@ -9,7 +9,7 @@ import click
 
 from cli.context import CLIContext, pass_ctx
 
-_TARGETS = {"repository": "webapp.wsgi:repository"}
+_TARGETS = {"repository": "webapp.wsgi:repository", "portal": "webapp.portal_wsgi:portal"}
 
 
 @click.command("serve")
@@ -19,22 +19,45 @@ _TARGETS = {"repository": "webapp.wsgi:repository"}
 @click.option("--workers", default=1, show_default=True, type=int)
 @pass_ctx
 def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, workers: int) -> None:
-    """Serve the repository (CA certificates, CRLs); portal and front office come with their issues."""
+    """Serve the repository (CA certificates, CRLs, OCSP), the portal, the front office, or all three."""
+    if service == "all":
+        return _serve_all(ctx)
     if service == "frontoffice":
         return _serve_frontoffice(ctx, host, port, workers)
-    if service == "portal":
-        raise click.ClickException(f"the {service} service is not part of this release yet")
     settings = ctx.settings
     if ctx.config:
         os.environ["PKI_CONFIG"] = os.path.abspath(ctx.config)
     ctx.runtime  # migrate the ledger once, before workers start  # noqa: B018
     from granian import Granian
 
-    address = host or settings.repository.host
-    listen_port = port or settings.repository.port
-    click.echo(f"repository listening on http://{address}:{listen_port}/pki/", err=True)
-    Granian(_TARGETS["repository"], address=address, port=listen_port, interface="wsgi", factory=True,
+    section = settings.repository if service == "repository" else settings.portal
+    address = host or section.host
+    listen_port = port or section.port
+    suffix = "/pki/" if service == "repository" else "/"
+    click.echo(f"{service} listening on http://{address}:{listen_port}{suffix}", err=True)
+    Granian(_TARGETS[service], address=address, port=listen_port, interface="wsgi", factory=True,
             workers=workers, log_enabled=False).serve()
+
+
+def _serve_all(ctx: CLIContext) -> None:
+    """One child process per service on its configured address; stops them all when one ends."""
+    import subprocess
+    import sys
+    import time
+
+    ctx.runtime  # migrate once before the children start  # noqa: B018
+    base = [sys.executable, "-m", "cli.main"] + (["--config", os.path.abspath(ctx.config)] if ctx.config else [])
+    children = [subprocess.Popen([*base, "serve", name]) for name in ("repository", "portal", "frontoffice")]
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            child.wait(timeout=10)
+    raise SystemExit(max(child.returncode or 0 for child in children))
 
 
 def _serve_frontoffice(ctx: CLIContext, host: str | None, port: int | None, workers: int) -> None:

@@ -20,6 +20,7 @@ from ca.runtime import Runtime
 from enrollment.activation import member_view
 from enrollment.mail import send_mail
 from enrollment.portal_views import MemberView
+from revocation.revoke import publish_revocations, revoke_in_session
 
 DETACH_REASON = "affiliationChanged"
 
@@ -114,13 +115,8 @@ def detach_user(runtime: Runtime, actor: Actor, *, user_id: int, company_eic: st
         user = _member(session, company_id, user_id)
         _check_may_detach(actor, user)
         for record in portal_store.list_live_user_certificates(session, user_id=user.id, company_id=company_id):
-            store.mark_certificate_revoked(session, record, at=now, reason=DETACH_REASON)
-            store.mark_crl_dirty(session, record.issuer_id)
-            append_event(session, at=now, actor=actor.name, action="certificate.revoked",
-                         object_type="certificate", object_id=record.serial, company_id=company_id,
-                         details={"reason": DETACH_REASON, "issuer_id": record.issuer_id,
-                                  "cause": f"{user.email} detached from the company"},
-                         source_ip=actor.source_ip)
+            revoke_in_session(session, runtime, actor, record, DETACH_REASON,
+                              cause=f"{user.email} detached from the company")
             revoked.append((record.issuer_id, record.serial))
         groups = portal_store.remove_user_from_groups(session, user.id)
         closed = portal_store.reject_open_requests(session, user_id=user.id, company_id=company_id, at=now,
@@ -136,17 +132,5 @@ def detach_user(runtime: Runtime, actor: Actor, *, user_id: int, company_eic: st
                               "requests_closed": closed},
                      source_ip=actor.source_ip)
         view = member_view(user, None)
-    resign_ocsp(runtime, revoked)
+    publish_revocations(runtime, revoked)
     return DetachReport(member=view, revoked=[s for _, s in revoked])
-
-
-def resign_ocsp(runtime: Runtime, revoked: list[tuple[int, str]]) -> None:
-    """Best effort after the commit: the responder's own refresh catches up if this fails."""
-    if not revoked:
-        return
-    try:
-        from revocation.ocsp import resign_serials  # type: ignore[import-not-found]
-
-        resign_serials(runtime, revoked)
-    except Exception:  # noqa: BLE001  (the revocation is committed; never report it as failed)
-        pass

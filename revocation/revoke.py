@@ -31,8 +31,10 @@ def _visible(actor: Actor, record: CertificateRecord) -> bool:
     return actor.is_company_admin or record.user_id == actor.user_id
 
 
-def _revoke_row(session: object, runtime: Runtime, actor: Actor, record: CertificateRecord, reason: str,
-                cause: str | None = None) -> None:
+def revoke_in_session(session: object, runtime: Runtime, actor: Actor, record: CertificateRecord, reason: str,
+                      cause: str | None = None) -> None:
+    """Revoke one row inside the caller's transaction: status, dirty CRL and audit event together.
+    After the commit, call `publish_revocations` with the (issuer_id, serial) pairs."""
     now = runtime.clock.now()
     store.mark_certificate_revoked(session, record, at=now, reason=reason)  # type: ignore[arg-type]
     store.mark_crl_dirty(session, record.issuer_id)  # type: ignore[arg-type]
@@ -47,7 +49,6 @@ def _revoke_row(session: object, runtime: Runtime, actor: Actor, record: Certifi
 def revoke_certificate(
     runtime: Runtime, actor: Actor, *, serial: str, reason: str, issuer_name: str | None = None
 ) -> CertificateView:
-    reason = check_reason(actor, reason)
     normalized = format_serial(parse_serial(serial))
     now = runtime.clock.now()
     revoked: list[tuple[int, str]] = []
@@ -56,22 +57,25 @@ def revoke_certificate(
         record = store.get_certificate(session, normalized, issuer_id)
         if not _visible(actor, record):
             raise NotFoundError(f"no certificate with serial {normalized}")
+        reason = check_reason(actor, reason)
         if record.status in ("pending", "failed"):
             raise BadRequestError(f"certificate {normalized} was never issued (status {record.status})")
-        _revoke_row(session, runtime, actor, record, reason)
+        revoke_in_session(session, runtime, actor, record, reason)
         revoked.append((record.issuer_id, record.serial))
         if reason == "keyCompromise":
             store.add_blocked_key(session, spki_sha256=record.spki_sha256,
                                   reason=f"keyCompromise reported for {normalized}", at=now)
             for other in store.list_live_certificates_with_key(session, record.spki_sha256, now):
-                _revoke_row(session, runtime, actor, other, "keyCompromise", cause=f"same key as {normalized}")
+                revoke_in_session(session, runtime, actor, other, "keyCompromise", cause=f"same key as {normalized}")
                 revoked.append((other.issuer_id, other.serial))
-    _after_revocation(runtime, revoked)
+    publish_revocations(runtime, revoked)
     return show_certificate(runtime, actor, normalized)
 
 
-def _after_revocation(runtime: Runtime, revoked: list[tuple[int, str]]) -> None:
-    """Best effort: re-sign OCSP answers now; a failure here is caught up by the responder's refresh."""
+def publish_revocations(runtime: Runtime, revoked: list[tuple[int, str]]) -> None:
+    """After the commit, best effort: re-sign OCSP answers now; the responder's refresh catches up a failure."""
+    if not revoked:
+        return
     try:
         from revocation.ocsp import resign_serials
 
