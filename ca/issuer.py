@@ -9,7 +9,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 
-from ca.errors import BadRequestError, NotFoundError
+from ca.errors import BadRequestError, ConflictError, NotFoundError
 from ca.keys.filekey import FileSigner, generate_private_key, load_private_key, save_private_key, write_new_file
 from ca.keys.signer import Signer
 from ca.x509.der import hash_for
@@ -53,6 +53,37 @@ def create_issuer_key(key_dir: Path, name: str, subject: x509.Name, key_type: st
     return csr.public_bytes(serialization.Encoding.PEM)
 
 
+def key_uri_path(key_dir: Path, name: str) -> Path:
+    return key_dir / f"{name}.key-uri"
+
+
+def create_token_issuer_key(key_dir: Path, name: str, subject: x509.Name, key_type: str, key_uri: str, pin: str,
+                            module: str) -> bytes:
+    """Generate the issuer key on a PKCS#11 token; only its URI and public key are written to `key_dir`."""
+    from ca.keys.pkcs11 import generate_token_key, parse_key_uri
+    from ca.x509.csr_build import build_csr
+
+    check_issuer_name(name)
+    uri = parse_key_uri(key_uri)
+    for path in (key_path(key_dir, name), key_uri_path(key_dir, name), public_key_path(key_dir, name)):
+        if path.exists():
+            raise ConflictError(f"refusing to overwrite existing file {path}")
+    signer = generate_token_key(module, uri, pin, key_type)
+    csr = build_csr(subject, signer)
+    write_new_file(key_uri_path(key_dir, name), f"{uri}\n".encode())
+    write_new_file(public_key_path(key_dir, name), signer.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def issuer_key_ref(key_dir: Path, name: str) -> str:
+    """`pkcs11:...` when the key was made on a token, else `file:<absolute path>`."""
+    uri_file = key_uri_path(key_dir, name)
+    if uri_file.exists():
+        return uri_file.read_text().strip()
+    return f"file:{key_path(key_dir, name).resolve()}"
+
+
 def csr_for_existing_key(key_dir: Path, name: str, subject: x509.Name, passphrase: bytes) -> bytes:
     """A new PEM CSR for a key made earlier (a ceremony that stopped before the root signed it)."""
     check_issuer_name(name)
@@ -87,11 +118,20 @@ def check_issuer_certificate(cert: x509.Certificate, root: x509.Certificate, key
         raise BadRequestError(f"the certificate's public key is not the key of issuer {name!r}")
 
 
-def load_signer(key_ref: str, passphrase: bytes) -> Signer:
-    """`key_ref` is `file:<path>` today; `pkcs11:` URIs come with the HSM support."""
+def load_signer(key_ref: str, *, passphrase: bytes | None = None, pin: str | None = None,
+                module: str | None = None) -> Signer:
+    """`file:<path>` (encrypted PKCS#8, unlocked by the passphrase) or a `pkcs11:` URI (unlocked by the PIN)."""
     scheme, _, rest = key_ref.partition(":")
     if scheme == "file":
+        if passphrase is None:
+            raise BadRequestError("a key file needs its passphrase")
         return FileSigner.from_file(Path(rest), passphrase)
+    if scheme == "pkcs11":
+        from ca.keys.pkcs11 import DEFAULT_MODULE, PKCS11Signer, parse_key_uri
+
+        if not pin:
+            raise BadRequestError("a PKCS#11 key needs a PIN (setting ca.pkcs11_pin_file)")
+        return PKCS11Signer(module or DEFAULT_MODULE, parse_key_uri(key_ref), pin)
     raise BadRequestError(f"unsupported key reference {key_ref!r}")
 
 

@@ -23,11 +23,14 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from ca.errors import BadRequestError, ConflictError, NotFoundError
 from ca.keys.filekey import (
     FileSigner,
+    check_passphrase,
     generate_private_key,
     load_private_key,
     save_private_key,
     write_new_file,
 )
+from ca.keys.pkcs11 import DEFAULT_MODULE, PKCS11Signer, generate_token_key, parse_key_uri
+from ca.keys.signer import Signer
 from ca.x509.crl import encode_tbs_crl, sign_crl
 from ca.x509.csr import parse_and_check_csr
 from ca.x509.der import signature_algorithm_der
@@ -35,7 +38,7 @@ from ca.x509.lint import lint_certificate
 from ca.x509.reasons import REASON_CODES
 from ca.x509.serials import format_serial, random_serial_number
 from ca.x509.signing import preview, sign_tbs
-from ca.x509.templates import issuer_builder, root_builder, root_urls
+from ca.x509.templates import cross_builder, issuer_builder, root_builder, root_urls
 
 MAX_ROOT_YEARS = 25
 MAX_ISSUER_YEARS = 8
@@ -86,6 +89,36 @@ class RootDir:
         return [json.loads(line) for line in self.index.read_text().splitlines() if line.strip()]
 
 
+@dataclass(frozen=True)
+class RootSecret:
+    """How to unlock the root key: a passphrase for the key file, or a PIN for a PKCS#11 token."""
+
+    passphrase: bytes | None = None
+    pin: str | None = None
+    module: str = DEFAULT_MODULE
+
+
+def _secret(passphrase: bytes | RootSecret | None) -> RootSecret:
+    return passphrase if isinstance(passphrase, RootSecret) else RootSecret(passphrase=passphrase)
+
+
+def key_uri_of(root: RootDir) -> str | None:
+    with root.config.open("rb") as handle:
+        return tomllib.load(handle).get("key_uri")
+
+
+def _signer(root: RootDir, secret: RootSecret) -> Signer:
+    """The root key is a file (encrypted PKCS#8) or lives on a token, as recorded in root.toml at init."""
+    uri = key_uri_of(root)
+    if uri:
+        if not secret.pin:
+            raise BadRequestError("this root key is on a PKCS#11 token: give --pin-file")
+        return PKCS11Signer(secret.module, parse_key_uri(uri), secret.pin)
+    if secret.passphrase is None:
+        raise BadRequestError("this root key is a key file: give --passphrase-file")
+    return FileSigner(load_private_key(root.key, secret.passphrase))
+
+
 def _years(now: datetime, years: int) -> datetime:
     return now + timedelta(days=365 * years + years // 4)
 
@@ -110,33 +143,48 @@ def _append_index(root: RootDir, cert: x509.Certificate, now: datetime) -> None:
 
 
 def init_root(
-    root_dir: Path, *, subject: x509.Name, key_type: str, validity_years: int, passphrase: bytes,
-    base_url: str, now: datetime,
+    root_dir: Path, *, subject: x509.Name, key_type: str, validity_years: int, passphrase: bytes | RootSecret | None,
+    base_url: str, now: datetime, key_uri: str | None = None,
 ) -> x509.Certificate:
-    """Key ceremony: a new root key and self-signed certificate; refuses to touch an existing root."""
+    """Key ceremony: a new root key (file, or generated on a token when `key_uri` is given) and its
+    self-signed certificate; refuses to touch an existing root."""
     if not 1 <= validity_years <= MAX_ROOT_YEARS:
         raise BadRequestError(f"root validity must be 1 to {MAX_ROOT_YEARS} years")
+    secret = _secret(passphrase)
     root = RootDir(root_dir)
-    for existing in (root.key, root.cert):
+    for existing in (root.key, root.cert, root.config):
         if existing.exists():
             raise ConflictError(f"refusing to overwrite existing file {existing}")
-    key = generate_private_key(key_type)
-    signer = FileSigner(key)
-    builder = root_builder(subject, key.public_key(), random_serial_number(), now, _years(now, validity_years))
+    key = None
+    if key_uri:
+        if not secret.pin:
+            raise BadRequestError("a root key on a PKCS#11 token needs --pin-file")
+        signer: Signer = generate_token_key(secret.module, parse_key_uri(key_uri), secret.pin, key_type)
+    else:
+        if secret.passphrase is None:
+            raise BadRequestError("a root key file needs --passphrase-file")
+        check_passphrase(secret.passphrase)
+        key = generate_private_key(key_type)
+        signer = FileSigner(key)
+    builder = root_builder(subject, signer.public_key(), random_serial_number(), now, _years(now, validity_years))
     draft = preview(builder, key_type)
     _lint_or_refuse(draft)
     cert = sign_tbs(draft.tbs_certificate_bytes, signer)
     root_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(root_dir, 0o700)
-    save_private_key(root.key, key, passphrase)
-    write_new_file(root.config, f'base_url = "{base_url.rstrip("/")}"\n'.encode())
+    if key is not None:
+        save_private_key(root.key, key, secret.passphrase)  # type: ignore[arg-type]
+    config = f'base_url = "{base_url.rstrip("/")}"\n'
+    if key_uri:
+        config += f'key_uri = "{key_uri}"\n'
+    write_new_file(root.config, config.encode())
     write_new_file(root.cert, cert.public_bytes(Encoding.PEM))
     _append_index(root, cert, now)
     return cert
 
 
 def sign_issuer(
-    root_dir: Path, *, csr_data: bytes, passphrase: bytes, validity_years: int, now: datetime
+    root_dir: Path, *, csr_data: bytes, passphrase: bytes | RootSecret | None, validity_years: int, now: datetime
 ) -> x509.Certificate:
     """Sign an issuing CA: pathLen 0, never beyond the root's own notAfter (RFC 5280 §6.1.3)."""
     if not 1 <= validity_years <= MAX_ISSUER_YEARS:
@@ -146,7 +194,7 @@ def sign_issuer(
     csr = parse_and_check_csr(csr_data)
     if not any(True for _ in csr.subject) or not csr.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME):
         raise BadRequestError("the issuer CSR needs a subject with a CN")
-    signer = FileSigner(load_private_key(root.key, passphrase))
+    signer = _signer(root, _secret(passphrase))
     not_after = min(_years(now, validity_years), root_cert.not_valid_after_utc)
     crl_url, cert_url = root_urls(root.base_url())
     builder = issuer_builder(csr.subject, csr.public_key(), root_cert, random_serial_number(), now, not_after,
@@ -163,13 +211,14 @@ def _next_crl_number(root: RootDir) -> int:
     return current + 1
 
 
-def make_root_crl(root_dir: Path, *, passphrase: bytes, now: datetime, validity_days: int = MAX_ROOT_CRL_DAYS) -> bytes:
+def make_root_crl(root_dir: Path, *, passphrase: bytes | RootSecret | None, now: datetime,
+                  validity_days: int = MAX_ROOT_CRL_DAYS) -> bytes:
     """The root's CRL (an ARL: it lists revoked CA certificates), numbered from the root dir's counter."""
     if not 1 <= validity_days <= MAX_ROOT_CRL_DAYS:
         raise BadRequestError(f"root CRL validity must be 1 to {MAX_ROOT_CRL_DAYS} days")
     root = RootDir(root_dir)
     root_cert = root.certificate()
-    signer = FileSigner(load_private_key(root.key, passphrase))
+    signer = _signer(root, _secret(passphrase))
     ski = root_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     entries = [
         (int(e["serial"], 16), datetime.fromisoformat(e["revoked_at"]), REASON_CODES.get(e["reason"] or ""))
@@ -203,3 +252,41 @@ def describe_root(root_dir: Path) -> dict[str, Any]:
         "signed": len(root.entries()) - 1,
         "crl_number": int(root.crlnumber.read_text()) if root.crlnumber.exists() else None,
     }
+
+
+def cross_sign(
+    root_dir: Path, *, subject_cert: x509.Certificate, passphrase: bytes | RootSecret | None, validity_years: int,
+    now: datetime,
+) -> x509.Certificate:
+    """A cross-certificate: this root certifies another root's subject and key (root rollover, RFC 4158 §2.3).
+
+    The SKI is copied from the other root, so path builders link the cross-certificate to what that root
+    signed; the validity never exceeds either root's.
+    """
+    if not 1 <= validity_years <= MAX_ROOT_YEARS:
+        raise BadRequestError(f"cross-certificate validity must be 1 to {MAX_ROOT_YEARS} years")
+    root = RootDir(root_dir)
+    root_cert = root.certificate()
+    try:
+        constraints = subject_cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        subject_ski = subject_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        raise BadRequestError("the certificate to cross-sign is not a CA certificate with an SKI") from None
+    if not constraints.ca:
+        raise BadRequestError("the certificate to cross-sign is not a CA certificate")
+    try:
+        subject_cert.verify_directly_issued_by(subject_cert)
+    except Exception:  # noqa: BLE001  (any failure means: not a self-signed root)
+        raise BadRequestError("only a self-signed root certificate can be cross-signed") from None
+    if subject_cert.subject == root_cert.subject:
+        raise BadRequestError("a root does not cross-sign itself (the subjects are the same)")
+    signer = _signer(root, _secret(passphrase))
+    not_after = min(_years(now, validity_years), root_cert.not_valid_after_utc, subject_cert.not_valid_after_utc)
+    crl_url, cert_url = root_urls(root.base_url())
+    builder = cross_builder(subject_cert.subject, subject_cert.public_key(), subject_ski, root_cert,  # type: ignore[arg-type]
+                            random_serial_number(), now, not_after, crl_url, cert_url)
+    draft = preview(builder, signer.key_type)
+    _lint_or_refuse(draft)
+    cert = sign_tbs(draft.tbs_certificate_bytes, signer)
+    _append_index(root, cert, now)
+    return cert

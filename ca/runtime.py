@@ -35,8 +35,13 @@ class Runtime:
         with self._lock:
             signer = self._signers.get(key_ref)
             if signer is None:
-                passphrase = read_passphrase(self.settings.ca.passphrase_file)
-                signer = load_signer(key_ref, passphrase)
+                ca = self.settings.ca
+                if key_ref.startswith("pkcs11:"):
+                    from ca.keys.pkcs11 import read_pin
+
+                    signer = load_signer(key_ref, pin=read_pin(ca.pkcs11_pin_file), module=ca.pkcs11_module)
+                else:
+                    signer = load_signer(key_ref, passphrase=read_passphrase(ca.passphrase_file))
                 self._signers[key_ref] = signer
             return signer
 

@@ -26,6 +26,8 @@ class DatabaseSettings:
 class CASettings:
     key_dir: Path
     passphrase_file: Path
+    pkcs11_module: str
+    pkcs11_pin_file: Path
     country: str
     lint_before_sign: bool
 

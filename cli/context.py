@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
 from ca.actor import Actor, cli_operator
+from ca.errors import BadRequestError, NotFoundError
 from ca.runtime import Runtime, build_runtime
 from ca.settings import Settings, load_settings
 
@@ -48,10 +50,10 @@ pass_ctx = click.make_pass_decorator(CLIContext)
 def read_input_file(path: str) -> bytes:
     """`-` reads standard input; any other value is a file path."""
     if path == "-":
-        return click.get_binary_stream("stdin").read()
+        return sys.stdin.buffer.read()
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
-        raise click.ClickException(f"file not found: {path}") from None
+        raise NotFoundError(f"file not found: {path}") from None
     except IsADirectoryError:
-        raise click.ClickException(f"{path} is a directory") from None
+        raise BadRequestError(f"{path} is a directory") from None

@@ -23,17 +23,22 @@ def issuer_group() -> None:
 @click.option("--name", required=True, help="Short issuer name (letters, digits, '-', '_').")
 @click.option("--subject", required=True, help='Issuer subject, e.g. "CN=Portail Issuing CA 1,O=Grid,C=FR".')
 @click.option("--out-csr", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--passphrase-file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Passphrase of the key file (the one named by ca.passphrase_file).")
 @click.option("--key-type", default="ec-p256", show_default=True,
               type=click.Choice(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"]))
+@click.option("--key-uri", default=None,
+              help="Generate the key on a PKCS#11 token instead (PIN from ca.pkcs11_pin_file): "
+                   "pkcs11:token=...;object=...")
 @pass_ctx
-def issuer_create(ctx: CLIContext, name: str, subject: str, out_csr: Path, passphrase_file: Path,
-                  key_type: str) -> None:
-    """Generate the issuer key (encrypted in ca.key_dir) and write its CSR for the offline root."""
+def issuer_create(ctx: CLIContext, name: str, subject: str, out_csr: Path, passphrase_file: Path | None,
+                  key_type: str, key_uri: str | None) -> None:
+    """Generate the issuer key (encrypted in ca.key_dir, or on a token) and write its CSR for the offline root."""
     if out_csr.exists():
         raise ConflictError(f"refusing to overwrite existing file {out_csr}")
     csr_pem = issuers.create_issuer(ctx.runtime, ctx.actor, name=name, subject=subject, key_type=key_type,
-                                    passphrase=read_passphrase(passphrase_file))
+                                    passphrase=read_passphrase(passphrase_file) if passphrase_file else None,
+                                    key_uri=key_uri)
     write_new_file(out_csr, csr_pem)
     click.echo(f"issuer key created in {ctx.settings.ca.key_dir}; CSR written to {out_csr}")
 

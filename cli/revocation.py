@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from ca.x509.reasons import REASON_CODES
@@ -39,7 +41,7 @@ def cert_revoke_unused(ctx: CLIContext, days: int, company_eic: str | None, dry_
         click.echo(f"dry run: {len(views)} certificate(s) unused for {days} days; nothing revoked")
         return
     candidates = find_unused_certificates(ctx.runtime, ctx.actor, days=days, company_eic=company_eic)
-    with click.progressbar(length=len(candidates), label="revoking", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=len(candidates), label="revoking", file=sys.stderr) as bar:
         report = revoke_unused_certificates(ctx.runtime, ctx.actor, days=days, company_eic=company_eic,
                                             progress=lambda _view: bar.update(1))
     click.echo(f"revoked {len(report.revoked)} certificate(s) unused for {days} days")

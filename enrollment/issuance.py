@@ -94,8 +94,9 @@ def issue_certificate(
         if store.is_key_blocked(session, key_fingerprint):
             raise BadCSRError("this public key is blocked (reported compromised); generate a new key")
         record = store.get_issuer_by_name(session, issuer_name) if issuer_name else store.get_active_issuer(session)
-        if issuer_name is None and record.status != "active":
-            raise BadRequestError(f"issuer {record.name} is {record.status}")
+        if record.status == "removed" or (record.status == "retired" and profile.name != "ocsp-responder"):
+            # A retired issuer signs only its CRLs and OCSP responder certificates (issue 6 §1).
+            raise BadRequestError(f"issuer {record.name} is {record.status}: it issues no new certificates")
     issuer = runtime.issuer_from_record(record)
     if profile.name == "browser":
         assert user is not None and company is not None

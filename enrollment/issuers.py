@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca.actor import Actor
 from ca.errors import BadRequestError, PKIError
-from ca.issuer import check_issuer_certificate, check_issuer_name, create_issuer_key, key_path, same_key
+from ca.issuer import (
+    check_issuer_certificate,
+    check_issuer_name,
+    create_issuer_key,
+    create_token_issuer_key,
+    issuer_key_ref,
+    same_key,
+)
 from ca.ledger import store
 from ca.ledger.audit import append_event
 from ca.ledger.models import IssuerRecord
@@ -29,12 +35,23 @@ def issuer_view(record: IssuerRecord) -> IssuerView:
 
 
 def create_issuer(
-    runtime: Runtime, actor: Actor, *, name: str, subject: str, key_type: str, passphrase: bytes
+    runtime: Runtime, actor: Actor, *, name: str, subject: str, key_type: str, passphrase: bytes | None,
+    key_uri: str | None = None,
 ) -> bytes:
-    """Generate the issuer key in `ca.key_dir` and return the CSR (PEM) to carry to the offline root."""
+    """Generate the issuer key in `ca.key_dir` (or on the PKCS#11 token named by `key_uri`) and return the
+    CSR (PEM) to carry to the offline root."""
     actor.require_operator()
     check_issuer_name(name)
-    csr_pem = create_issuer_key(runtime.settings.ca.key_dir, name, parse_dn(subject), key_type, passphrase)
+    ca = runtime.settings.ca
+    if key_uri:
+        from ca.keys.pkcs11 import read_pin
+
+        csr_pem = create_token_issuer_key(ca.key_dir, name, parse_dn(subject), key_type, key_uri,
+                                          read_pin(ca.pkcs11_pin_file), ca.pkcs11_module)
+    else:
+        if passphrase is None:
+            raise BadRequestError("an issuer key file needs --passphrase-file")
+        csr_pem = create_issuer_key(ca.key_dir, name, parse_dn(subject), key_type, passphrase)
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
         append_event(session, at=now, actor=actor.name, action="issuer.key_created", object_type="issuer",
@@ -54,7 +71,7 @@ def install_issuer(
     now = runtime.clock.now()
     if certificate.not_valid_after_utc <= now:
         raise BadRequestError("the issuer certificate has already expired")
-    key_ref = f"file:{Path(key_path(key_dir, name)).resolve()}"
+    key_ref = issuer_key_ref(key_dir, name)
     _check_service_can_sign(runtime, name, key_ref, certificate)
     with runtime.sessionmaker.begin() as session:
         record = store.add_issuer(

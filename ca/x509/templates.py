@@ -149,6 +149,31 @@ def issuer_builder(
     )
 
 
+def cross_builder(
+    subject: x509.Name, public_key: CertificateIssuerPublicKeyTypes, subject_ski: x509.SubjectKeyIdentifier,
+    issuer_root: x509.Certificate, serial_number: int, not_before: datetime, not_after: datetime,
+    issuer_crl_url: str, issuer_cert_url: str,
+) -> x509.CertificateBuilder:
+    """Cross-certificate of another root: CA:TRUE without pathLen (the other root's issuers sit below it),
+    its own SKI kept so chains link, AKI/CDP/AIA of the signing root."""
+    issuer_ski = issuer_root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_root.subject)
+        .public_key(public_key)
+        .serial_number(serial_number)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(subject_ski, critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_key_usage((), is_ca=True), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski), critical=False)
+        .add_extension(_cdp(issuer_crl_url), critical=False)
+        .add_extension(_aia(RepositoryURLs(ca_issuers=issuer_cert_url, ocsp=None, crl=None)), critical=False)
+    )
+
+
 def _subject_alt_name(
     profile: Profile, emails: Sequence[str], dns_names: Sequence[str]
 ) -> x509.SubjectAlternativeName | None:
