@@ -43,6 +43,7 @@ class RepositorySettings:
     host: str
     port: int
     crl_dir: Path
+    cross_dir: Path
     maintenance: bool
 
 

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import click
 
+from ca.issuer import load_certificate_file
 from ca.keys.filekey import read_passphrase, write_new_file
 from cli.context import CLIContext, pass_ctx, read_input_file
 from cli.issuer import issuer_group
 from enrollment import rotation
+from revocation.repository import publish_cross_certificate
 
 _KEY_TYPES = click.Choice(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"])
 
@@ -90,6 +92,16 @@ def issuer_import_key(ctx: CLIContext, name: str, backup_path: str, backup_passp
     rotation.restore_issuer_key(ctx.runtime, ctx.actor, name=name, backup=read_input_file(backup_path),
                                 backup_passphrase=read_passphrase(backup_passphrase_file))
     click.echo(f"key of issuer {name} restored into {ctx.settings.ca.key_dir}")
+
+
+@issuer_group.command("publish-cross")
+@click.option("--name", required=True, help="File name in the repository: /pki/cross/<name>.crt")
+@click.option("--cert", "cert_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def issuer_publish_cross(ctx: CLIContext, name: str, cert_path: Path) -> None:
+    """Serve a root-rollover cross-certificate from the repository."""
+    url = publish_cross_certificate(ctx.runtime, ctx.actor, name=name, certificate=load_certificate_file(cert_path))
+    click.echo(f"cross-certificate published at {url}")
 
 
 COMMANDS: list[click.Command] = []

@@ -33,6 +33,10 @@ def repository_documents(runtime: Runtime) -> dict[str, Document]:
         documents[f"/pki/ca/{record.name}.crt"] = Document(CERT_TYPE, record.certificate_der)
         root_der = x509.load_der_x509_certificate(record.root_der).public_bytes(Encoding.DER)
         documents["/pki/root.crt"] = Document(CERT_TYPE, root_der)
+    cross_dir = runtime.settings.repository.cross_dir
+    if cross_dir.is_dir():
+        for path in sorted(cross_dir.glob("*.crt")):
+            documents[f"/pki/cross/{path.name}"] = Document(CERT_TYPE, path.read_bytes())
     crl_dir = runtime.settings.repository.crl_dir
     if crl_dir.is_dir():
         for path in sorted(crl_dir.glob("*.crl")):
@@ -71,3 +75,28 @@ def import_root_crl(runtime: Runtime, actor: Actor, data: bytes) -> int:
                      object_type="crl", object_id="root", details={"crl_number": number},
                      source_ip=actor.source_ip)
     return int(number)
+
+
+def publish_cross_certificate(runtime: Runtime, actor: Actor, *, name: str, certificate: x509.Certificate) -> str:
+    """Serve a root-rollover cross-certificate at /pki/cross/<name>.crt (DER)."""
+    from ca.errors import BadRequestError
+    from ca.issuer import check_issuer_name
+    from ca.keys.filekey import write_new_file
+    from ca.ledger.audit import append_event
+
+    actor.require_operator()
+    check_issuer_name(name)
+    try:
+        if not certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            raise BadRequestError("a cross-certificate is a CA certificate (CA:TRUE)")
+    except x509.ExtensionNotFound:
+        raise BadRequestError("a cross-certificate needs basicConstraints CA:TRUE") from None
+    if certificate.issuer == certificate.subject:
+        raise BadRequestError("this is a self-signed certificate, not a cross-certificate")
+    write_new_file(runtime.settings.repository.cross_dir / f"{name}.crt", certificate.public_bytes(Encoding.DER))
+    with runtime.sessionmaker.begin() as session:
+        append_event(session, at=runtime.clock.now(), actor=actor.name, action="repository.cross_published",
+                     object_type="certificate", object_id=name,
+                     details={"subject": certificate.subject.rfc4514_string(),
+                              "issuer": certificate.issuer.rfc4514_string()}, source_ip=actor.source_ip)
+    return f"/pki/cross/{name}.crt"

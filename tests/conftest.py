@@ -75,6 +75,8 @@ def environ(tmp_path: Path, session_pki: SessionPKI, database_url: str) -> dict[
         "PKI_CA__PASSPHRASE_FILE": str(session_pki.passphrase_file),
         "PKI_ROOT__DIR": str(session_pki.root_dir),
         "PKI_REPOSITORY__CRL_DIR": str(tmp_path / "crl"),
+        "PKI_REPOSITORY__CROSS_DIR": str(tmp_path / "cross"),
+        "PKI_CA__PKCS11_PIN_FILE": str(tmp_path / "secrets" / "pkcs11.pin"),
         "PKI_PORTAL__SECRET_FILE": str(tmp_path / "secrets" / "session.key"),
         "PKI_PORTAL__OUTBOX_DIR": str(tmp_path / "outbox"),
     }
