@@ -75,7 +75,8 @@ class Table:
 def _environ(base: Path, session_pki, url: str) -> dict[str, str]:
     return {"PKI_DATABASE__URL": url, "PKI_CA__KEY_DIR": str(session_pki.key_dir),
             "PKI_CA__PASSPHRASE_FILE": str(session_pki.passphrase_file), "PKI_ROOT__DIR": str(session_pki.root_dir),
-            "PKI_REPOSITORY__CRL_DIR": str(base / "crl"), "PKI_PORTAL__SECRET_FILE": str(base / "session.key"),
+            "PKI_REPOSITORY__CRL_DIR": str(base / "crl"), "PKI_REPOSITORY__CROSS_DIR": str(base / "cross"),
+            "PKI_CA__PKCS11_PIN_FILE": str(base / "pkcs11.pin"), "PKI_PORTAL__SECRET_FILE": str(base / "session.key"),
             "PKI_PORTAL__OUTBOX_DIR": str(base / "outbox")}
 
 
