@@ -77,14 +77,21 @@ class AuditProblem:
     problem: str
 
 
-def verify_chain(session: Session) -> tuple[int, list[AuditProblem]]:
-    """Walk the chain in id order; return the number of events and every row that does not fit."""
+def verify_chain(session: Session, anchors: dict[int, str] | None = None) -> tuple[int, str, list[AuditProblem]]:
+    """Walk the chain in id order; return the number of events, the head hash and every row that does not fit.
+
+    `anchors` maps event ids to hashes recorded outside the database (a head printed by an earlier verify):
+    an attacker who rewrites a row and every hash after it still breaks the anchor.
+    """
     problems: list[AuditProblem] = []
     previous = GENESIS
     count = 0
     expected_id = 1
+    pending = dict(anchors or {})
     for event in session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().yield_per(1000):
         count += 1
+        if event.id in pending and pending.pop(event.id) != event.hash:
+            problems.append(AuditProblem(event.id, f"event {event.id} differs from its recorded anchor"))
         if event.id != expected_id:
             problems.append(AuditProblem(event.id, f"gap before event {event.id}: event {expected_id} missing"))
         if event.prev_hash != previous:
@@ -93,7 +100,9 @@ def verify_chain(session: Session) -> tuple[int, list[AuditProblem]]:
             problems.append(AuditProblem(event.id, f"event {event.id} was modified (its hash does not match)"))
         previous = event.hash
         expected_id = event.id + 1
-    return count, problems
+    for missing in sorted(pending):
+        problems.append(AuditProblem(missing, f"anchored event {missing} is missing: the trail was truncated"))
+    return count, previous, problems
 
 
 def list_events(session: Session, company_id: int | None = None, limit: int = 200) -> list[AuditEvent]:
