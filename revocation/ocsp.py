@@ -128,7 +128,7 @@ class OCSPService:
         self.poll_seconds = poll_seconds
         self._lock = threading.Lock()
         self._by_match_key: dict[tuple[str, bytes, bytes], _IssuerContext] = {}
-        # raw request DER → (Answer, refresh deadline as time.time(), issuer id, serials)
+        # raw request DER → (Answer, refresh deadline as a POSIX timestamp of the runtime clock)
         self._answers: dict[bytes, tuple[Answer, float]] = {}
         self._requests_by_serial: dict[str, set[bytes]] = {}
         self._cursor = 0
@@ -166,15 +166,16 @@ class OCSPService:
 
     # -- answering -----------------------------------------------------------------------------------
     def cached(self, request_der: bytes) -> Answer | None:
-        """The hot path: one dictionary lookup and a clock comparison."""
+        """The hot path: a change-feed check at most every `poll_seconds`, one dictionary lookup and a
+        comparison with the runtime's clock (never an answer past half of its validity, let alone expired)."""
+        self.poll()
         entry = self._answers.get(request_der)
-        if entry is not None and time.time() < entry[1]:
+        if entry is not None and self.runtime.clock.now().timestamp() < entry[1]:
             return entry[0]
         return None
 
     def answer(self, request_der: bytes) -> Answer:
         try:
-            self.poll()
             hit = self.cached(request_der)
             if hit is not None:
                 return hit
@@ -193,6 +194,7 @@ class OCSPService:
         context = contexts.pop()
         assert context is not None
         now = self.runtime.clock.now()
+        self._renew_responder_if_due(context, now)
         serials = [format_serial(cid.serial_number) for cid in request.cert_ids]
         answer = None
         if request.nonce is None and len(serials) == 1:
@@ -207,6 +209,13 @@ class OCSPService:
         if answer.cacheable:
             self._remember(request_der, answer, serials)
         return answer
+
+    def _renew_responder_if_due(self, context: _IssuerContext, now: datetime) -> None:
+        """Pick up (or issue) a new responder certificate once the current one passed 2/3 of its life, so no
+        fresh answer is ever signed by an expiring or expired responder."""
+        cert = context.responder.certificate
+        if cert.not_valid_after_utc - now < (cert.not_valid_after_utc - cert.not_valid_before_utc) / 3:
+            context.responder = ensure_responder(self.runtime, context.issuer, SYSTEM)
 
     def _stored(self, context: _IssuerContext, hash_name: str, serial: str, request_cid: bytes,
                 now: datetime) -> Answer | None:
@@ -228,7 +237,7 @@ class OCSPService:
         """Cache until half of the answer's validity (RFC 5019 §2.2: refresh well before nextUpdate)."""
         assert answer.this_update is not None and answer.next_update is not None
         half = answer.this_update + (answer.next_update - answer.this_update) / 2
-        deadline = time.time() + (half - self.runtime.clock.now()).total_seconds()
+        deadline = half.timestamp()
         with self._lock:
             self._answers[request_der] = (answer, deadline)
             for serial in serials:

@@ -63,11 +63,14 @@ def import_root_crl(runtime: Runtime, actor: Actor, data: bytes) -> int:
     if not any(crl.issuer == root.subject and crl.is_signature_valid(root.public_key())  # type: ignore[arg-type]
                for root in roots.values()):
         raise BadRequestError("the CRL is not signed by the installed root CA")
-    number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    try:
+        number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        raise BadRequestError("the CRL has no CRLNumber extension (RFC 5280 §5.2.3): not made by `pkictl root crl`") \
+            from None
     path = runtime.settings.repository.crl_dir / "root.crl"
     if path.exists():
-        current = x509.load_der_x509_crl(path.read_bytes())
-        if current.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number >= number:
+        if _crl_number_of(path.read_bytes()) >= number:
             raise ConflictError("the published root CRL already has this number or a higher one")
     write_atomically(path, crl.public_bytes(Encoding.DER))
     with runtime.sessionmaker.begin() as session:
@@ -100,3 +103,11 @@ def publish_cross_certificate(runtime: Runtime, actor: Actor, *, name: str, cert
                      details={"subject": certificate.subject.rfc4514_string(),
                               "issuer": certificate.issuer.rfc4514_string()}, source_ip=actor.source_ip)
     return f"/pki/cross/{name}.crt"
+
+
+def _crl_number_of(der: bytes) -> int:
+    try:
+        crl = x509.load_der_x509_crl(der)
+        return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
+    except (ValueError, x509.ExtensionNotFound):
+        return 0

@@ -49,6 +49,8 @@ class RepositoryApp:
         if path == "/pki/ocsp" or path == "/pki/ocsp/":
             if method == "POST":
                 return self._ocsp_post(environ, start_response)
+            if method == "GET":  # an empty GET request: still an OCSP answer (RFC 6960 §2.3), not an HTML error
+                return self._ocsp_get(environ, start_response)
             return _text(start_response, "405 Method Not Allowed", "OCSP requests are POSTed here\n")
         if path.startswith("/pki/ocsp/"):
             if method != "GET":
