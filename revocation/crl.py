@@ -21,9 +21,8 @@ from ca.issuer import Issuer
 from ca.ledger import store
 from ca.ledger.audit import append_event
 from ca.runtime import Runtime
-from ca.x509.crl import encode_tbs_crl, sign_crl
+from ca.x509.crl import encode_revoked_rows, encode_tbs_crl, sign_crl
 from ca.x509.der import signature_algorithm_der
-from ca.x509.reasons import REASON_CODES
 
 
 @dataclass(frozen=True)
@@ -43,14 +42,6 @@ def crl_path(crl_dir: Path, issuer_name: str, kind: str) -> Path:
 
 def delta_url(base_url: str, issuer_name: str) -> str:
     return f"{base_url.rstrip('/')}/pki/crl/{issuer_name}-delta.crl"
-
-
-def _entries(rows: object) -> object:
-    """Ledger rows → (serial int, revocation date, reason code or None) without intermediate lists."""
-    codes = REASON_CODES
-    for serial, revoked_at, reason in rows:  # type: ignore[attr-defined]
-        code = codes.get(reason) if reason else None
-        yield int(serial, 16), revoked_at, (code or None)
 
 
 def _file_crl_number(path: Path) -> int:
@@ -92,24 +83,19 @@ def _publish_one(runtime: Runtime, actor: Actor, issuer: Issuer, kind: str) -> P
         full_state = store.lock_crl_state(session, issuer.id, "full")
         number = max(store.highest_crl_number(session, issuer.id), _file_crl_number(path)) + 1
         if kind == "full":
-            rows = store.iter_revoked_entries(session, issuer.id)
+            rows = store.iter_revoked_rows(session, issuer.id)
             delta_base, freshest = None, delta_url(settings.repository.base_url, issuer.name)
         else:
             if full_state is None:
                 raise ConflictError(f"issuer {issuer.name} has no full CRL yet: a delta CRL needs a base")
-            rows = store.iter_revoked_since(session, issuer.id, full_state.this_update)
+            rows = store.iter_revoked_rows(session, issuer.id, full_state.this_update)
             delta_base, freshest = full_state.crl_number, None
-        counter = [0]
 
-        def counted(entries: object) -> object:
-            for entry in entries:  # type: ignore[attr-defined]
-                counter[0] += 1
-                yield entry
-
+        revoked, count = encode_revoked_rows(rows)
         tbs = encode_tbs_crl(
             issuer_name_der=issuer.certificate.subject.public_bytes(), issuer_key_id=ski,
             signature_algorithm_der=signature_algorithm_der(issuer.signer.key_type), this_update=now,
-            next_update=next_update, crl_number=number, entries=counted(_entries(rows)),  # type: ignore[arg-type]
+            next_update=next_update, crl_number=number, encoded_entries=revoked,
             delta_base_crl_number=delta_base, freshest_crl_url=freshest,
         )
         crl = sign_crl(tbs, issuer.signer)
@@ -119,10 +105,10 @@ def _publish_one(runtime: Runtime, actor: Actor, issuer: Issuer, kind: str) -> P
         store.save_crl_state(session, issuer_id=issuer.id, kind=kind, crl_number=number, this_update=now,
                              next_update=next_update)
         append_event(session, at=now, actor=actor.name, action=f"crl.published.{kind}", object_type="issuer",
-                     object_id=issuer.name, details={"crl_number": number, "entries": counter[0]},
+                     object_id=issuer.name, details={"crl_number": number, "entries": count},
                      source_ip=actor.source_ip)
     return PublishedCRL(issuer=issuer.name, kind=kind, crl_number=number, this_update=now,
-                        next_update=next_update, path=path, entries=counter[0])
+                        next_update=next_update, path=path, entries=count)
 
 
 def publishing_issuers(runtime: Runtime, issuer_name: str | None = None) -> list[Issuer]:

@@ -144,6 +144,7 @@ class CertificateRecord(Base):
         Index("ix_certificates_company_status", "company_id", "status"),
         Index("ix_certificates_issuer_status", "issuer_id", "status"),
         Index("ix_certificates_spki", "spki_sha256"),
+        Index("ix_certificates_crl", "issuer_id", "status", "revoked_at", "serial", "revocation_reason"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     issuer_id: Mapped[int] = mapped_column(ForeignKey("issuers.id"))

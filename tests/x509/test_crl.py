@@ -391,3 +391,25 @@ def test_pkilint_flags_serials_over_20_octets(pki, tmp_path):
     path.write_bytes(_make_crl(issuer, [((1 << 160) - 1, NOW, 4)]))
     result = _run(LINT_CRL, "lint", "-t", "CRL", "-p", "PKIX", "-s", "WARNING", path)
     assert result.returncode == 1 and "certificate_serial_number_out_of_range" in result.stdout
+
+
+def test_encode_revoked_rows_matches_the_entry_encoder() -> None:
+    """The ledger fast path (hex serials, compact UTC text, reason names) gives byte-identical DER."""
+    from ca.x509.crl import encode_revoked_certificates, encode_revoked_rows
+    from ca.x509.reasons import REASON_CODES
+
+    names = [None, *REASON_CODES]
+    entries, rows = [], []
+    for i, serial in enumerate([1, 0x7F, 0x80, 0xFF, 0x1234, (1 << 159) - 1, 1 << 158, 0x00AB]):
+        when = datetime(2049 + (i % 3), 12, 31, 23, 59, i, tzinfo=UTC)
+        name = names[i % len(names)]
+        entries.append((serial, when, REASON_CODES.get(name) if name else None))
+        text = f"{serial:x}"
+        rows.append((text if len(text) % 2 == 0 else "0" + text, when.strftime("%Y%m%d%H%M%S"), name))
+    encoded, count = encode_revoked_rows([rows[:3], rows[3:]])
+    assert count == len(rows)
+    assert bytes(encoded) == bytes(encode_revoked_certificates(entries))
+    for bad in [("00", "20260101000000", None), ("0001", "20260101000000", None), ("01", "2026", None),
+                ("01", "20260101000000", "certificateHold"), ("ab" * 21, "20260101000000", None)]:
+        with pytest.raises(ValueError):
+            encode_revoked_rows([[bad]])
