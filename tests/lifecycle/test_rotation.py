@@ -129,3 +129,42 @@ def test_rotation_to_an_existing_name_is_refused(runtime, operator, session_pki)
                                key_type="ec-p256", passphrase=PASSPHRASE)
 
 
+
+
+def test_rotation_through_the_cli(runner, runtime, session_pki, tmp_path):
+    from cli.main import cli
+
+    passfile = tmp_path / "pass"
+    passfile.write_bytes(PASSPHRASE)
+
+    def run(*args: object):
+        return runner.invoke(cli, [str(a) for a in args])
+
+    result = run("issuer", "rotate", "--name", "issuer-cli", "--subject", "CN=Issuer CLI,O=Portail Tests,C=FR",
+                 "--out-csr", tmp_path / "new.csr", "--passphrase-file", passfile)
+    assert result.exit_code == 0 and "pkictl root sign-issuer" in result.stdout, result.stderr
+    assert run("root", "sign-issuer", "--root-dir", session_pki.root_dir, "--csr", tmp_path / "new.csr", "--out",
+               tmp_path / "new.crt", "--passphrase-file", passfile).exit_code == 0
+    assert run("issuer", "install", "--name", "issuer-cli", "--cert", tmp_path / "new.crt", "--root-cert",
+               session_pki.root_pem).exit_code == 0
+    assert run("crl", "publish").exit_code == 0
+    assert run("ocsp", "refresh").exit_code == 0
+    status = run("issuer", "status")
+    assert status.exit_code == 0, status.stderr
+    lines = {line.split()[0]: line for line in status.stdout.splitlines()}
+    assert " retired " in lines[session_pki.issuer_name] and " active " in lines["issuer-cli"]
+    for name in (session_pki.issuer_name, "issuer-cli"):
+        assert "crl=#" in lines[name] and "crl=#-" not in lines[name] and "responder-until=none" not in lines[name]
+    refused = run("issuer", "retire", "--name", session_pki.issuer_name, "--final", "--force")
+    assert refused.exit_code != 0 and "--reason" in refused.stderr
+    # The new issuer's responder certificate is clean too.
+    from ca.ledger import store
+    from revocation.responder import ensure_responder
+
+    with runtime.sessionmaker() as session:
+        record = store.get_issuer_by_name(session, "issuer-cli")
+    responder = ensure_responder(runtime, runtime.issuer_from_record(record)).certificate
+    path = _pem(tmp_path / "new-responder.pem", responder)
+    lint = require_tool("lint_pkix_cert")
+    result = subprocess.run([lint, "lint", "-s", "WARNING", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
