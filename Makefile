@@ -21,7 +21,7 @@ system-deps:
 RUN_DIR ?= .
 run: install
 	cd $(RUN_DIR) && $(abspath $(VENV))/bin/pkictl quickstart
-	cd $(RUN_DIR) && exec $(abspath $(VENV))/bin/pkictl serve repository
+	cd $(RUN_DIR) && exec $(abspath $(VENV))/bin/pkictl serve all
 
 lint: install
 	$(VENV)/bin/ruff check .

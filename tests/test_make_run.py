@@ -31,9 +31,12 @@ def _free_port() -> int:
 
 
 def _environment(port: int) -> dict[str, str]:
-    """The caller's environment without any PKI_* setting that could point the demo elsewhere."""
+    """The caller's environment without any PKI_* setting that could point the demo elsewhere; free ports
+    for the three services `make run` starts."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PKI_")}
     env["PKI_REPOSITORY__PORT"] = str(port)
+    env["PKI_PORTAL__PORT"] = str(_free_port())
+    env["PKI_FRONTOFFICE__PORT"] = str(_free_port())
     return env
 
 
@@ -54,8 +57,9 @@ def _fetch(url: str) -> tuple[int, str, bytes] | None:
 def _make_run(run_dir: Path) -> tuple[list[str], bytes]:
     """Run `make run` until the summary is printed and /pki/root.crt is served; return (stdout lines, root DER)."""
     port = _free_port()
+    env = _environment(port)
     process = subprocess.Popen(
-        [require_tool("make"), "--no-print-directory", "run", f"RUN_DIR={run_dir}"], cwd=REPO, env=_environment(port),
+        [require_tool("make"), "--no-print-directory", "run", f"RUN_DIR={run_dir}"], cwd=REPO, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     lines: queue.Queue[str | None] = queue.Queue()
@@ -75,6 +79,11 @@ def _make_run(run_dir: Path) -> tuple[list[str], bytes]:
         status, content_type, body = answer
         assert content_type == "application/pkix-cert"
         x509.load_der_x509_certificate(body)
+        portal = f"http://127.0.0.1:{env['PKI_PORTAL__PORT']}/login"
+        while (page := _fetch(portal)) is None:
+            assert time.monotonic() < deadline, f"{portal} did not answer within {DEADLINE} s:\n" + "".join(seen)
+            time.sleep(0.2)
+        assert page[0] == 200 and b"<form" in page[2]
         return seen, body
     finally:
         os.killpg(process.pid, signal.SIGTERM)
