@@ -30,6 +30,14 @@ class Actor:
         if not self.is_operator:
             raise NotAuthorizedError("only a CA operator may do this")
 
+    def may_see_certificate(self, company_id: int | None, user_id: int | None) -> bool:
+        """Operators see every certificate; administrators their company's; users their own (ASVS 8.2.2)."""
+        if self.is_operator:
+            return True
+        if self.company_id is None or company_id != self.company_id:
+            return False
+        return self.is_company_admin or user_id == self.user_id
+
     def can_see_company(self, company_id: int | None) -> bool:
         return self.is_operator or (company_id is not None and company_id == self.company_id)
 

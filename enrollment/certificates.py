@@ -59,15 +59,23 @@ def list_certificates(
         return _views(session, records, now)
 
 
+def get_visible_certificate(session: object, actor: Actor, serial: str, *, issuer_id: int | None = None,
+                            signed: bool = False) -> CertificateRecord:
+    """The row for SERIAL (any case, with or without colons) if the actor may see it; otherwise the same
+    "not found" as for a serial that does not exist, so nothing leaks across companies."""
+    normalized = format_serial(parse_serial(serial))
+    try:
+        record = store.get_certificate(session, normalized, issuer_id)  # type: ignore[arg-type]
+    except NotFoundError:
+        record = None
+    if record is None or not actor.may_see_certificate(record.company_id, record.user_id) or (
+            signed and record.der is None):
+        raise NotFoundError(f"no certificate with serial {normalized}")
+    return record
+
+
 def show_certificate(runtime: Runtime, actor: Actor, serial: str) -> CertificateView:
     """SERIAL in any case, with or without colons (the interface contract of `pkictl cert show`)."""
-    normalized = format_serial(parse_serial(serial))
     now = runtime.clock.now()
     with runtime.sessionmaker() as session:
-        record = store.get_certificate(session, normalized)
-        visible = actor.is_operator or (
-            record.company_id == actor.company_id and (actor.is_company_admin or record.user_id == actor.user_id)
-        )
-        if not visible:
-            raise NotFoundError(f"no certificate with serial {normalized}")
-        return _views(session, [record], now)[0]
+        return _views(session, [get_visible_certificate(session, actor, serial)], now)[0]

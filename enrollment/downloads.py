@@ -12,12 +12,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from ca.actor import Actor
-from ca.errors import BadRequestError, NotFoundError
+from ca.errors import BadRequestError
 from ca.ledger import portal_store, store
 from ca.ledger.models import CertificateRecord
 from ca.runtime import Runtime
-from ca.x509.serials import format_serial, parse_serial
-from enrollment.certificates import certificate_view
+from enrollment.certificates import certificate_view, get_visible_certificate
 from enrollment.portal_views import Download
 from enrollment.views import CertificateView
 
@@ -26,14 +25,6 @@ FORMATS = {
     "der": ("application/pkix-cert", "cer"),
     "p7b": ("application/x-pkcs7-certificates", "p7b"),
 }
-
-
-def visible_to(actor: Actor, record: CertificateRecord) -> bool:
-    if actor.is_operator:
-        return True
-    if actor.company_id is None or record.company_id != actor.company_id:
-        return False
-    return actor.is_company_admin or record.user_id == actor.user_id
 
 
 def certificate_views(session: object, records: list[CertificateRecord], now: object) -> list[CertificateView]:
@@ -58,31 +49,20 @@ def list_my_certificates(runtime: Runtime, actor: Actor) -> list[CertificateView
 
 
 def get_certificate(runtime: Runtime, actor: Actor, *, serial: str) -> CertificateView:
-    normalized = format_serial(parse_serial(serial))
     now = runtime.clock.now()
     with runtime.sessionmaker() as session:
-        try:
-            record = store.get_certificate(session, normalized)
-        except NotFoundError:
-            record = None
-        if record is None or not visible_to(actor, record) or record.der is None:
-            raise NotFoundError(f"no certificate with serial {normalized}")
+        record = get_visible_certificate(session, actor, serial, signed=True)
         return certificate_views(session, [record], now)[0]
 
 
 def download_certificate(runtime: Runtime, actor: Actor, *, serial: str, fmt: str) -> Download:
     if fmt not in FORMATS:
         raise BadRequestError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    normalized = format_serial(parse_serial(serial))
     with runtime.sessionmaker() as session:
-        try:
-            record = store.get_certificate(session, normalized)
-        except NotFoundError:
-            record = None
-        if record is None or not visible_to(actor, record) or record.der is None:
-            raise NotFoundError(f"no certificate with serial {normalized}")
+        record = get_visible_certificate(session, actor, serial, signed=True)
         issuer = next(i for i in store.list_issuers(session) if i.id == record.issuer_id)
         der, issuer_der, root_der, subject = record.der, issuer.certificate_der, issuer.root_der, record.subject
+        record_serial = record.serial
     certificate = x509.load_der_x509_certificate(der)
     media_type, extension = FORMATS[fmt]
     if fmt == "pem":
@@ -94,4 +74,4 @@ def download_certificate(runtime: Runtime, actor: Actor, *, serial: str, fmt: st
         body = pkcs7.serialize_certificates(chain, Encoding.DER)
     cn = re.search(r"CN=([^,+]+)", subject)
     slug = re.sub(r"[^A-Za-z0-9]+", "-", cn.group(1) if cn else "certificate").strip("-").lower() or "certificate"
-    return Download(filename=f"{slug}-{normalized[:8]}.{extension}", media_type=media_type, body=body)
+    return Download(filename=f"{slug}-{record_serial[:8]}.{extension}", media_type=media_type, body=body)

@@ -18,17 +18,9 @@ from ca.ledger.audit import append_event
 from ca.ledger.models import CertificateRecord
 from ca.runtime import Runtime
 from ca.x509.serials import format_serial, parse_serial
-from enrollment.certificates import show_certificate
+from enrollment.certificates import get_visible_certificate, show_certificate
 from enrollment.views import CertificateView
 from revocation.reasons import check_reason
-
-
-def _visible(actor: Actor, record: CertificateRecord) -> bool:
-    if actor.is_operator:
-        return True
-    if record.company_id != actor.company_id:
-        return False
-    return actor.is_company_admin or record.user_id == actor.user_id
 
 
 def revoke_in_session(session: object, runtime: Runtime, actor: Actor, record: CertificateRecord, reason: str,
@@ -54,9 +46,7 @@ def revoke_certificate(
     revoked: list[tuple[int, str]] = []
     with runtime.sessionmaker.begin() as session:
         issuer_id = store.get_issuer_by_name(session, issuer_name).id if issuer_name else None
-        record = store.get_certificate(session, normalized, issuer_id)
-        if not _visible(actor, record):
-            raise NotFoundError(f"no certificate with serial {normalized}")
+        record = get_visible_certificate(session, actor, normalized, issuer_id=issuer_id)
         reason = check_reason(actor, reason)
         if record.status in ("pending", "failed"):
             raise BadRequestError(f"certificate {normalized} was never issued (status {record.status})")
