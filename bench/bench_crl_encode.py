@@ -51,7 +51,8 @@ def max_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 def worker(count: int, seed: int, directory: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from ca.x509.crl import encode_tbs_crl, sign_crl
-    from ca.x509.der import hash_for, signature_algorithm_der
+    from ca.x509.der import signature_algorithm_der
+    from ca.x509.signer import hash_for
 
     class Signer:
         key_type = "ec-p256"

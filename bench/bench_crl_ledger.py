@@ -75,12 +75,12 @@ def make_ledger(directory: Path, count: int, seed: int) -> float:
     from ca.issuer import create_issuer_key, key_path
     from ca.keys.filekey import load_private_key
     from ca.ledger import store
+    from ca.lifecycle import issuers
     from ca.runtime import build_runtime
     from ca.settings import load_settings
     from ca.x509.names import parse_dn
     from ca.x509.reasons import REASON_NAMES
     from ca.x509.serials import format_serial
-    from enrollment import issuers
 
     started = time.perf_counter()
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)

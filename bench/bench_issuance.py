@@ -29,13 +29,15 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 from ca import root as root_ca  # noqa: E402
 from ca.actor import cli_operator  # noqa: E402
+from ca.issuance import issue_certificate
 from ca.issuer import create_issuer_key, key_path  # noqa: E402
 from ca.keys.filekey import load_private_key  # noqa: E402
+from ca.lifecycle import issuers
 from ca.runtime import Runtime, build_runtime  # noqa: E402
 from ca.settings import load_settings  # noqa: E402
 from ca.x509.names import parse_dn  # noqa: E402
-from enrollment import accounts, companies, issuers  # noqa: E402
-from enrollment.issuance import issue_certificate  # noqa: E402
+from enrollment.accounts import companies
+from enrollment.accounts import users as accounts
 
 PASSPHRASE = b"bench-passphrase-0123456789"
 EIC = "10XDEMO-PRODUCE2"

@@ -77,15 +77,18 @@ def process_env(extra: dict[str, str]) -> dict[str, str]:
 
 # --- the PKI and the ledger ----------------------------------------------------------------------------------
 def make_setup(directory: Path, leaves: int) -> Setup:
+    from ca import issuance
     from ca import root as root_ca
     from ca.actor import cli_operator
     from ca.issuer import create_issuer_key
     from ca.keys.filekey import load_private_key
     from ca.ledger import store
+    from ca.lifecycle import issuers
     from ca.runtime import build_runtime
     from ca.settings import load_settings
     from ca.x509.names import parse_dn
-    from enrollment import accounts, companies, issuance, issuers
+    from enrollment.accounts import companies
+    from enrollment.accounts import users as accounts
     from revocation.responder import responder_key_path
 
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)

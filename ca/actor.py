@@ -5,26 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ca.errors import NotAuthorizedError
+from ca.vocabulary import ADMIN_ROLES, ActorKind, Role
 
 
 @dataclass(frozen=True)
 class Actor:
-    """`operator` acts for the CA; `user` acts within `company_id` with `role`."""
+    """`operator` acts for the CA; `user` acts within `company_id` with `role`; `system` is the CA itself."""
 
-    kind: str  # operator | user | system
+    kind: ActorKind
     name: str
     user_id: int | None = None
     company_id: int | None = None
-    role: str | None = None  # first-admin | admin | user (for kind == user)
+    role: Role | None = None  # for kind == user
     source_ip: str | None = None
 
     @property
     def is_operator(self) -> bool:
-        return self.kind in ("operator", "system")
+        return self.kind in (ActorKind.OPERATOR, ActorKind.SYSTEM)
 
     @property
     def is_company_admin(self) -> bool:
-        return self.kind == "user" and self.role in ("first-admin", "admin")
+        return self.kind == ActorKind.USER and self.role in ADMIN_ROLES
+
+    @property
+    def is_first_admin(self) -> bool:
+        return self.kind == ActorKind.USER and self.role == Role.FIRST_ADMIN
 
     def require_operator(self) -> None:
         if not self.is_operator:
@@ -44,7 +49,7 @@ class Actor:
 
 def cli_operator(name: str = "cli") -> Actor:
     """The CLI runs on the CA host with the ledger credentials: it acts as an operator."""
-    return Actor(kind="operator", name=f"operator:{name}")
+    return Actor(kind=ActorKind.OPERATOR, name=f"operator:{name}")
 
 
-SYSTEM = Actor(kind="system", name="system")
+SYSTEM = Actor(kind=ActorKind.SYSTEM, name="system")

@@ -34,7 +34,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca import root as root_ca
 from ca.errors import BadRequestError, ConflictError
-from ca.keys.filekey import read_passphrase, write_new_file
+from ca.files import write_new_file
+from ca.keys.filekey import read_passphrase
 from ca.keys.pkcs11 import DEFAULT_MODULE, read_pin
 from ca.transcript import append_entry
 from ca.x509.names import parse_dn

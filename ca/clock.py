@@ -33,3 +33,8 @@ class FixedClock:
 
     def set(self, instant: datetime) -> None:
         self._instant = instant
+
+
+def iso_or_none(value: datetime | None) -> str | None:
+    """ISO 8601 for views and JSON; None stays None."""
+    return value.isoformat() if value else None

@@ -1,4 +1,5 @@
-"""The PKIError family: every error a user may see, with a `kind` each adapter maps once (DESIGN §6).
+"""The PKIError family: every error a user may see. Adapters map errors by class (walking the MRO), once each
+(DESIGN §6); `kind` is the stable machine name shown in JSON errors.
 
 str(error) is always safe to show to the person who caused it: no secrets, no stack traces.
 Programmer misuse stays TypeError/ValueError and is never caught by the adapters' mapping.
@@ -31,6 +32,12 @@ class BadRevocationReasonError(BadRequestError):
     kind = "bad_revocation_reason"
 
 
+class UnauthenticatedError(PKIError):
+    """Nobody is logged in (or the session ended): log in first."""
+
+    kind = "unauthenticated"
+
+
 class NotAuthorizedError(PKIError):
     """The actor may not do this, or the secret they gave (passphrase, password) is wrong."""
 
@@ -47,3 +54,25 @@ class ConflictError(PKIError):
     """The request contradicts the current state: already revoked, output file exists, duplicate."""
 
     kind = "conflict"
+
+
+class LintError(PKIError):
+    """The certificate that would result breaks RFC 5280 (pkilint findings): nothing was signed.
+
+    An input that leads to a non-conforming certificate (an over-long name, say) is refused with 422; the
+    message lists the findings."""
+
+    kind = "lint_refused"
+
+
+class SigningError(PKIError):
+    """The key produced a signature that does not verify, or the signed bytes differ from the linted ones:
+    such a certificate is never handed out (the error is the service's, not the caller's)."""
+
+    kind = "signing_failed"
+
+
+class LedgerUnavailableError(PKIError):
+    """The ledger cannot be reached right now (database down, locked or gone): retry later."""
+
+    kind = "unavailable"

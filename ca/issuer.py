@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 
 from ca.errors import BadRequestError, ConflictError, NotFoundError
-from ca.keys.filekey import FileSigner, generate_private_key, load_private_key, save_private_key, write_new_file
-from ca.keys.signer import Signer
-from ca.x509.der import hash_for
+from ca.files import write_new_file
+from ca.keys.filekey import FileSigner, generate_private_key, load_private_key, save_private_key
+from ca.x509.signer import Signer, hash_for
 
 
 @dataclass(frozen=True)

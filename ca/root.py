@@ -21,23 +21,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca.errors import BadRequestError, ConflictError, NotFoundError
-from ca.keys.filekey import (
-    FileSigner,
-    check_passphrase,
-    generate_private_key,
-    load_private_key,
-    save_private_key,
-    write_new_file,
-)
+from ca.files import write_new_file
+from ca.keys.filekey import FileSigner, check_passphrase, generate_private_key, load_private_key, save_private_key
 from ca.keys.pkcs11 import DEFAULT_MODULE, PKCS11Signer, generate_token_key, parse_key_uri
-from ca.keys.signer import Signer
 from ca.x509.crl import encode_tbs_crl, sign_crl
 from ca.x509.csr import parse_and_check_csr
 from ca.x509.der import signature_algorithm_der
-from ca.x509.lint import lint_certificate
 from ca.x509.reasons import REASON_CODES
 from ca.x509.serials import format_serial, random_serial_number
-from ca.x509.signing import preview, sign_tbs
+from ca.x509.signer import Signer
+from ca.x509.signing import sign_certificate
 from ca.x509.templates import cross_builder, issuer_builder, root_builder, root_urls
 
 MAX_ROOT_YEARS = 25
@@ -123,12 +116,6 @@ def _years(now: datetime, years: int) -> datetime:
     return now + timedelta(days=365 * years + years // 4)
 
 
-def _lint_or_refuse(cert: x509.Certificate) -> None:
-    findings = lint_certificate(cert)
-    if findings:
-        raise BadRequestError("refused by the linter, nothing signed: " + "; ".join(findings))
-
-
 def _append_index(root: RootDir, cert: x509.Certificate, now: datetime) -> None:
     line = json.dumps({
         "serial": format_serial(cert.serial_number), "subject": cert.subject.rfc4514_string(),
@@ -167,9 +154,7 @@ def init_root(
         key = generate_private_key(key_type)
         signer = FileSigner(key)
     builder = root_builder(subject, signer.public_key(), random_serial_number(), now, _years(now, validity_years))
-    draft = preview(builder, key_type)
-    _lint_or_refuse(draft)
-    cert = sign_tbs(draft.tbs_certificate_bytes, signer)
+    cert = sign_certificate(builder, signer)
     root_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(root_dir, 0o700)
     if key is not None:
@@ -199,9 +184,7 @@ def sign_issuer(
     crl_url, cert_url = root_urls(root.base_url())
     builder = issuer_builder(csr.subject, csr.public_key(), root_cert, random_serial_number(), now, not_after,
                              crl_url, cert_url)
-    draft = preview(builder, signer.key_type)
-    _lint_or_refuse(draft)
-    cert = sign_tbs(draft.tbs_certificate_bytes, signer)
+    cert = sign_certificate(builder, signer)
     _append_index(root, cert, now)
     return cert
 
@@ -285,8 +268,6 @@ def cross_sign(
     crl_url, cert_url = root_urls(root.base_url())
     builder = cross_builder(subject_cert.subject, subject_cert.public_key(), subject_ski, root_cert,  # type: ignore[arg-type]
                             random_serial_number(), now, not_after, crl_url, cert_url)
-    draft = preview(builder, signer.key_type)
-    _lint_or_refuse(draft)
-    cert = sign_tbs(draft.tbs_certificate_bytes, signer)
+    cert = sign_certificate(builder, signer)
     _append_index(root, cert, now)
     return cert

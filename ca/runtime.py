@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from cryptography import x509
 
 from ca.clock import Clock, SystemClock
 from ca.issuer import Issuer, load_signer
 from ca.keys.filekey import read_passphrase
-from ca.keys.signer import Signer
+from ca.ledger import SessionFactory
 from ca.ledger.database import make_engine, make_sessionmaker, upgrade_database
 from ca.ledger.models import IssuerRecord
 from ca.settings import Settings
+from ca.x509.signer import Signer
 
 if TYPE_CHECKING:  # the ledger package owns SQLAlchemy; the runtime only carries its objects
     from sqlalchemy.engine import Engine
-    from sqlalchemy.orm import Session, sessionmaker
+
+
+class RevokedSerial(NamedTuple):
+    issuer_id: int
+    serial: str
+
+
+RevocationListener = Callable[["Runtime", list[RevokedSerial]], None]
 
 
 @dataclass
@@ -26,7 +35,9 @@ class Runtime:
     settings: Settings
     clock: Clock
     engine: Engine
-    sessionmaker: sessionmaker[Session]
+    sessionmaker: SessionFactory
+    # Called after a revocation commits (ca.revoke.announce_revocations); wired by the adapters.
+    revocation_listeners: list[RevocationListener] = field(default_factory=list)
     _signers: dict[str, Signer] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ca.audit_trail import verify_audit_trail
 from cli.context import CLIContext, pass_ctx
-from enrollment.audit import verify_audit_trail
 
 
 @click.group("audit")

@@ -11,11 +11,11 @@ import click
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from ca import certificates, issuance
+from ca.certificates import CertificateView
 from ca.errors import ConflictError
-from ca.keys.filekey import write_new_file
+from ca.files import write_new_file
 from cli.context import CLIContext, pass_ctx, read_input_file
-from enrollment import certificates, issuance
-from enrollment.views import CertificateView
 
 _FIELDS = ["serial", "issuer", "status", "subject", "not_before", "not_after", "user", "company", "profile",
            "revoked_at", "revocation_reason", "last_used_at", "sha256"]

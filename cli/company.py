@@ -7,7 +7,7 @@ import json
 import click
 
 from cli.context import CLIContext, pass_ctx
-from enrollment import companies
+from enrollment.accounts import companies
 
 
 @click.group("company")

@@ -14,6 +14,7 @@ from ca.actor import Actor, cli_operator
 from ca.errors import BadRequestError, NotFoundError
 from ca.runtime import Runtime, build_runtime
 from ca.settings import Settings, load_settings
+from revocation.ocsp import attach_presigner
 
 
 @dataclass
@@ -32,7 +33,7 @@ class CLIContext:
     @property
     def runtime(self) -> Runtime:
         if self._runtime is None:
-            self._runtime = build_runtime(self.settings)
+            self._runtime = attach_presigner(build_runtime(self.settings))
         return self._runtime
 
     @property

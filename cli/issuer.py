@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 
 from ca.errors import ConflictError
+from ca.files import write_new_file
 from ca.issuer import load_certificate_file
-from ca.keys.filekey import read_passphrase, write_new_file
+from ca.keys.filekey import read_passphrase
+from ca.lifecycle import issuers
 from cli.context import CLIContext, pass_ctx
-from enrollment import issuers
 
 
 @click.group("issuer")

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import click
 
+from ca.files import write_new_file
 from ca.issuer import load_certificate_file
-from ca.keys.filekey import read_passphrase, write_new_file
+from ca.keys.filekey import read_passphrase
+from ca.lifecycle import rotation
 from cli.context import CLIContext, pass_ctx, read_input_file
 from cli.issuer import issuer_group
-from enrollment import rotation
 from revocation.repository import publish_cross_certificate
 
 _KEY_TYPES = click.Choice(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"])

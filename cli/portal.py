@@ -14,7 +14,8 @@ import json
 import click
 
 from cli.context import CLIContext, pass_ctx
-from enrollment import activation, services
+from enrollment.accounts import activation
+from enrollment.groups import services
 
 
 @click.group("service")

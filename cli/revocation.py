@@ -6,13 +6,14 @@ import sys
 
 import click
 
+from ca.revoke import revoke_certificate
 from ca.x509.reasons import REASON_CODES
 from cli.cert import cert_group
 from cli.context import CLIContext, pass_ctx, read_input_file
 from revocation.crl import publish_crls
 from revocation.ocsp import refresh_ocsp
 from revocation.repository import import_root_crl
-from revocation.revoke import find_unused_certificates, revoke_certificate, revoke_unused_certificates
+from revocation.unused import find_unused_certificates, revoke_unused_certificates
 
 
 @cert_group.command("revoke")

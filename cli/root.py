@@ -15,8 +15,9 @@ from ca import root as root_ca
 from ca.ceremony import load_ceremony, run_ceremony
 from ca.clock import SystemClock
 from ca.errors import BadRequestError, ConflictError
+from ca.files import write_new_file
 from ca.issuer import load_certificate_file
-from ca.keys.filekey import read_passphrase, write_new_file
+from ca.keys.filekey import read_passphrase
 from ca.keys.pkcs11 import DEFAULT_MODULE, read_pin
 from ca.transcript import append_entry, verify_transcript
 from ca.x509.names import parse_dn

@@ -66,7 +66,7 @@ def _serve_frontoffice(ctx: CLIContext, host: str | None, port: int | None, work
     plain HTTP behind nginx, which terminates mutual TLS."""
     import sys
 
-    from enrollment.gate_tls import prepare_server_tls
+    from enrollment.access.tls import prepare_server_tls
 
     settings = ctx.settings.frontoffice
     if ctx.config:

@@ -7,7 +7,7 @@ import json
 import click
 
 from cli.context import CLIContext, pass_ctx
-from enrollment import accounts
+from enrollment.accounts import users as accounts
 
 
 @click.group("user")

@@ -8,7 +8,6 @@ atomically (temp file, fsync, rename), so a reader never sees a partial CRL.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,11 +16,13 @@ from cryptography import x509
 
 from ca.actor import Actor
 from ca.errors import ConflictError
+from ca.files import write_atomically
 from ca.issuer import Issuer
 from ca.ledger import store
 from ca.ledger.audit import append_event
 from ca.runtime import Runtime
-from ca.x509.crl import encode_revoked_rows, encode_tbs_crl, sign_crl
+from ca.x509 import repository_paths as paths
+from ca.x509.crl import crl_number_of, encode_revoked_rows, encode_tbs_crl, sign_crl
 from ca.x509.der import signature_algorithm_der
 
 
@@ -37,39 +38,19 @@ class PublishedCRL:
 
 
 def crl_path(crl_dir: Path, issuer_name: str, kind: str) -> Path:
-    return crl_dir / (f"{issuer_name}.crl" if kind == "full" else f"{issuer_name}-delta.crl")
+    return crl_dir / paths.crl_file_name(issuer_name, delta=kind != "full")
 
 
 def delta_url(base_url: str, issuer_name: str) -> str:
-    return f"{base_url.rstrip('/')}/pki/crl/{issuer_name}-delta.crl"
+    return paths.absolute(base_url, paths.crl(issuer_name, delta=True))
 
 
 def _file_crl_number(path: Path) -> int:
     """The number of the CRL already published at `path` (0 when none or unreadable)."""
     try:
-        data = path.read_bytes()
+        return crl_number_of(path.read_bytes())
     except FileNotFoundError:
         return 0
-    try:
-        crl = x509.load_der_x509_crl(data)
-        return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
-    except (ValueError, x509.ExtensionNotFound):
-        return 0
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def _publish_one(runtime: Runtime, actor: Actor, issuer: Issuer, kind: str) -> PublishedCRL:

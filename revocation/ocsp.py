@@ -9,6 +9,7 @@ Every failure is an unsigned OCSP status, never an exception for the web layer (
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -16,23 +17,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ca.actor import SYSTEM, Actor
+from ca.errors import LedgerUnavailableError
 from ca.issuer import Issuer
 from ca.ledger import store
-from ca.runtime import Runtime
+from ca.ledger.models import CertificateRecord
+from ca.runtime import RevokedSerial, Runtime
+from ca.vocabulary import SIGNED_STATUSES, CertificateStatus, IssuerStatus
 from ca.x509.ocsp import (
     OCSPMalformed,
     SingleStatus,
     build_response,
     cert_id_der,
+    decode_get_path,
     failure_response,
     issuer_match_keys,
     parse_request,
 )
 from ca.x509.reasons import REASON_CODES
 from ca.x509.serials import format_serial
+from ca.x509.validity import half_life, past_half_life, renewal_due
 from revocation.responder import Responder, ensure_responder
 
 PRESIGNED_HASHES = ("sha1", "sha256")
+log = logging.getLogger("portail.ocsp")
 
 
 @dataclass(frozen=True)
@@ -51,20 +58,20 @@ class _IssuerContext:
     responder: Responder
 
 
-def _status_for(record: object | None, cert_id: bytes) -> SingleStatus:
+def _status_for(record: CertificateRecord | None, cert_id: bytes) -> SingleStatus:
     """Never `good` for a serial we did not issue (BR §4.9.9): unknown rows and unfinished ones are unknown."""
-    if record is None or record.status not in ("issued", "revoked"):  # type: ignore[attr-defined]
+    if record is None or record.status not in SIGNED_STATUSES:
         return SingleStatus(cert_id, "unknown")
-    if record.status == "revoked":  # type: ignore[attr-defined]
-        code = REASON_CODES.get(record.revocation_reason or "")  # type: ignore[attr-defined]
-        return SingleStatus(cert_id, "revoked", record.revoked_at, code or None)  # type: ignore[attr-defined]
+    if record.status == CertificateStatus.REVOKED:
+        code = REASON_CODES.get(record.revocation_reason or "")
+        return SingleStatus(cert_id, "revoked", record.revoked_at, code or None)
     return SingleStatus(cert_id, "good")
 
 
 def _sign(runtime: Runtime, context: _IssuerContext, statuses: list[SingleStatus], nonce: bytes | None,
           now: datetime) -> Answer:
     next_update = now + timedelta(hours=runtime.settings.ocsp.validity_hours)
-    der = build_response(responder_cert=context.responder.certificate, responder_key=context.responder.key,
+    der = build_response(responder_cert=context.responder.certificate, responder_signer=context.responder.signer,
                          statuses=statuses, this_update=now, next_update=next_update, produced_at=now, nonce=nonce)
     return Answer(der, now, next_update, cacheable=nonce is None)
 
@@ -75,12 +82,14 @@ def _presign(runtime: Runtime, context: _IssuerContext, serials: Iterable[str], 
     issuer = context.issuer
     with runtime.sessionmaker.begin() as session:
         for serial in serials:
-            record = store.get_certificate_status(session, issuer.id, serial)
+            record = store.get_certificate_status(session, issuer.id, serial, lock=True)
             for hash_name in PRESIGNED_HASHES:
                 cid = cert_id_der(issuer.certificate, int(serial, 16), hash_name)
                 answer = _sign(runtime, context, [_status_for(record, cid)], None, now)
+                next_update = answer.next_update
+                assert next_update is not None
                 store.put_ocsp_response(session, issuer_id=issuer.id, serial=serial, hash_name=hash_name,
-                                        der=answer.der, this_update=now, next_update=answer.next_update)  # type: ignore[arg-type]
+                                        der=answer.der, this_update=now, next_update=next_update)
                 count += 1
     return count
 
@@ -88,7 +97,7 @@ def _presign(runtime: Runtime, context: _IssuerContext, serials: Iterable[str], 
 def _contexts(runtime: Runtime, actor: Actor, issuer_name: str | None = None) -> list[_IssuerContext]:
     with runtime.sessionmaker() as session:
         records = [store.get_issuer_by_name(session, issuer_name)] if issuer_name else store.list_issuers(session)
-    issuers = [runtime.issuer_from_record(r) for r in records if r.status != "removed"]
+    issuers = [runtime.issuer_from_record(r) for r in records if r.status != IssuerStatus.REMOVED]
     return [_IssuerContext(i, ensure_responder(runtime, i, actor)) for i in issuers]
 
 
@@ -102,14 +111,23 @@ def refresh_ocsp(runtime: Runtime, actor: Actor, *, issuer_name: str | None = No
             stale = []
             for serial in serials:
                 stored = store.get_ocsp_response(session, context.issuer.id, serial, "sha1")
-                if force or stored is None or now >= stored.this_update + (stored.next_update - stored.this_update) / 2:
+                if force or stored is None or past_half_life(stored.this_update, stored.next_update, now):
                     stale.append(serial)
         total += _presign(runtime, context, stale, now)
     return total
 
 
-def resign_serials(runtime: Runtime, changed: list[tuple[int, str]]) -> None:
-    """Re-sign the stored answers of just-revoked certificates (called after the revocation commits)."""
+def attach_presigner(runtime: Runtime) -> Runtime:
+    """Adapters call this on the runtime they build: revocations then pre-sign their OCSP answers after the
+    commit (ca.revoke.announce_revocations). Without it, responders still answer from the ledger."""
+    if presign_revoked not in runtime.revocation_listeners:
+        runtime.revocation_listeners.append(presign_revoked)
+    return runtime
+
+
+def presign_revoked(runtime: Runtime, changed: list[RevokedSerial]) -> None:
+    """A revocation listener (ca.revoke.announce_revocations): sign and store the answers of just-revoked
+    certificates after the commit, so responders in every process find them ready."""
     now = runtime.clock.now()
     by_issuer: dict[int, list[str]] = {}
     for issuer_id, serial in changed:
@@ -121,7 +139,13 @@ def resign_serials(runtime: Runtime, changed: list[tuple[int, str]]) -> None:
 
 
 class OCSPService:
-    """The responder's state in one process: issuers by CertID hashes, answers by raw request bytes."""
+    """The responder's state in one process: issuers by CertID hashes, answers by raw request bytes.
+
+    `respond` is the one entry point: it takes the request as it came (POST body or GET path) and owns the
+    whole failure net, so every outcome is a DER OCSPResponse the web layer sends with HTTP 200
+    (RFC 6960 §2.3): the answer, `malformedRequest`, `unauthorized`, `tryLater` (the ledger is unavailable
+    and no valid answer is held in memory) or `internalError` (anything else, logged).
+    """
 
     def __init__(self, runtime: Runtime, poll_seconds: float = 0.25) -> None:
         self.runtime = runtime
@@ -133,7 +157,11 @@ class OCSPService:
         self._requests_by_serial: dict[str, set[bytes]] = {}
         self._cursor = 0
         self._last_poll = 0.0
-        self.reload()
+        self._loaded = False
+        try:
+            self.reload()
+        except LedgerUnavailableError:
+            log.warning("ledger unavailable at start: OCSP answers tryLater until it is back")
 
     # -- state ---------------------------------------------------------------------------------------
     def reload(self) -> None:
@@ -146,13 +174,18 @@ class OCSPService:
             self._answers.clear()
             self._requests_by_serial.clear()
             self._cursor = cursor
+            self._loaded = True
 
     def poll(self) -> None:
-        """Apply revocations and new issuers committed by any process since the last look."""
+        """Apply revocations and new issuers committed by any process since the last look: the change feed
+        (the audit trail) names each revoked serial, whose remembered answers are dropped at once."""
         now = time.monotonic()
-        if now - self._last_poll < self.poll_seconds:
+        if self._loaded and now - self._last_poll < self.poll_seconds:
             return
         self._last_poll = now
+        if not self._loaded:
+            self.reload()
+            return
         with self.runtime.sessionmaker() as session:
             cursor, changes = store.changes_since(session, self._cursor)
         if any(action.startswith("issuer.") for action, _ in changes):
@@ -165,25 +198,44 @@ class OCSPService:
                     self._answers.pop(request, None)
 
     # -- answering -----------------------------------------------------------------------------------
+    def respond(self, *, body: bytes | None = None, get_path: str | None = None) -> Answer:
+        """The one entry point (see the class docstring): a POST body, or the tail of a GET path after
+        `/ocsp/` (RFC 5019 §5, RFC 6960 Appendix A.1), exactly one of them."""
+        try:
+            request_der = decode_get_path(get_path) if get_path is not None else (body or b"")
+            return self._answer(request_der)
+        except OCSPMalformed:
+            return Answer(failure_response("malformedRequest"))
+        except LedgerUnavailableError:
+            return Answer(failure_response("tryLater"))
+        except Exception:  # noqa: BLE001  (RFC 6960 §2.3: internalError, never an HTTP 500)
+            log.exception("OCSP request failed; answered internalError")
+            return Answer(failure_response("internalError"))
+
     def cached(self, request_der: bytes) -> Answer | None:
-        """The hot path: a change-feed check at most every `poll_seconds`, one dictionary lookup and a
-        comparison with the runtime's clock (never an answer past half of its validity, let alone expired)."""
-        self.poll()
+        """A remembered answer that is still before half of its validity (never an expired one), or None."""
         entry = self._answers.get(request_der)
         if entry is not None and self.runtime.clock.now().timestamp() < entry[1]:
             return entry[0]
         return None
 
-    def answer(self, request_der: bytes) -> Answer:
+    def _answer(self, request_der: bytes) -> Answer:
+        """The hot path: a change-feed check at most every `poll_seconds`, one dictionary lookup and a
+        comparison with the runtime's clock. While the ledger is unavailable, remembered answers that are
+        still valid keep being served; the rest is tryLater."""
         try:
+            self.poll()
+        except LedgerUnavailableError:
             hit = self.cached(request_der)
             if hit is not None:
                 return hit
-            return self._answer_uncached(request_der)
-        except OCSPMalformed:
-            return Answer(failure_response("malformedRequest"))
-        except Exception:  # noqa: BLE001  (RFC 6960 §2.3: internalError, never an HTTP 500)
-            return Answer(failure_response("internalError"))
+            raise
+        hit = self.cached(request_der)
+        if hit is not None:
+            return hit
+        if not request_der:
+            raise OCSPMalformed("empty request")
+        return self._answer_uncached(request_der)
 
     def _answer_uncached(self, request_der: bytes) -> Answer:
         request = parse_request(request_der)
@@ -193,6 +245,7 @@ class OCSPService:
             return Answer(failure_response("unauthorized"))
         context = contexts.pop()
         assert context is not None
+        cursor = self._cursor  # a change seen while we read the ledger means: do not remember this answer
         now = self.runtime.clock.now()
         self._renew_responder_if_due(context, now)
         serials = [format_serial(cid.serial_number) for cid in request.cert_ids]
@@ -207,14 +260,14 @@ class OCSPService:
                 ]
             answer = _sign(self.runtime, context, statuses, request.nonce, now)
         if answer.cacheable:
-            self._remember(request_der, answer, serials)
+            self._remember(request_der, answer, serials, cursor)
         return answer
 
     def _renew_responder_if_due(self, context: _IssuerContext, now: datetime) -> None:
         """Pick up (or issue) a new responder certificate once the current one passed 2/3 of its life, so no
         fresh answer is ever signed by an expiring or expired responder."""
         cert = context.responder.certificate
-        if cert.not_valid_after_utc - now < (cert.not_valid_after_utc - cert.not_valid_before_utc) / 3:
+        if renewal_due(cert.not_valid_before_utc, cert.not_valid_after_utc, now):
             context.responder = ensure_responder(self.runtime, context.issuer, SYSTEM)
 
     def _stored(self, context: _IssuerContext, hash_name: str, serial: str, request_cid: bytes,
@@ -226,19 +279,18 @@ class OCSPService:
             return None
         with self.runtime.sessionmaker() as session:
             stored = store.get_ocsp_response(session, context.issuer.id, serial, hash_name)
-            if stored is None:
-                return None
-            half = stored.this_update + (stored.next_update - stored.this_update) / 2
-            if now >= half:
+            if stored is None or past_half_life(stored.this_update, stored.next_update, now):
                 return None
             return Answer(stored.der, stored.this_update, stored.next_update, cacheable=True)
 
-    def _remember(self, request_der: bytes, answer: Answer, serials: list[str]) -> None:
-        """Cache until half of the answer's validity (RFC 5019 §2.2: refresh well before nextUpdate)."""
+    def _remember(self, request_der: bytes, answer: Answer, serials: list[str], cursor: int) -> None:
+        """Cache until half of the answer's validity (RFC 5019 §2.2: refresh well before nextUpdate) — unless
+        the change feed moved while the answer was being read, which may have been a revocation of it."""
         assert answer.this_update is not None and answer.next_update is not None
-        half = answer.this_update + (answer.next_update - answer.this_update) / 2
-        deadline = half.timestamp()
+        deadline = half_life(answer.this_update, answer.next_update).timestamp()
         with self._lock:
+            if self._cursor != cursor:
+                return
             self._answers[request_der] = (answer, deadline)
             for serial in serials:
                 self._requests_by_serial.setdefault(serial, set()).add(request_der)

@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from ca.actor import Actor
 from ca.ledger import store
 from ca.runtime import Runtime
+from ca.x509 import repository_paths as paths
+from ca.x509.crl import crl_number_of
 
 CERT_TYPE = "application/pkix-cert"
 CRL_TYPE = "application/pkix-crl"
@@ -30,17 +32,17 @@ def repository_documents(runtime: Runtime) -> dict[str, Document]:
     for record in records:
         if record.status == "removed":
             continue
-        documents[f"/pki/ca/{record.name}.crt"] = Document(CERT_TYPE, record.certificate_der)
+        documents[paths.issuer_certificate(record.name)] = Document(CERT_TYPE, record.certificate_der)
         root_der = x509.load_der_x509_certificate(record.root_der).public_bytes(Encoding.DER)
-        documents["/pki/root.crt"] = Document(CERT_TYPE, root_der)
+        documents[paths.ROOT_CERTIFICATE] = Document(CERT_TYPE, root_der)
     cross_dir = runtime.settings.repository.cross_dir
     if cross_dir.is_dir():
         for path in sorted(cross_dir.glob("*.crt")):
-            documents[f"/pki/cross/{path.name}"] = Document(CERT_TYPE, path.read_bytes())
+            documents[paths.cross_certificate(path.stem)] = Document(CERT_TYPE, path.read_bytes())
     crl_dir = runtime.settings.repository.crl_dir
     if crl_dir.is_dir():
         for path in sorted(crl_dir.glob("*.crl")):
-            url = "/pki/root.crl" if path.name == "root.crl" else f"/pki/crl/{path.name}"
+            url = paths.ROOT_CRL if path.name == "root.crl" else f"{paths.PREFIX}/crl/{path.name}"
             documents[url] = Document(CRL_TYPE, path.read_bytes())
     return documents
 
@@ -48,8 +50,8 @@ def repository_documents(runtime: Runtime) -> dict[str, Document]:
 def import_root_crl(runtime: Runtime, actor: Actor, data: bytes) -> int:
     """Publish the offline root's CRL: it must be signed by the installed root and newer than the current one."""
     from ca.errors import BadRequestError, ConflictError
+    from ca.files import write_atomically
     from ca.ledger.audit import append_event
-    from revocation.crl import write_atomically
 
     try:
         crl = x509.load_pem_x509_crl(data) if b"-----BEGIN" in data else x509.load_der_x509_crl(data)
@@ -70,7 +72,7 @@ def import_root_crl(runtime: Runtime, actor: Actor, data: bytes) -> int:
             from None
     path = runtime.settings.repository.crl_dir / "root.crl"
     if path.exists():
-        if _crl_number_of(path.read_bytes()) >= number:
+        if crl_number_of(path.read_bytes()) >= number:
             raise ConflictError("the published root CRL already has this number or a higher one")
     write_atomically(path, crl.public_bytes(Encoding.DER))
     with runtime.sessionmaker.begin() as session:
@@ -83,8 +85,8 @@ def import_root_crl(runtime: Runtime, actor: Actor, data: bytes) -> int:
 def publish_cross_certificate(runtime: Runtime, actor: Actor, *, name: str, certificate: x509.Certificate) -> str:
     """Serve a root-rollover cross-certificate at /pki/cross/<name>.crt (DER)."""
     from ca.errors import BadRequestError
+    from ca.files import write_new_file
     from ca.issuer import check_issuer_name
-    from ca.keys.filekey import write_new_file
     from ca.ledger.audit import append_event
 
     actor.require_operator()
@@ -102,12 +104,5 @@ def publish_cross_certificate(runtime: Runtime, actor: Actor, *, name: str, cert
                      object_type="certificate", object_id=name,
                      details={"subject": certificate.subject.rfc4514_string(),
                               "issuer": certificate.issuer.rfc4514_string()}, source_ip=actor.source_ip)
-    return f"/pki/cross/{name}.crt"
+    return paths.cross_certificate(name)
 
-
-def _crl_number_of(der: bytes) -> int:
-    try:
-        crl = x509.load_der_x509_crl(der)
-        return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
-    except (ValueError, x509.ExtensionNotFound):
-        return 0

@@ -1,42 +1,40 @@
 """Delegated OCSP responder certificates, one per issuer (RFC 6960 §4.2.2.2; BR §7.1.2.8).
 
 Profile `ocsp-responder`: EKU OCSPSigning, id-pkix-ocsp-nocheck, at most 30 days; a new one is issued when
-less than a third of the current one's life is left. Its key is a file key (encrypted with the issuers'
-passphrase) beside the issuer keys: the CA key itself never signs OCSP responses.
+two thirds of the current one's life have passed (ca.x509.validity.renewal_due). Its key is a file key
+(encrypted with the issuers' passphrase) beside the issuer keys, behind the same Signer port as every
+other key: the CA key itself never signs OCSP responses.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca.actor import SYSTEM, Actor
+from ca.issuance import issue_certificate
 from ca.issuer import Issuer
-from ca.keys.filekey import generate_private_key, load_private_key, read_passphrase, save_private_key
+from ca.keys.filekey import FileSigner, generate_private_key, load_private_key, read_passphrase, save_private_key
 from ca.ledger import store
 from ca.runtime import Runtime
-from ca.x509.der import hash_for
-from enrollment.issuance import issue_certificate
+from ca.x509.signer import Signer, hash_for
+from ca.x509.validity import renewal_due
+
+RESPONDER_KEY_TYPE = "ec-p256"
+MAX_RESPONDER_DAYS = 30
 
 
 @dataclass(frozen=True)
 class Responder:
     certificate: x509.Certificate
-    key: CertificateIssuerPrivateKeyTypes
+    signer: Signer
 
 
 def responder_key_path(key_dir: Path, issuer_name: str, serial: str) -> Path:
     return key_dir / "ocsp" / f"{issuer_name}-{serial}.key.pem"
-
-
-def _needs_renewal(cert: x509.Certificate, now: object) -> bool:
-    life = cert.not_valid_after_utc - cert.not_valid_before_utc
-    return cert.not_valid_after_utc - now < life / 3  # type: ignore[operator]
 
 
 def ensure_responder(runtime: Runtime, issuer: Issuer, actor: Actor = SYSTEM) -> Responder:
@@ -50,18 +48,14 @@ def ensure_responder(runtime: Runtime, issuer: Issuer, actor: Actor = SYSTEM) ->
     if current is not None:
         serial, cert = current
         path = responder_key_path(settings.ca.key_dir, issuer.name, serial)
-        if path.exists() and not _needs_renewal(cert, now):
-            return Responder(cert, load_private_key(path, passphrase))
-    key = generate_private_key("ec-p256")
+        if path.exists() and not renewal_due(cert.not_valid_before_utc, cert.not_valid_after_utc, now):
+            return Responder(cert, FileSigner(load_private_key(path, passphrase)))
+    key = generate_private_key(RESPONDER_KEY_TYPE)
     csr = x509.CertificateSigningRequestBuilder().subject_name(
         x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, f"{issuer.name} OCSP responder")])
-    ).sign(key, hash_for("ec-p256"))
-    days = min(settings.ocsp.responder_days, 30)
+    ).sign(key, hash_for(RESPONDER_KEY_TYPE))
+    days = min(settings.ocsp.responder_days, MAX_RESPONDER_DAYS)
     issued = issue_certificate(runtime, actor, csr_data=csr.public_bytes(Encoding.DER), user_email=None,
                                profile_name="ocsp-responder", days=days, issuer_name=issuer.name)
     save_private_key(responder_key_path(settings.ca.key_dir, issuer.name, issued.serial), key, passphrase)
-    return Responder(issued.certificate, key)
-
-
-def responder_expiry_margin(cert: x509.Certificate) -> timedelta:
-    return (cert.not_valid_after_utc - cert.not_valid_before_utc) / 3
+    return Responder(issued.certificate, FileSigner(key))

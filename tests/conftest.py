@@ -17,9 +17,11 @@ from click.testing import CliRunner
 
 from ca.actor import cli_operator
 from ca.clock import FixedClock
+from ca.lifecycle import issuers
 from ca.runtime import Runtime, build_runtime
 from ca.settings import Settings, load_settings
-from enrollment import accounts, companies, issuers
+from enrollment.accounts import companies
+from enrollment.accounts import users as accounts
 from tests.support.pki import T0, SessionPKI, make_session_pki
 from tests.support.tools import in_ci
 

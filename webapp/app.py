@@ -26,7 +26,8 @@ from ca.actor import SYSTEM
 from ca.clock import Clock
 from ca.runtime import Runtime, build_runtime
 from ca.settings import Settings
-from enrollment.services import seed_services
+from enrollment.groups.services import seed_services
+from revocation.ocsp import attach_presigner
 from webapp.errors import register_error_handlers
 
 log = logging.getLogger("portail.web")
@@ -70,7 +71,7 @@ def _security_headers(response: Response) -> Response:
 
 def create_app(settings: Settings, clock: Clock | None = None, runtime: Runtime | None = None) -> Flask:
     portal = settings.portal
-    runtime = runtime or build_runtime(settings, clock)
+    runtime = attach_presigner(runtime or build_runtime(settings, clock))
     app = Flask("webapp", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
     https = portal.base_url.lower().startswith("https://")
     app.config.update(

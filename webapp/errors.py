@@ -1,4 +1,4 @@
-"""The web adapter's one error mapping (DESIGN §6): PKIError kind → HTTP status, as HTML or JSON.
+"""The web adapter's one error mapping (DESIGN §6): PKIError class → HTTP status, as HTML or JSON.
 
 JSON for the API (`/api/`) and for clients that prefer it by Accept; HTML pages otherwise. The message
 shown is str(error), which is safe by contract; anything unexpected is a bare 500 with no detail.
@@ -12,24 +12,45 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from ca.errors import PKIError
+from ca.errors import (
+    BadRequestError,
+    ConflictError,
+    LedgerUnavailableError,
+    LintError,
+    NotAuthorizedError,
+    NotFoundError,
+    PKIError,
+    SigningError,
+    UnauthenticatedError,
+)
 
 log = logging.getLogger("portail.web")
 
-STATUS_BY_KIND = {
-    "bad_request": 400,
-    "bad_csr": 400,
-    "bad_revocation_reason": 400,
-    "csrf": 400,
-    "unauthenticated": 401,
-    "not_authorized": 403,
-    "not_found": 404,
-    "conflict": 409,
-    "rate_limited": 429,
+# One mapping, by class: the most specific class of the error's MRO that is listed here wins (DESIGN §6).
+STATUS_BY_CLASS: dict[type, int] = {
+    BadRequestError: 400,
+    UnauthenticatedError: 401,
+    NotAuthorizedError: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+    LintError: 422,
+    SigningError: 503,
+    LedgerUnavailableError: 503,
 }
+RETRY_AFTER_SECONDS = 5
+
+
+def status_for(error: PKIError) -> int:
+    for cls in type(error).__mro__:
+        status = STATUS_BY_CLASS.get(cls)
+        if status is not None:
+            return status
+    return 500
+
+
 TITLES = {400: "This cannot be done as asked", 401: "Please log in", 403: "Not allowed", 404: "Not found",
-          405: "Not allowed", 409: "Already done or in conflict", 413: "Too large", 429: "Too many attempts",
-          500: "Something went wrong"}
+          405: "Not allowed", 409: "Already done or in conflict", 413: "Too large", 422: "This cannot be issued",
+          429: "Too many attempts", 500: "Something went wrong", 503: "Temporarily unavailable"}
 
 
 def wants_json() -> bool:
@@ -50,11 +71,15 @@ def error_response(status: int, kind: str, message: str) -> Response:
 
 
 def _pki_error(error: PKIError) -> Response:
-    status = STATUS_BY_KIND.get(error.kind)
-    if status is None:
-        log.error("unmapped error kind %s: %s", error.kind, error)
+    status = status_for(error)
+    if status >= 500:
+        log.error("%s on %s %s: %s", type(error).__name__, request.method, request.path, error)
+    if status == 500:  # a PKIError subclass nobody mapped: a bug, shown without detail
         return error_response(500, "internal", "the service could not complete this request")
-    return error_response(status, error.kind, str(error))
+    response = error_response(status, error.kind, str(error))
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _http_error(error: HTTPException) -> Response:

@@ -21,7 +21,7 @@ import time
 
 from ca.runtime import Runtime, build_runtime
 from ca.settings import FrontOfficeSettings, load_settings
-from enrollment.gate_tls import key_passphrase, write_client_ca_bundle
+from enrollment.access.tls import key_passphrase, write_client_ca_bundle
 from webapp.frontoffice import Gate, create_frontoffice
 
 log = logging.getLogger("pki.frontoffice")

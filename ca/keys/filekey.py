@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -13,8 +12,9 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     CertificateIssuerPublicKeyTypes,
 )
 
-from ca.errors import BadRequestError, ConflictError, NotAuthorizedError, NotFoundError
-from ca.keys.signer import KEY_TYPES, signature_hash
+from ca.errors import BadRequestError, NotAuthorizedError, NotFoundError
+from ca.files import write_new_file
+from ca.x509.signer import KEY_TYPES, hash_for
 
 MIN_PASSPHRASE_LENGTH = 12
 
@@ -58,23 +58,6 @@ def check_passphrase(value: bytes) -> None:
         raise BadRequestError(f"passphrase too short: at least {MIN_PASSPHRASE_LENGTH} characters are required")
 
 
-def write_new_file(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Create `path` exclusively: no command ever overwrites an existing output (issue 2 §4)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except FileExistsError:
-        raise ConflictError(f"refusing to overwrite existing file {path}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-
-
 def save_private_key(path: Path, key: CertificateIssuerPrivateKeyTypes, passphrase: bytes) -> None:
     check_passphrase(passphrase)
     pem = key.private_bytes(
@@ -104,7 +87,7 @@ class FileSigner:
     def __init__(self, key: CertificateIssuerPrivateKeyTypes) -> None:
         self._key = key
         self._key_type = key_type_of(key)
-        self._hash = signature_hash(self._key_type)
+        self._hash = hash_for(self._key_type)
 
     @classmethod
     def from_file(cls, path: Path, passphrase: bytes) -> FileSigner:

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 
 from ca.errors import BadRequestError, ConflictError, NotAuthorizedError, NotFoundError
-from ca.keys.signer import KEY_TYPES, signature_hash
+from ca.x509.signer import KEY_TYPES, hash_for
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 _CURVES = {"ec-p256": "secp256r1", "ec-p384": "secp384r1"}
@@ -124,7 +124,7 @@ class PKCS11Signer:
 
         if self._key_type.startswith("ec-"):
             # Raw CKM_ECDSA over our own digest: SoftHSM2 and many HSMs lack CKM_ECDSA_SHA256/384.
-            digest = hashes.Hash(signature_hash(self._key_type))
+            digest = hashes.Hash(hash_for(self._key_type))
             digest.update(data)
             with self._lock:
                 raw = self._private.sign(digest.finalize(), mechanism=Mechanism.ECDSA)

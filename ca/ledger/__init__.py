@@ -1,1 +1,13 @@
-"""The ledger: the only package that imports SQLAlchemy (DESIGN §2). Store functions take `session` first."""
+"""The ledger: the only package that imports SQLAlchemy and Alembic (DESIGN §2).
+
+`Session` is the type every store function and every use case that holds a transaction takes first;
+`SessionFactory` is what `Runtime.sessionmaker` is.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+SessionFactory = sessionmaker[Session]
+
+__all__ = ["Session", "SessionFactory"]

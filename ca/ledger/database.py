@@ -7,9 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, event, exc
+from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
+
+from ca.errors import LedgerUnavailableError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -31,6 +33,19 @@ def _sqlite_setup(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _translate_outages(engine: Engine) -> None:
+    """A database that is down, refusing connections, locked or gone raises `LedgerUnavailableError`, which
+    every adapter answers as its protocol says (HTTP 503, OCSP tryLater, one CLI line) — never as a crash.
+    Integrity and programming errors keep their SQLAlchemy type: they are bugs or conflicts, not outages."""
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> BaseException | None:
+        if context.is_disconnect or isinstance(context.sqlalchemy_exception,
+                                               (exc.OperationalError, exc.InterfaceError)):
+            return LedgerUnavailableError("the certificate ledger is unavailable right now; try again shortly")
+        return None
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -38,8 +53,10 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         _sqlite_setup(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    _translate_outages(engine)
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -30,13 +30,6 @@ def list_gate_issuers(session: Session) -> list[IssuerRecord]:
     return list(session.execute(select(IssuerRecord).order_by(IssuerRecord.id)).scalars())
 
 
-def get_gate_certificate(session: Session, issuer_id: int, serial: str) -> CertificateRecord | None:
-    """(issuer, serial) is unique (RFC 5280 §4.1.2.2) and indexed by the table's unique constraint."""
-    return session.execute(
-        select(CertificateRecord).where(CertificateRecord.issuer_id == issuer_id, CertificateRecord.serial == serial)
-    ).scalar_one_or_none()
-
-
 def get_holder(session: Session, user_id: int) -> tuple[User, Company | None] | None:
     """The user and the company they belong to *now* (None once detached)."""
     row = session.execute(

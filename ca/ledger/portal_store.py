@@ -37,6 +37,14 @@ def get_user(session: Session, user_id: int) -> User:
     return user
 
 
+def map_user_emails(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    """user id → e-mail address for the given ids, in one query."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    return {row[0]: row[1] for row in session.execute(select(User.id, User.email).where(User.id.in_(ids)))}
+
+
 def find_user_by_email(session: Session, email: str) -> User | None:
     return session.execute(select(User).where(func.lower(User.email) == email.lower())).scalar_one_or_none()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, text, type_coerce
+from sqlalchemy import delete, func, select, text, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
@@ -319,10 +319,16 @@ def count_live_certificates(session: Session, issuer_id: int, now: datetime) -> 
 
 
 # --- OCSP ----------------------------------------------------------------------------------------------
-def get_certificate_status(session: Session, issuer_id: int, serial: str) -> CertificateRecord | None:
-    return session.execute(
-        select(CertificateRecord).where(CertificateRecord.issuer_id == issuer_id, CertificateRecord.serial == serial)
-    ).scalar_one_or_none()
+def get_certificate_status(session: Session, issuer_id: int, serial: str, *,
+                           lock: bool = False) -> CertificateRecord | None:
+    """(issuer, serial) is unique (RFC 5280 §4.1.2.2). `lock` takes a shared row lock (PostgreSQL) so that a
+    status being pre-signed cannot be revoked until the answer is stored — and the revocation then deletes
+    it — instead of a stale `good` answer landing after the revocation's commit (SQLite serialises writers)."""
+    query = select(CertificateRecord).where(CertificateRecord.issuer_id == issuer_id,
+                                            CertificateRecord.serial == serial)
+    if lock:
+        query = query.with_for_update(read=True)
+    return session.execute(query).scalar_one_or_none()
 
 
 def latest_responder(session: Session, issuer_id: int, now: datetime) -> CertificateRecord | None:
@@ -353,8 +359,6 @@ def get_ocsp_response(session: Session, issuer_id: int, serial: str, hash_name: 
 
 
 def delete_ocsp_responses(session: Session, issuer_id: int, serial: str) -> None:
-    from sqlalchemy import delete
-
     session.execute(delete(OCSPResponseRecord).where(
         OCSPResponseRecord.issuer_id == issuer_id, OCSPResponseRecord.serial == serial))
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+
+from cryptography import x509
 
 from ca.x509 import der
 from ca.x509.reasons import REASON_CODES
+from ca.x509.signer import Signer
 
 RevokedEntry = tuple[int, datetime, int | None]
 """(serial_number, revocation_date UTC-aware, RFC 5280 §5.3.1 reason code or None)."""
@@ -35,15 +37,6 @@ _OID_FRESHEST_CRL = der.oid("2.5.29.46")
 _OID_REASON_CODE = der.oid("2.5.29.21")
 
 _CACHE_LIMIT = 1 << 14  # time encodings kept per CRL; bounds memory when every date is distinct
-
-
-class CRLSigner(Protocol):
-    """The part of ca.keys.signer.Signer a CRL needs (ca.x509 may not import ca.keys)."""
-
-    @property
-    def key_type(self) -> str: ...
-
-    def sign(self, data: bytes) -> bytes: ...
 
 
 def _extension(oid_der: bytes, value_der: bytes, *, critical: bool = False) -> bytes:
@@ -245,6 +238,15 @@ def encode_tbs_crl(
     return b"".join([b"\x30", der.length(body_length), *parts])  # the one copy of the entries
 
 
-def sign_crl(tbs: bytes, signer: CRLSigner) -> bytes:
+def crl_number_of(data: bytes) -> int:
+    """The CRLNumber (RFC 5280 §5.2.3) of a DER CRL; 0 when it has none or is not a CRL."""
+    try:
+        crl = x509.load_der_x509_crl(data)
+        return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
+    except (ValueError, x509.ExtensionNotFound):
+        return 0
+
+
+def sign_crl(tbs: bytes, signer: Signer) -> bytes:
     """CertificateList (RFC 5280 §5.1): the signature goes through the Signer port."""
     return der.assemble_signed(tbs, der.signature_algorithm_der(signer.key_type), signer.sign(tbs))

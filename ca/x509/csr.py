@@ -7,12 +7,14 @@ Only the public key is taken from a CSR. Subject and extensions come from the pr
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca.errors import BadCSRError
-from ca.x509.keycheck import check_public_key
+from ca.x509.keycheck import check_public_key, spki_sha256
 
 MAX_CSR_BYTES = 64 * 1024
 
@@ -78,7 +80,24 @@ def check_csr(csr: x509.CertificateSigningRequest) -> None:
 
 
 def parse_and_check_csr(data: bytes) -> x509.CertificateSigningRequest:
-    """load_csr then check_csr: the one call the enrollment use case needs."""
+    """load_csr then check_csr."""
     csr = load_csr(data)
     check_csr(csr)
     return csr
+
+
+@dataclass(frozen=True)
+class CheckedCSR:
+    """A CSR that passed every check (format, proof of possession, key quality), parsed once and passed on
+    from the request to the issuance, with its DER and the SHA-256 of its SubjectPublicKeyInfo."""
+
+    csr: x509.CertificateSigningRequest
+    der: bytes
+    spki_sha256: str
+
+
+def checked_csr(data: bytes | CheckedCSR) -> CheckedCSR:
+    if isinstance(data, CheckedCSR):
+        return data
+    csr = parse_and_check_csr(data)
+    return CheckedCSR(csr=csr, der=csr.public_bytes(Encoding.DER), spki_sha256=spki_sha256(csr.public_key()))

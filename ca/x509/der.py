@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from cryptography.hazmat.primitives import hashes
-
 # AlgorithmIdentifier DER for the signature algorithms we use (RFC 5758 §3.2: ECDSA has no parameters;
 # RFC 4055 §5: sha*WithRSAEncryption has NULL parameters).
 _ECDSA_SHA256 = bytes.fromhex("300a06082a8648ce3d040302")
@@ -19,7 +17,7 @@ _RSA_SHA256 = bytes.fromhex("300d06092a864886f70d01010b0500")
 
 
 def signature_algorithm_der(key_type: str) -> bytes:
-    """The AlgorithmIdentifier that a key of `key_type` signs with (see ca.keys.signer.signature_hash)."""
+    """The AlgorithmIdentifier that a key of `key_type` signs with (see ca.x509.signer.hash_for)."""
     if key_type == "ec-p256":
         return _ECDSA_SHA256
     if key_type == "ec-p384":
@@ -27,10 +25,6 @@ def signature_algorithm_der(key_type: str) -> bytes:
     if key_type.startswith("rsa-"):
         return _RSA_SHA256
     raise ValueError(f"unknown key type {key_type!r}")
-
-
-def hash_for(key_type: str) -> hashes.HashAlgorithm:
-    return hashes.SHA384() if key_type == "ec-p384" else hashes.SHA256()
 
 
 def length(n: int) -> bytes:

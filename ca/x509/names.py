@@ -45,6 +45,11 @@ def eic_check_character(first15: str) -> str:
     return _EIC_ALPHABET[check]
 
 
+def normalize_eic(code: str) -> str:
+    """The one spelling of an EIC code the ledger stores: stripped and upper-cased (no check here)."""
+    return code.strip().upper()
+
+
 def validate_eic(code: str) -> str:
     """Return the EIC code upper-cased and stripped, or refuse it with the reason.
 
@@ -52,7 +57,7 @@ def validate_eic(code: str) -> str:
     """
     if not isinstance(code, str):
         raise TypeError("EIC code must be a str")
-    normalized = code.strip().upper()
+    normalized = normalize_eic(code)
     if len(normalized) != _EIC_LENGTH:
         raise BadRequestError(f"EIC code must be exactly 16 characters, got {len(normalized)}")
     for position, char in enumerate(normalized, start=1):

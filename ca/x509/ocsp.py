@@ -17,20 +17,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Literal
 from urllib.parse import unquote
 
 from asn1crypto import algos, core
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509 import ocsp as c_ocsp
 
 from ca.x509 import der
+from ca.x509.signer import Signer
 
 # CertID hash algorithms we answer for (RFC 6960 §4.1.1 uses SHA-1; RFC 9919 adds SHA-256;
 # SHA-384 and SHA-512 cost nothing more).
@@ -116,18 +114,6 @@ class SingleStatus:
             raise ValueError(f"a {self.status} status carries no revocation details")
 
 
-class ResponderSigner(Protocol):
-    """The Signer port (ca.keys.signer), restated here because ca.x509 imports nothing of ours."""
-
-    @property
-    def key_type(self) -> str: ...
-
-    def public_key(self) -> CertificateIssuerPublicKeyTypes: ...
-
-    def sign(self, data: bytes) -> bytes: ...
-
-
-ResponderKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ResponderSigner
 
 
 # --- requests -------------------------------------------------------------------------------------
@@ -345,7 +331,7 @@ def failure_response(status: str) -> bytes:
 def build_response(
     *,
     responder_cert: x509.Certificate,
-    responder_key: ResponderKey,
+    responder_signer: Signer,
     statuses: Sequence[SingleStatus],
     this_update: datetime,
     next_update: datetime,
@@ -365,7 +351,7 @@ def build_response(
         raise ValueError("next_update must come after this_update")
     if nonce is not None and not NONCE_MIN <= len(nonce) <= NONCE_MAX:
         raise ValueError("nonce outside 1..128 octets")
-    key_type = _key_type(responder_key, responder_cert)
+    key_type = _checked_key_type(responder_signer, responder_cert)
     _, responder_key_bits = _subject_and_key_bits(responder_cert)
     this, nxt = _generalized(this_update), der.tlv(0xA0, _generalized(next_update))  # nextUpdate [0] EXPLICIT
     fields = [
@@ -377,7 +363,7 @@ def build_response(
         nonce_extension = der.sequence(der.oid(_NONCE_OID), der.octet_string(der.octet_string(nonce)))
         fields.append(der.tlv(0xA1, der.sequence(nonce_extension)))
     tbs = der.sequence(*fields)  # version v1 is the DEFAULT, so absent (X.690 §11.5)
-    signature = _sign(responder_key, key_type, tbs)
+    signature = responder_signer.sign(tbs)
     basic = der.sequence(
         tbs,
         der.signature_algorithm_der(key_type),
@@ -418,29 +404,9 @@ def _generalized(value: datetime) -> bytes:
     return der.tlv(0x18, value.astimezone(UTC).strftime("%Y%m%d%H%M%SZ").encode())
 
 
-def _key_type(key: ResponderKey, responder_cert: x509.Certificate) -> str:
-    """The Signer key type of `key`, after checking that it is the responder certificate's key."""
-    public: CertificateIssuerPublicKeyTypes
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        names = {"secp256r1": "ec-p256", "secp384r1": "ec-p384"}
-        if key.curve.name not in names:
-            raise ValueError(f"unsupported responder curve {key.curve.name}")
-        key_type, public = names[key.curve.name], key.public_key()
-    elif isinstance(key, rsa.RSAPrivateKey):
-        key_type, public = f"rsa-{key.key_size}", key.public_key()
-    else:
-        key_type, public = key.key_type, key.public_key()
+def _checked_key_type(signer: Signer, responder_cert: x509.Certificate) -> str:
+    """The signer's key type, after checking that it holds the responder certificate's key (RFC 6960 §4.2.2.2)."""
     spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    if public.public_bytes(*spki) != responder_cert.public_key().public_bytes(*spki):
+    if signer.public_key().public_bytes(*spki) != responder_cert.public_key().public_bytes(*spki):
         raise ValueError("the responder key does not match the responder certificate")
-    return key_type
-
-
-def _sign(key: ResponderKey, key_type: str, tbs: bytes) -> bytes:
-    """ECDSA with SHA-256 (P-256) or SHA-384 (P-384), RSA PKCS#1 v1.5 with SHA-256 (RFC 5758, RFC 4055)."""
-    algorithm = der.hash_for(key_type)
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(tbs, ec.ECDSA(algorithm))
-    if isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
-    return key.sign(tbs)
+    return signer.key_type

@@ -1,15 +1,16 @@
-"""Sign a certificate builder through the Signer port, linting exactly the bytes that get signed.
+"""The one signing pipeline for certificates: preview, lint, (record intent), sign, check the TBS bytes.
 
 cryptography's builder only signs with an in-process key. We sign the builder once with a throwaway key
 of the same type: that yields the real TBSCertificate bytes (the signature algorithm is part of the TBS and
 depends only on the key type; the AKI is set explicitly from the real issuer). Those bytes are linted, then
-signed by the real Signer, and the Certificate is assembled around them (RFC 5280 §4.1).
+signed by the real Signer, and the Certificate is assembled around them (RFC 5280 §4.1). Every certificate
+the CA makes — root, issuer, cross-certificate, leaf, OCSP responder — goes through `sign_certificate`.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Protocol
+from collections.abc import Callable
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -19,23 +20,10 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     CertificateIssuerPublicKeyTypes,
 )
 
-from ca.errors import PKIError
-from ca.x509.der import assemble_signed, hash_for, signature_algorithm_der
-
-
-class SignsBytes(Protocol):
-    @property
-    def key_type(self) -> str: ...
-
-    def public_key(self) -> CertificateIssuerPublicKeyTypes: ...
-
-    def sign(self, data: bytes) -> bytes: ...
-
-
-class SigningError(PKIError):
-    """The CA key produced a signature that does not verify: never hand such a certificate out."""
-
-    kind = "internal"
+from ca.errors import LintError, SigningError
+from ca.x509.der import assemble_signed, signature_algorithm_der
+from ca.x509.lint import lint_certificate
+from ca.x509.signer import Signer, hash_for
 
 
 @functools.cache
@@ -60,16 +48,17 @@ def verify_signed_by(cert: x509.Certificate, public_key: CertificateIssuerPublic
         if isinstance(public_key, ec.EllipticCurvePublicKey):
             public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
         elif isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(
-                cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm
-            )
+            hash_algorithm = cert.signature_hash_algorithm
+            if hash_algorithm is None:
+                raise SigningError("the certificate carries no signature hash algorithm")
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), hash_algorithm)
         else:
             raise TypeError("unsupported issuer key")
     except InvalidSignature:
         raise SigningError("the CA key produced an invalid signature; nothing was issued") from None
 
 
-def sign_tbs(tbs: bytes, signer: SignsBytes) -> x509.Certificate:
+def sign_tbs(tbs: bytes, signer: Signer) -> x509.Certificate:
     """Sign exactly `tbs` with the real key, assemble, and check the result before anyone sees it."""
     der = assemble_signed(tbs, signature_algorithm_der(signer.key_type), signer.sign(tbs))
     cert = x509.load_der_x509_certificate(der)
@@ -77,3 +66,27 @@ def sign_tbs(tbs: bytes, signer: SignsBytes) -> x509.Certificate:
         raise SigningError("assembled certificate does not carry the linted TBS bytes")
     verify_signed_by(cert, signer.public_key())
     return cert
+
+
+def lint_or_refuse(cert: x509.Certificate) -> None:
+    """pkilint's RFC 5280 findings at WARNING or above refuse the certificate before anything is signed."""
+    findings = lint_certificate(cert)
+    if findings:
+        raise LintError("certificate refused by the linter, nothing signed: " + "; ".join(findings))
+
+
+def sign_certificate(
+    builder: x509.CertificateBuilder,
+    signer: Signer,
+    *,
+    lint: bool = True,
+    before_signing: Callable[[x509.Certificate], None] | None = None,
+) -> x509.Certificate:
+    """Preview with a throwaway key, lint (LintError), call `before_signing` with the preview (where issuance
+    records its intent, DESIGN §4 step 2), sign exactly the previewed TBS bytes once, and check them."""
+    draft = preview(builder, signer.key_type)
+    if lint:
+        lint_or_refuse(draft)
+    if before_signing is not None:
+        before_signing(draft)
+    return sign_tbs(draft.tbs_certificate_bytes, signer)

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPub
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ca.errors import BadRequestError
+from ca.x509 import repository_paths as paths
 
 _EKU = {
     "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH,
@@ -222,13 +223,13 @@ def leaf_builder(
 
 def repository_urls(base_url: str, issuer_name: str) -> RepositoryURLs:
     """The public URLs of DESIGN §8 that go into issued certificates' AIA and CDP."""
-    base = base_url.rstrip("/")
     return RepositoryURLs(
-        ca_issuers=f"{base}/pki/ca/{issuer_name}.crt", ocsp=f"{base}/pki/ocsp", crl=f"{base}/pki/crl/{issuer_name}.crl"
+        ca_issuers=paths.absolute(base_url, paths.issuer_certificate(issuer_name)),
+        ocsp=paths.absolute(base_url, paths.OCSP),
+        crl=paths.absolute(base_url, paths.crl(issuer_name)),
     )
 
 
 def root_urls(base_url: str) -> tuple[str, str]:
     """(root CRL URL, root certificate URL) written into issuer certificates."""
-    base = base_url.rstrip("/")
-    return f"{base}/pki/root.crl", f"{base}/pki/root.crt"
+    return paths.absolute(base_url, paths.ROOT_CRL), paths.absolute(base_url, paths.ROOT_CERTIFICATE)

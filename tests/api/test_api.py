@@ -8,10 +8,10 @@ from urllib.parse import quote
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from ca import issuance
 from ca.ledger import store
-from enrollment import issuance
-from enrollment.requests import set_approval_policy
-from revocation.revoke import revoke_certificate
+from ca.revoke import revoke_certificate
+from enrollment.requests.approval import set_approval_policy
 from tests.portal.support import login
 from tests.support.ledger import snapshot
 from tests.vectors.bad_csrs import good_csr

@@ -21,13 +21,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
 
+from ca import issuance
 from ca.ledger import store
 from ca.ledger.database import MIGRATIONS_DIR
 from ca.ledger.models import AuditEvent
+from ca.revoke import revoke_certificate
 from ca.x509.keycheck import spki_sha256
 from cli.main import cli
-from enrollment import accounts, companies, issuance
-from revocation.revoke import revoke_certificate
+from enrollment.accounts import companies
+from enrollment.accounts import users as accounts
 from tests.conftest import EIC, OTHER_EIC
 from tests.support.ledger import snapshot
 from tests.support.pki import PASSPHRASE

@@ -8,11 +8,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
+from ca import certificates, issuance
 from ca.errors import BadCSRError, BadRequestError, NotAuthorizedError
 from ca.ledger import store
 from ca.ledger.models import CertificateRecord
 from ca.x509.keycheck import spki_sha256
-from enrollment import accounts, certificates, issuance
+from enrollment.accounts import users as accounts
 from tests.conftest import EIC
 from tests.support.ledger import snapshot
 from tests.vectors.bad_csrs import build_bad_csrs, good_csr

@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from ca.actor import Actor
 from ca.ledger.models import CertificateRecord
+from ca.revoke import revoke_certificate
 from ca.runtime import build_runtime
 from ca.settings import load_settings
-from enrollment.keygen import request_generated_certificate
-from revocation.revoke import revoke_certificate
+from enrollment.requests.keygen import request_generated_certificate
 from tests.frontoffice.servers import frontoffice_environ, start_frontoffice
 from tests.frontoffice.world import OPERATOR, build_world
 from tests.support.server import stop_server

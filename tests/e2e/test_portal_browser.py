@@ -148,7 +148,7 @@ def _check_p12(path: Path, password: str, tmp: Path, session_pki, at: int) -> x5
 
 def _ocsp_status(ledger, cert: x509.Certificate, issuer: x509.Certificate):
     request = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1()).build()
-    answer = OCSPService(ledger, poll_seconds=0).answer(request.public_bytes(Encoding.DER))
+    answer = OCSPService(ledger, poll_seconds=0).respond(body=request.public_bytes(Encoding.DER))
     return ocsp.load_der_ocsp_response(answer.der)
 
 

@@ -14,19 +14,31 @@ from sqlalchemy import event, select
 from ca.issuer import key_path
 from ca.keys.filekey import load_private_key
 from ca.ledger.models import AuditEvent, CertificateRecord, IssuerRecord
+from ca.revoke import revoke_certificate
+from ca.runtime import Runtime
 from ca.x509.reasons import REASON_CODES
-from enrollment.access import AccessDecision, decide_access, record_last_use
-from revocation.revoke import revoke_certificate
+from enrollment.access.gatekeeper import Gatekeeper
+from enrollment.access.views import AccessDecision
 from tests.frontoffice.conftest import make_runtime
 from tests.frontoffice.world import OPERATOR, World, build_world
 from tests.support.ledger import snapshot
 from tests.support.pki import PASSPHRASE
 
+_GATEKEEPERS: dict[int, tuple[Runtime, Gatekeeper]] = {}
+
+
+def _keeper(runtime: Runtime) -> Gatekeeper:
+    """One Gatekeeper per runtime, as one front-office application holds one."""
+    entry = _GATEKEEPERS.get(id(runtime))
+    if entry is None or entry[0] is not runtime:
+        entry = _GATEKEEPERS[id(runtime)] = (runtime, Gatekeeper(runtime))
+    return entry[1]
+
 
 def _decide(world: World, der: bytes, service: str | None = None, point: str | None = None,
             **kwargs: object) -> AccessDecision:
-    return decide_access(world.runtime, certificate_der=der, service=service, connection_point=point,
-                         **kwargs)  # type: ignore[arg-type]
+    return _keeper(world.runtime).decide(certificate_der=der, service=service, connection_point=point,
+                                         **kwargs)  # type: ignore[arg-type]
 
 
 def _events(world: World, action: str = "gate.refused") -> list[AuditEvent]:
@@ -225,8 +237,8 @@ def test_last_used_at_is_written_once_per_interval(environ, clock, session_pki, 
             event.listen(engine, "before_cursor_execute", count)
 
         def use(rt=runtime) -> bool:
-            decision = decide_access(rt, certificate_der=bob.der, service=None)
-            return record_last_use(rt, decision)
+            decision = _keeper(rt).decide(certificate_der=bob.der, service=None)
+            return _keeper(rt).record_last_use(decision)
 
         def last_used():
             with runtime.sessionmaker() as session:
@@ -243,8 +255,8 @@ def test_last_used_at_is_written_once_per_interval(environ, clock, session_pki, 
         assert use() is False and use(other) is False and len(writes) == 2 and last_used() == first
         clock.advance(timedelta(seconds=2))
         assert use() is True and last_used() == clock.now() and len(writes) == 3
-        refused = decide_access(runtime, certificate_der=b"", service=None)
-        assert record_last_use(runtime, refused) is False and len(writes) == 3
+        refused = _keeper(runtime).decide(certificate_der=b"", service=None)
+        assert _keeper(runtime).record_last_use(refused) is False and len(writes) == 3
     finally:
         other.close()
         runtime.close()

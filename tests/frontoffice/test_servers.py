@@ -25,13 +25,13 @@ from ca import root as root_ca
 from ca.issuer import create_issuer_key, key_path
 from ca.keys.filekey import load_private_key
 from ca.ledger.models import AuditEvent, CertificateRecord, IssuerRecord
+from ca.lifecycle import issuers
+from ca.revoke import revoke_certificate
 from ca.runtime import build_runtime
 from ca.settings import load_settings
 from ca.x509.names import parse_dn
 from ca.x509.reasons import REASON_CODES
 from cli.main import cli
-from enrollment import issuers
-from revocation.revoke import revoke_certificate
 from tests.frontoffice.servers import (
     Answer,
     curl,

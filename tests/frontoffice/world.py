@@ -19,13 +19,15 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import select
 
 from ca.actor import Actor, cli_operator
+from ca.issuance import issue_certificate
 from ca.issuer import key_path
 from ca.keys.filekey import load_private_key
 from ca.ledger.models import CertificateRecord, Company, IssuerRecord, User
 from ca.runtime import Runtime
 from ca.x509.serials import format_serial, random_serial_number
-from enrollment import accounts, companies, groups, services
-from enrollment.issuance import issue_certificate
+from enrollment.accounts import companies
+from enrollment.accounts import users as accounts
+from enrollment.groups import groups, services
 from tests.support.pki import PASSPHRASE, SessionPKI
 
 EIC = "10XDEMO-PRODUCE2"
@@ -164,7 +166,7 @@ def build_world(runtime: Runtime, pki: SessionPKI, directory: Path, *, install_i
     - Traders (bob, alice): markets + capacity-auctions, perimeter PDL-001, PDL-002;
     - Metering (alice): metering, perimeter PDL-003;
     - Empty (frank): no service. carol is in no group."""
-    from enrollment import issuers
+    from ca.lifecycle import issuers
 
     directory.mkdir(parents=True, exist_ok=True)
     if install_issuer:

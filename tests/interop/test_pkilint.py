@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from enrollment.issuance import issue_certificate
+from ca.issuance import issue_certificate
 from tests.support.tools import require_tool
 from tests.vectors.bad_csrs import good_csr
 

@@ -100,7 +100,7 @@ def test_full_run_with_keys_on_the_token(runtime, settings, runner, environ, tok
     (tmp_path / "req.der").write_bytes(request.public_bytes(serialization.Encoding.DER))
     live = build_runtime(settings)  # the wall clock, like the CLI commands above
     try:
-        (tmp_path / "resp.der").write_bytes(OCSPService(live).answer(request.public_bytes(
+        (tmp_path / "resp.der").write_bytes(OCSPService(live).respond(body=request.public_bytes(
             serialization.Encoding.DER)).der)
     finally:
         live.close()

@@ -11,11 +11,12 @@ from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ca import issuance
 from ca import root as root_ca
 from ca.issuer import create_issuer_key
+from ca.lifecycle import issuers
 from ca.x509.names import parse_dn
 from cli.main import cli
-from enrollment import issuance, issuers
 from tests.support.pki import PASSPHRASE
 from tests.support.tools import require_tool
 from tests.vectors.bad_csrs import good_csr

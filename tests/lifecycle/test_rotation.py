@@ -12,12 +12,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
+from ca import issuance
 from ca import root as root_ca
 from ca.errors import BadRequestError, ConflictError
-from enrollment import issuance, issuers, rotation
+from ca.lifecycle import issuers, rotation
+from ca.revoke import revoke_certificate
 from revocation.crl import publish_crls
 from revocation.ocsp import OCSPService
-from revocation.revoke import revoke_certificate
 from tests.support.pki import PASSPHRASE
 from tests.support.tools import require_tool
 from tests.vectors.bad_csrs import good_csr
@@ -46,7 +47,7 @@ def _pem(path: Path, cert: x509.Certificate) -> Path:
 
 def _ocsp_status(service: OCSPService, issuer: x509.Certificate, leaf: x509.Certificate):
     request = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, hashes.SHA1()).build()
-    response = ocsp.load_der_ocsp_response(service.answer(request.public_bytes(serialization.Encoding.DER)).der)
+    response = ocsp.load_der_ocsp_response(service.respond(body=request.public_bytes(serialization.Encoding.DER)).der)
     return response
 
 

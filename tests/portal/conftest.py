@@ -32,7 +32,9 @@ def world_template(tmp_path_factory, session_pki) -> Template:
 
     from ca.actor import cli_operator
     from ca.clock import FixedClock
-    from enrollment import accounts, companies, issuers
+    from ca.lifecycle import issuers
+    from enrollment.accounts import companies
+    from enrollment.accounts import users as accounts
     from tests.conftest import EIC
     from tests.support.pki import T0
 
@@ -72,7 +74,9 @@ def runtime(request, database_url, settings, clock, world_template):
 
 @pytest.fixture
 def pg_runtime(bare_runtime, session_pki, operator):
-    from enrollment import accounts, companies, issuers
+    from ca.lifecycle import issuers
+    from enrollment.accounts import companies
+    from enrollment.accounts import users as accounts
     from tests.conftest import EIC
 
     issuers.install_issuer(bare_runtime, operator, name=session_pki.issuer_name, certificate=session_pki.issuer,

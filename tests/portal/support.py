@@ -11,11 +11,12 @@ from flask.testing import FlaskClient
 from ca.actor import cli_operator
 from ca.ledger import portal_store
 from ca.runtime import Runtime
-from enrollment import accounts, companies
-from enrollment.groups import create_group
-from enrollment.passwords import hash_password
-from enrollment.services import add_connection_point, seed_services
-from enrollment.sessions import actor_for
+from enrollment.accounts import companies
+from enrollment.accounts import users as accounts
+from enrollment.accounts.passwords import hash_password
+from enrollment.accounts.sessions import actor_for
+from enrollment.groups.groups import create_group
+from enrollment.groups.services import add_connection_point, seed_services
 from tests.conftest import EIC, OTHER_EIC
 
 PASSWORD = "correct horse battery staple"

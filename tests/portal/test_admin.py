@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 from sqlalchemy import select
 
+from ca import issuance
 from ca.ledger import portal_store, store
 from ca.ledger.models import AuditEvent, CertificateRecord
-from enrollment import issuance
-from enrollment.requests import set_approval_policy
+from enrollment.requests.approval import set_approval_policy
 from revocation.ocsp import OCSPService
 from tests.portal.support import login, post
 from tests.support.ledger import snapshot
@@ -69,10 +69,10 @@ def test_detach_is_seen_by_ocsp_at_once(client, world, runtime, session_pki):
     service = OCSPService(runtime, poll_seconds=0)
     request = ocsp.OCSPRequestBuilder().add_certificate(cert, session_pki.issuer, hashes.SHA1()).build()
     der = request.public_bytes(Encoding.DER)
-    assert ocsp.load_der_ocsp_response(service.answer(der).der).certificate_status == ocsp.OCSPCertStatus.GOOD
+    assert ocsp.load_der_ocsp_response(service.respond(body=der).der).certificate_status == ocsp.OCSPCertStatus.GOOD
     login(client, world.emails["alice"])
     post(client, f"/admin/users/{world.id('carol')}/detach")
-    answer = ocsp.load_der_ocsp_response(service.answer(der).der)
+    answer = ocsp.load_der_ocsp_response(service.respond(body=der).der)
     assert answer.certificate_status == ocsp.OCSPCertStatus.REVOKED
     assert answer.revocation_reason == x509.ReasonFlags.affiliation_changed
 

@@ -18,10 +18,10 @@ import pytest
 from flask import url_for
 from sqlalchemy import select
 
+from ca import issuance
 from ca.ledger.models import Base
-from enrollment import issuance
-from enrollment.keygen import request_generated_certificate
-from enrollment.requests import decide_request, request_certificate, set_approval_policy
+from enrollment.requests.approval import decide_request, request_certificate, set_approval_policy
+from enrollment.requests.keygen import request_generated_certificate
 from tests.conftest import EIC, OTHER_EIC
 from tests.portal.support import csrf_token, login
 from tests.vectors.bad_csrs import good_csr

@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7, pkcs12
 
 from ca.ledger import store
-from enrollment.requests import set_approval_policy
+from enrollment.requests.approval import set_approval_policy
 from tests.portal.support import login, post
 from tests.support.ledger import snapshot
 from tests.vectors.bad_csrs import build_bad_csrs, good_csr

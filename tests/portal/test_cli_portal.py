@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cli.main import cli
-from enrollment import accounts
+from enrollment.accounts import users as accounts
 from tests.conftest import EIC
 
 

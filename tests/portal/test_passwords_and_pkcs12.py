@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from ca.errors import BadRequestError
 from ca.x509.pkcs12 import encode_pkcs12
-from enrollment.passwords import check_password_rules, hash_password, needs_rehash, verify_password
+from enrollment.accounts.passwords import check_password_rules, hash_password, needs_rehash, verify_password
 
 
 @pytest.mark.parametrize("password", ["short", "", "password123", "Azertyuiop!", "motdepasse2024", "aaaaaaaaaaaa",

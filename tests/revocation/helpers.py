@@ -18,12 +18,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import select
 
+from ca import issuance
 from ca.actor import Actor, cli_operator
 from ca.ledger import store
 from ca.ledger.models import AuditEvent, BlockedKey, CertificateRecord, CRLState
 from ca.runtime import Runtime, build_runtime
 from ca.settings import load_settings
-from enrollment import issuance
 from tests.support.ledger import snapshot
 from tests.support.server import PKICTL, Server, free_port, process_environment, running_server
 from tests.vectors.bad_csrs import csr_for, good_csr

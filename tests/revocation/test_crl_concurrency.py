@@ -18,8 +18,8 @@ import traceback
 import pytest
 from cryptography import x509
 
+from ca.revoke import revoke_certificate
 from revocation.crl import crl_path
-from revocation.revoke import revoke_certificate
 from tests.conftest import PG_URL
 from tests.revocation.helpers import audit_events, issue
 

@@ -23,15 +23,15 @@ from ca.errors import BadRequestError, ConflictError, NotFoundError
 from ca.issuer import create_issuer_key
 from ca.keys.filekey import load_private_key
 from ca.ledger.models import CRLState
+from ca.lifecycle import issuers
+from ca.revoke import revoke_certificate
 from ca.x509.names import parse_dn
 from ca.x509.reasons import REASON_CODES
 from ca.x509.serials import format_serial
 from cli.main import cli
-from enrollment import issuers
 from revocation import crl as crl_uc
 from revocation.maintenance import run_once
 from revocation.repository import import_root_crl
-from revocation.revoke import revoke_certificate
 from tests.revocation.helpers import audit_events, certificate_row, issue, ledger_state, run, write_pem
 from tests.support.pki import PASSPHRASE, T0
 from tests.support.tools import require_tool

@@ -30,12 +30,14 @@ from werkzeug.test import Client
 from ca.actor import cli_operator
 from ca.clock import FixedClock
 from ca.ledger import store
+from ca.lifecycle import issuers
+from ca.revoke import revoke_certificate
 from ca.runtime import build_runtime
 from ca.settings import load_settings
 from ca.x509.reasons import REASON_CODES
-from enrollment import accounts, companies, issuers
+from enrollment.accounts import companies
+from enrollment.accounts import users as accounts
 from revocation.maintenance import run_once
-from revocation.revoke import revoke_certificate
 from tests.conftest import BACKENDS, EIC, _postgres_schema_url
 from tests.revocation.helpers import cert_id, issue, ocsp_request, ocsp_request_asn1crypto, run
 from tests.support.pki import T0

@@ -10,13 +10,15 @@ from datetime import timedelta
 
 import pytest
 
+from ca.certificates import show_certificate
 from ca.errors import BadCSRError, BadRevocationReasonError, ConflictError, NotFoundError
+from ca.reasons import ADMIN_REASONS, USER_REASONS
+from ca.revoke import revoke_certificate
 from ca.x509.reasons import REASON_CODES
 from cli.main import cli
-from enrollment import accounts, companies
-from enrollment.certificates import show_certificate
-from revocation.reasons import ADMIN_REASONS, USER_REASONS
-from revocation.revoke import find_unused_certificates, revoke_certificate, revoke_unused_certificates
+from enrollment.accounts import companies
+from enrollment.accounts import users as accounts
+from revocation.unused import find_unused_certificates, revoke_unused_certificates
 from tests.conftest import EIC, OTHER_EIC
 from tests.revocation.helpers import (
     audit_events,

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from ca.x509.der import hash_for
+from ca.x509.signer import hash_for
 
 
 class KeySigner:

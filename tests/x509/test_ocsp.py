@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509 import ocsp as c_ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ca.keys.filekey import FileSigner
 from ca.x509 import der
 from ca.x509.ocsp import (
     CertIDKey,
@@ -38,6 +39,7 @@ from ca.x509.ocsp import (
     issuer_match_keys,
     parse_request,
 )
+from ca.x509.signer import Signer
 
 LINT_OCSP = shutil.which("lint_ocsp_response") or shutil.which(
     "lint_ocsp_response", path=str(Path(sys.executable).parent)
@@ -442,7 +444,7 @@ def _build(
 ) -> bytes:
     return build_response(
         responder_cert=responder or pki.responder,
-        responder_key=key or pki.responder_key,  # type: ignore[arg-type]
+        responder_signer=_as_signer(key or pki.responder_key),
         statuses=statuses,
         this_update=now,
         next_update=now + timedelta(days=4),
@@ -520,6 +522,14 @@ def test_unknown_and_several_statuses(pki: PKI) -> None:
     assert singles[2].revocation_reason == x509.ReasonFlags.superseded
 
 
+def _as_signer(key: object) -> Signer:
+    """A private key goes behind the Signer port as the CA does it (FileSigner); a Signer stays as it is."""
+    if isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        return FileSigner(key)
+    assert hasattr(key, "sign") and hasattr(key, "key_type")
+    return key  # type: ignore[return-value]
+
+
 class _FakeSigner:
     """Stands for ca.keys Signer: signs bytes, never shows its key."""
 
@@ -571,7 +581,7 @@ def test_build_response_refuses_misuse(pki: PKI) -> None:
     with pytest.raises(ValueError):
         build_response(
             responder_cert=pki.responder,
-            responder_key=pki.responder_key,
+            responder_signer=FileSigner(pki.responder_key),
             statuses=good,
             this_update=NOW,
             next_update=NOW,

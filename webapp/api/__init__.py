@@ -15,15 +15,15 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.wrappers import Response
 from wtforms import ValidationError
 
+from ca.certificates import CertificateFilter, list_company_certificates
 from ca.errors import BadRequestError
+from ca.revoke import revoke_certificate
 from ca.x509.pem import pem_encode
-from enrollment.activation import invite_user
-from enrollment.admin import CertificateFilter, list_company_certificates
-from enrollment.downloads import get_certificate, list_my_certificates
-from enrollment.groups import create_group, delete_group, get_group, groups_page, update_group
-from enrollment.members import detach_user, list_members
-from enrollment.requests import decide_request, list_company_requests, list_my_requests, request_certificate
-from revocation.revoke import revoke_certificate
+from enrollment.accounts.activation import invite_user
+from enrollment.accounts.members import detach_user, list_members
+from enrollment.groups.groups import create_group, delete_group, get_group, groups_page, update_group
+from enrollment.requests.approval import decide_request, list_company_requests, list_my_requests, request_certificate
+from enrollment.requests.downloads import get_certificate, list_my_certificates
 from webapp.api.openapi import openapi_document
 from webapp.portal.auth import (
     ID,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from html import escape
 from typing import Any
 
-from enrollment.access import AccessDecision
+from enrollment.access.views import AccessDecision
 from webapp.frontoffice.gate import ENVIRON_KEY, route
 from webapp.frontoffice.pages import html_page, identity_html, respond, wants_json
 

@@ -7,9 +7,9 @@ Where the client certificate comes from depends on the mode, never on the reques
   ($ssl_client_escaped_cert) and its verdict in `frontoffice.proxy_verify_header` ($ssl_client_verify).
   These headers are read only when REMOTE_ADDR is one of `frontoffice.trusted_proxies`; from any other
   address they are ignored and the request is refused as having no certificate.
-Then `enrollment.access.decide_access` decides from the ledger. An allowed request reaches the application
-with the decision in `environ['pki.access']`; a refused one gets the refusal page (403, or 404 for an
-unknown service) in HTML or JSON.
+Then the application's `Gatekeeper` (enrollment.access.gatekeeper) decides from the ledger. An allowed
+request reaches the application with the decision in `environ['pki.access']`; a refused one gets the
+refusal page (403, or 404 for an unknown service) in HTML or JSON.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from ca.runtime import Runtime
-from enrollment.access import AccessDecision, decide_access, record_last_use
+from enrollment.access.gatekeeper import Gatekeeper
+from enrollment.access.views import AccessDecision
 from webapp.frontoffice.pages import refusal
 
 log = logging.getLogger("pki.frontoffice")
@@ -67,6 +68,7 @@ class Gate:
         self.trusted_proxies = frozenset(settings.trusted_proxy_addresses)
         self.cert_key = _header_key(settings.proxy_header)
         self.verify_key = _header_key(settings.proxy_verify_header)
+        self.gatekeeper = Gatekeeper(runtime)
 
     def client_certificate(self, environ: dict[str, Any]) -> tuple[bytes, str | None]:
         """(certificate DER or b'', why it cannot be trusted or None)."""
@@ -90,8 +92,8 @@ class Gate:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         der, tls_error = self.client_certificate(environ)
         service, point = route(environ.get("PATH_INFO") or "/")
-        decision = decide_access(self.runtime, certificate_der=der, service=service, connection_point=point,
-                                 tls_error=tls_error, source_ip=environ.get("REMOTE_ADDR"))
+        decision = self.gatekeeper.decide(certificate_der=der, service=service, connection_point=point,
+                                          tls_error=tls_error, source_ip=environ.get("REMOTE_ADDR"))
         if not decision.allowed:
             return refusal(environ, start_response, decision)
         self._record_use(decision)
@@ -100,6 +102,6 @@ class Gate:
 
     def _record_use(self, decision: AccessDecision) -> None:
         try:
-            record_last_use(self.runtime, decision)
+            self.gatekeeper.record_last_use(decision)
         except Exception:  # noqa: BLE001  (a busy ledger must not turn an allowed request away)
             log.exception("could not record the last use of certificate %s", decision.serial)

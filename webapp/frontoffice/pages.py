@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from html import escape
 from typing import Any
 
-from enrollment.access import AccessDecision
+from enrollment.access.views import AccessDecision
 
 StartResponse = Callable[..., Any]
 REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",

@@ -6,15 +6,15 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from werkzeug.wrappers import Response
 
 from ca.errors import BadRequestError
+from ca.reasons import PLAIN_WORDS, allowed_reasons
+from ca.revoke import revoke_certificate
 from ca.x509.pkcs12 import ENCRYPTIONS
-from enrollment.downloads import download_certificate, get_certificate, list_my_certificates
-from enrollment.keygen import KEY_TYPES, collect_generated_certificate, request_generated_certificate
-from enrollment.passwords import MAX_LENGTH, MIN_LENGTH
-from enrollment.portal_views import Download
-from enrollment.requests import list_my_requests, request_certificate
-from enrollment.signup import change_password, request_membership
-from revocation.reasons import PLAIN_WORDS, allowed_reasons
-from revocation.revoke import revoke_certificate
+from enrollment.accounts.passwords import MAX_LENGTH, MIN_LENGTH
+from enrollment.accounts.signup import change_password, request_membership
+from enrollment.requests.approval import list_my_requests, request_certificate
+from enrollment.requests.downloads import download_certificate, get_certificate, list_my_certificates
+from enrollment.requests.keygen import KEY_TYPES, collect_generated_certificate, request_generated_certificate
+from enrollment.requests.views import Download
 from webapp.portal.auth import ID, actor, login_required, member_required, principal, runtime
 
 bp = Blueprint("account", __name__)

@@ -8,18 +8,14 @@ import io
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from ca.audit_trail import company_audit_trail
+from ca.certificates import CertificateFilter, list_company_certificates
 from ca.errors import BadRequestError
-from enrollment.activation import invite_user, resend_activation
-from enrollment.admin import (
-    CertificateFilter,
-    company_audit_trail,
-    list_company_certificates,
-    preview_unused,
-    revoke_confirmed_unused,
-)
-from enrollment.groups import create_group, delete_group, get_group, groups_page, update_group
-from enrollment.members import decide_membership, detach_user, list_members, preview_detach
-from enrollment.requests import decide_request, list_company_requests, set_approval_policy
+from enrollment.accounts.activation import invite_user, resend_activation
+from enrollment.accounts.members import decide_membership, detach_user, list_members, preview_detach
+from enrollment.groups.groups import create_group, delete_group, get_group, groups_page, update_group
+from enrollment.requests.approval import decide_request, list_company_requests, set_approval_policy
+from revocation.unused import preview_unused, revoke_confirmed_unused
 from webapp.portal.auth import ID, actor, admin_required, first_admin_required, principal, runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -14,10 +14,10 @@ from urllib.parse import unquote
 from flask import current_app, g, redirect, request, session, url_for
 
 from ca.actor import Actor
-from ca.errors import NotAuthorizedError, NotFoundError, PKIError
+from ca.errors import NotAuthorizedError, NotFoundError, UnauthenticatedError
 from ca.runtime import Runtime
-from enrollment.portal_views import Principal
-from enrollment.sessions import authenticate_certificate, resume_session
+from enrollment.accounts.sessions import authenticate_certificate, resume_session
+from enrollment.accounts.views import Principal
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "sid"
@@ -31,10 +31,6 @@ def check_ids(endpoint: str | None, values: dict[str, Any] | None) -> None:
     for value in (values or {}).values():
         if isinstance(value, int) and not 0 <= value <= MAX_ID:
             raise NotFoundError("no such object")
-
-
-class Unauthenticated(PKIError):
-    kind = "unauthenticated"
 
 
 def runtime() -> Runtime:
@@ -81,7 +77,7 @@ def principal() -> Principal | None:
 def actor() -> Actor:
     current = principal()
     if current is None:
-        raise Unauthenticated("log in first")
+        raise UnauthenticatedError("log in first")
     return current.actor
 
 
@@ -92,7 +88,7 @@ def _guard(check: Callable[[Principal], bool], message: str) -> Callable[[F], F]
             current = principal()
             if current is None:
                 if request.path.startswith("/api/"):
-                    raise Unauthenticated("log in first (session cookie or client certificate)")
+                    raise UnauthenticatedError("log in first (session cookie or client certificate)")
                 return redirect(url_for("public.login", next=request.full_path.rstrip("?")))
             if not check(current):
                 raise NotAuthorizedError(message)

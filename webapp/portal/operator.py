@@ -5,10 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from enrollment.activation import invite_user, resend_activation
-from enrollment.admin import company_overview
-from enrollment.companies import create_company, list_companies
-from enrollment.services import add_connection_point
+from enrollment.accounts.activation import invite_user, resend_activation
+from enrollment.accounts.companies import company_overview, create_company, list_companies
+from enrollment.groups.services import add_connection_point
 from webapp.portal.auth import ID, actor, operator_required, runtime
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")

@@ -6,10 +6,10 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from werkzeug.wrappers import Response
 
 from ca.errors import BadRequestError, NotAuthorizedError, NotFoundError
-from enrollment.activation import describe_link, request_password_reset, use_link
-from enrollment.passwords import MAX_LENGTH, MIN_LENGTH
-from enrollment.sessions import log_in, log_out
-from enrollment.signup import sign_up
+from enrollment.accounts.activation import describe_link, request_password_reset, use_link
+from enrollment.accounts.passwords import MAX_LENGTH, MIN_LENGTH
+from enrollment.accounts.sessions import log_in, log_out
+from enrollment.accounts.signup import sign_up
 from webapp.portal.auth import SESSION_KEY, principal, runtime, source_ip
 
 bp = Blueprint("public", __name__)

@@ -8,6 +8,7 @@ restart. Every OCSP outcome, failures included, is a DER OCSPResponse with HTTP 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -16,7 +17,9 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from ca.errors import LedgerUnavailableError
 from ca.runtime import Runtime
+from ca.x509 import repository_paths as paths
 from revocation.ocsp import Answer, OCSPService
 from revocation.repository import Document, repository_documents
 
@@ -24,6 +27,8 @@ StartResponse = Callable[..., Any]
 OCSP_TYPE = "application/ocsp-response"
 MAX_OCSP_REQUEST = 64 * 1024
 _OCSP_HEADERS_POST = [("Content-Type", OCSP_TYPE)]
+_OCSP_GET_PREFIX = paths.OCSP + "/"
+log = logging.getLogger("portail.repository")
 
 
 class RepositoryApp:
@@ -36,23 +41,28 @@ class RepositoryApp:
         self._lock = threading.Lock()
 
     def documents(self) -> dict[str, Document]:
+        """The table, rebuilt every `refresh_seconds`; while the ledger is unavailable the last table keeps
+        being served (CA certificates and CRL files do not change because the database is down)."""
         if time.monotonic() - self._loaded_at > self.refresh_seconds:
             with self._lock:
                 if time.monotonic() - self._loaded_at > self.refresh_seconds:
-                    self._documents = repository_documents(self.runtime)
+                    try:
+                        self._documents = repository_documents(self.runtime)
+                    except LedgerUnavailableError:
+                        log.warning("ledger unavailable: serving the repository table loaded before")
                     self._loaded_at = time.monotonic()
         return self._documents
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "/")
-        if path == "/pki/ocsp" or path == "/pki/ocsp/":
+        if path == paths.OCSP or path == _OCSP_GET_PREFIX:
             if method == "POST":
                 return self._ocsp_post(environ, start_response)
             if method == "GET":  # an empty GET request: still an OCSP answer (RFC 6960 §2.3), not an HTML error
                 return self._ocsp_get(environ, start_response)
             return _text(start_response, "405 Method Not Allowed", "OCSP requests are POSTed here\n")
-        if path.startswith("/pki/ocsp/"):
+        if path.startswith(_OCSP_GET_PREFIX):
             if method != "GET":
                 return _text(start_response, "405 Method Not Allowed", "method not allowed\n")
             return self._ocsp_get(environ, start_response)
@@ -72,26 +82,13 @@ class RepositoryApp:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = -1
-        if not 0 < length <= MAX_OCSP_REQUEST:
-            body = b""
-        else:
-            body = environ["wsgi.input"].read(length)
-        answer = self.ocsp.cached(body) if body else None
-        if answer is None:
-            answer = self.ocsp.answer(body)
+        body = environ["wsgi.input"].read(length) if 0 < length <= MAX_OCSP_REQUEST else b""
+        answer = self.ocsp.respond(body=body)
         start_response("200 OK", [*_OCSP_HEADERS_POST, ("Content-Length", str(len(answer.der)))])
         return [answer.der]
 
     def _ocsp_get(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        from ca.x509.ocsp import OCSPMalformed, decode_get_path, failure_response
-
-        tail = _raw_tail(environ)
-        try:
-            request = decode_get_path(tail)
-        except OCSPMalformed:
-            answer = Answer(failure_response("malformedRequest"))
-        else:
-            answer = self.ocsp.answer(request)
+        answer = self.ocsp.respond(get_path=_raw_tail(environ))
         headers = [("Content-Type", OCSP_TYPE), ("Content-Length", str(len(answer.der)))]
         headers += _cache_headers(answer, self.runtime.clock.now())
         start_response("200 OK", headers)
@@ -103,10 +100,10 @@ def _raw_tail(environ: dict[str, Any]) -> str:
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:
         path = urlsplit(raw).path if "://" in raw else raw.split("?", 1)[0]
-        index = path.find("/pki/ocsp/")
+        index = path.find(_OCSP_GET_PREFIX)
         if index >= 0:
-            return path[index + len("/pki/ocsp/"):]
-    return environ.get("PATH_INFO", "")[len("/pki/ocsp/"):]
+            return path[index + len(_OCSP_GET_PREFIX):]
+    return environ.get("PATH_INFO", "")[len(_OCSP_GET_PREFIX):]
 
 
 def _http_date(value: datetime) -> str:

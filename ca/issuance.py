@@ -1,0 +1,236 @@
+"""Issuance exactly as DESIGN §4: validate, record intent, sign once, record result.
+
+No certificate can reach a caller without its ledger row: the row is committed `pending` before the key
+signs, and the certificate is returned only after the second commit stored its DER. When the certificate
+is for a portal request (`ForRequest`), the request's own rows ride in the same two transactions: a new
+request under the `auto` policy is recorded with the intent, and the request is marked `issued` with the
+result — so one CSR upload is one validation read and two commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ca.actor import Actor
+from ca.errors import BadCSRError, BadRequestError, ConflictError, NotAuthorizedError, PKIError
+from ca.issuer import Issuer
+from ca.ledger import Session, portal_store, store
+from ca.ledger.audit import append_event
+from ca.ledger.models import CertificateRecord, Company, User
+from ca.runtime import Runtime
+from ca.vocabulary import CertificateStatus, IssuerStatus, RequestStatus, UserStatus
+from ca.x509.csr import CheckedCSR, checked_csr
+from ca.x509.names import browser_subject
+from ca.x509.serials import format_serial, random_serial_number
+from ca.x509.signing import sign_certificate
+from ca.x509.templates import Profile, leaf_builder, load_profile, repository_urls
+
+_SERIAL_ATTEMPTS = 5
+MAX_COMMENT = 500
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    serial: str
+    issuer: str
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]  # issuer, root
+    request_id: int | None = None
+
+    @property
+    def pem(self) -> bytes:
+        return self.certificate.public_bytes(Encoding.PEM)
+
+
+@dataclass(frozen=True)
+class ForRequest:
+    """The portal request a certificate is issued for: an existing one (`request_id`, approved by an
+    administrator or waiting for a generated key), or — `request_id` None — a new request of the company,
+    recorded `approved` in the intent transaction (the `auto` policy)."""
+
+    company_id: int
+    request_id: int | None = None
+    policy: str = "auto"
+
+
+def _check_actor_may_issue_for(actor: Actor, user_id: int, company_id: int | None) -> None:
+    if actor.is_operator:
+        return
+    if actor.user_id == user_id:
+        return
+    if actor.is_company_admin and company_id is not None and company_id == actor.company_id:
+        return
+    raise NotAuthorizedError("you may not request a certificate for this user")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything validated before the intent: who, by which issuer, with which subject and validity."""
+
+    profile: Profile
+    issuer: Issuer
+    user: User | None
+    company: Company | None
+    subject: x509.Name
+    emails: tuple[str, ...]
+    not_after: datetime
+
+
+def _plan(session: Session, runtime: Runtime, actor: Actor, csr: CheckedCSR, *, user_email: str | None,
+          profile_name: str, days: int | None, dns_names: tuple[str, ...], issuer_name: str | None) -> _Plan:
+    settings = runtime.settings
+    now = runtime.clock.now()
+    profile = load_profile(profile_name, settings.profiles)
+    days = profile.default_days if days is None else days
+    if not 1 <= days <= profile.max_days:
+        raise BadRequestError(f"validity must be 1 to {profile.max_days} days for profile {profile.name}")
+    user = store.get_user_by_email(session, user_email) if user_email else None
+    company = store.get_company(session, user.company_id) if user and user.company_id else None
+    if profile.name == "browser":
+        if user is None or company is None:
+            raise BadRequestError("a browser certificate needs a user who belongs to a company")
+        if user.status != UserStatus.ACTIVE:
+            raise BadRequestError(f"user {user.email} is not active")
+    if user is not None:
+        _check_actor_may_issue_for(actor, user.id, user.company_id)
+    elif not actor.is_operator:
+        raise NotAuthorizedError("only an operator may issue certificates without a user")
+    if store.is_key_blocked(session, csr.spki_sha256):
+        raise BadCSRError("this public key is blocked (reported compromised); generate a new key")
+    record = store.get_issuer_by_name(session, issuer_name) if issuer_name else store.get_active_issuer(session)
+    if record.status == IssuerStatus.REMOVED or (record.status == IssuerStatus.RETIRED
+                                                 and profile.name != "ocsp-responder"):
+        # A retired issuer signs only its CRLs and OCSP responder certificates (issue 6 §1).
+        raise BadRequestError(f"issuer {record.name} is {record.status}: it issues no new certificates")
+    issuer = runtime.issuer_from_record(record)
+    emails: tuple[str, ...] = ()
+    if profile.name == "browser":
+        assert user is not None and company is not None
+        subject = browser_subject(settings.ca.country, company.name, company.eic, user.full_name)
+        emails = (user.email,)
+    elif profile.name == "tls-server":
+        if not dns_names:
+            raise BadRequestError("a tls-server certificate needs at least one --dns name")
+        subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, dns_names[0])])
+    else:
+        subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, f"{issuer.name} OCSP responder")])
+    not_after = min(now + timedelta(days=days), issuer.certificate.not_valid_after_utc)
+    if not_after <= now:
+        raise BadRequestError(f"issuer {issuer.name} has expired")
+    return _Plan(profile, issuer, user, company, subject, emails, not_after)
+
+
+def _record_new_request(session: Session, actor: Actor, plan: _Plan, request: ForRequest, csr: CheckedCSR,
+                        now: datetime) -> int:
+    assert plan.user is not None and plan.company is not None
+    row = portal_store.add_request(session, user_id=plan.user.id, company_id=request.company_id,
+                                   profile=plan.profile.name, csr_der=csr.der, status=RequestStatus.APPROVED,
+                                   at=now)
+    append_event(session, at=now, actor=actor.name, action="request.created", object_type="request",
+                 object_id=str(row.id), company_id=request.company_id,
+                 details={"kind": "csr", "policy": request.policy}, source_ip=actor.source_ip)
+    return row.id
+
+
+def mark_request_failed(runtime: Runtime, actor: Actor, *, company_id: int, request_id: int,
+                        error: PKIError) -> None:
+    """The CA refused after the request was recorded: the request says so, with the reason."""
+    now = runtime.clock.now()
+    with runtime.sessionmaker.begin() as session:
+        row = portal_store.get_company_request(session, company_id, request_id)
+        portal_store.mark_request(session, row, status=RequestStatus.FAILED, at=now,
+                                  comment=str(error)[:MAX_COMMENT])
+        append_event(session, at=now, actor=actor.name, action="request.failed", object_type="request",
+                     object_id=str(request_id), company_id=company_id, details={"error": str(error)},
+                     source_ip=actor.source_ip)
+
+
+def issue_certificate(
+    runtime: Runtime,
+    actor: Actor,
+    *,
+    csr_data: bytes | CheckedCSR,
+    user_email: str | None,
+    profile_name: str = "browser",
+    days: int | None = None,
+    dns_names: tuple[str, ...] = (),
+    issuer_name: str | None = None,
+    request: ForRequest | None = None,
+) -> IssuedCertificate:
+    now = runtime.clock.now()
+    request_id = request.request_id if request else None
+    try:
+        # 1. Validate everything first: CSR (proof of possession, key quality), profile, user, blocked key.
+        csr = checked_csr(csr_data)
+        with runtime.sessionmaker() as session:
+            plan = _plan(session, runtime, actor, csr, user_email=user_email, profile_name=profile_name,
+                         days=days, dns_names=dns_names, issuer_name=issuer_name)
+        issuer, user, company = plan.issuer, plan.user, plan.company
+        urls = repository_urls(runtime.settings.repository.base_url, issuer.name)
+        lint = runtime.settings.ca.lint_before_sign
+
+        # 2. Transaction 1: the intent row with a fresh random serial (drawn again on a collision), committed
+        #    — with the new request's row when the company approves automatically.
+        row_id: int | None = None
+
+        def record_intent(preview: x509.Certificate) -> None:
+            nonlocal row_id, request_id
+            new_request_id = request_id
+            with runtime.sessionmaker.begin() as session:
+                if request is not None and new_request_id is None:
+                    new_request_id = _record_new_request(session, actor, plan, request, csr, now)
+                row = store.add_pending_certificate(session, CertificateRecord(
+                    issuer_id=issuer.id, serial=format_serial(preview.serial_number),
+                    status=CertificateStatus.PENDING, profile=plan.profile.name,
+                    subject=plan.subject.rfc4514_string(), not_before=now, not_after=plan.not_after,
+                    spki_sha256=csr.spki_sha256, user_id=user.id if user else None,
+                    company_id=company.id if company else None, request_id=new_request_id, created_at=now,
+                ))
+                new_row_id = row.id
+            row_id, request_id = new_row_id, new_request_id  # committed
+
+        # 3. Sign once, exactly the linted TBS bytes (ca.x509.signing: preview, lint, intent, sign, check).
+        for _attempt in range(_SERIAL_ATTEMPTS):
+            builder = leaf_builder(plan.profile, plan.subject, csr.csr.public_key(), issuer.certificate,
+                                   random_serial_number(), now, plan.not_after, urls, emails=plan.emails,
+                                   dns_names=dns_names)
+            try:
+                certificate = sign_certificate(builder, issuer.signer, lint=lint, before_signing=record_intent)
+                break
+            except ConflictError:
+                if row_id is not None:
+                    raise
+                continue
+        else:
+            raise ConflictError("could not draw a unique serial number; nothing was signed")
+    except PKIError as error:
+        if request is not None and request_id is not None:
+            mark_request_failed(runtime, actor, company_id=request.company_id, request_id=request_id, error=error)
+        raise
+    assert row_id is not None
+
+    # 4. Transaction 2: store the DER and the audit events; only then may the certificate leave.
+    der = certificate.public_bytes(Encoding.DER)
+    serial = format_serial(certificate.serial_number)
+    with runtime.sessionmaker.begin() as session:
+        store.mark_certificate_issued(session, row_id, der=der, sha256=hashlib.sha256(der).hexdigest())
+        append_event(
+            session, at=now, actor=actor.name, action="certificate.issued", object_type="certificate",
+            object_id=serial, company_id=company.id if company else None,
+            details={"issuer": issuer.name, "profile": plan.profile.name, "user": user.email if user else None,
+                     "subject": plan.subject.rfc4514_string()},
+            source_ip=actor.source_ip,
+        )
+        if request is not None and request_id is not None:
+            row = portal_store.get_company_request(session, request.company_id, request_id)
+            portal_store.mark_request(session, row, status=RequestStatus.ISSUED, at=row.decided_at or now)
+            append_event(session, at=now, actor=actor.name, action="request.issued", object_type="request",
+                         object_id=str(request_id), company_id=request.company_id, details={"serial": serial},
+                         source_ip=actor.source_ip)
+    return IssuedCertificate(serial=serial, issuer=issuer.name, certificate=certificate,
+                             chain=(issuer.certificate, issuer.root), request_id=request_id)

@@ -1,0 +1,1 @@
+"""Issuer lifecycle for operators: create, install, list, rotate, retire, back up."""

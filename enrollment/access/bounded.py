@@ -1,0 +1,39 @@
+"""A dictionary with a size limit: the least recently written entry goes first when it is full.
+
+The gate's memories (decisions, refusal counts, last uses, parsed issuer certificates) are keyed by what
+clients send, so each one is bounded: a client that presents a new certificate on every request costs a
+fixed amount of memory, not an unbounded one.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedDict(Generic[K, V]):
+    def __init__(self, max_entries: int) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.max_entries = max_entries
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        return self._data.get(key)
+
+    def __setitem__(self, key: K, value: V) -> None:
+        data = self._data
+        if key in data:
+            data.move_to_end(key)
+        data[key] = value
+        while len(data) > self.max_entries:
+            data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        self._data.clear()

@@ -1,0 +1,1 @@
+"""People and their companies: accounts, sessions, activation links, sign-up, membership."""

@@ -1,0 +1,207 @@
+"""Activation links: an administrator (or an operator) adds a person, who sets a password from the e-mailed
+link; the same machinery confirms self-signed-up addresses and resets forgotten passwords.
+
+A link is a 256-bit random token; the ledger keeps its SHA-256 only. It works once, expires after
+`portal.activation_hours`, and sending a new one retires the older ones.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ca.actor import Actor
+from ca.errors import BadRequestError, NotAuthorizedError, NotFoundError
+from ca.ledger import portal_store, store
+from ca.ledger.audit import append_event
+from ca.ledger.models import User
+from ca.runtime import Runtime
+from enrollment.accounts.passwords import check_password_rules, hash_password
+from enrollment.accounts.sessions import token_digest
+from enrollment.accounts.users import validate_email, validate_full_name
+from enrollment.accounts.views import MemberView, member_view
+from enrollment.mail import send_mail
+
+LINK_INVALID = "this link is not valid any more (used, replaced or expired): ask for a new one"
+COMPANY_ROLES = ("first-admin", "admin", "user")
+
+
+@dataclass(frozen=True)
+class Invitation:
+    member: MemberView
+    expires_at: datetime
+    mail_sent: bool
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    """What the link page shows before anything changes (GET never changes state)."""
+
+    email: str
+    full_name: str
+    purpose: str  # activate | confirm | reset
+    expires_at: datetime
+
+
+def link_url(runtime: Runtime, token: str) -> str:
+    return f"{runtime.settings.portal.base_url.rstrip('/')}/activate/{token}"
+
+
+def new_link(session: object, runtime: Runtime, user: User, purpose: str) -> tuple[str, datetime]:
+    """Retire the user's older links and record a new one; returns (token, expiry)."""
+    now = runtime.clock.now()
+    expires_at = now + timedelta(hours=runtime.settings.portal.activation_hours)
+    token = secrets.token_urlsafe(32)
+    portal_store.mark_tokens_used(session, user.id, now)  # type: ignore[arg-type]
+    portal_store.add_token(session, token_sha256=token_digest(token), user_id=user.id,  # type: ignore[arg-type]
+                           purpose=purpose, at=now, expires_at=expires_at)
+    return token, expires_at
+
+
+_SUBJECTS = {
+    "activate": "Your access to the certificate portal",
+    "confirm": "Confirm your e-mail address for the certificate portal",
+    "reset": "Choose a new password for the certificate portal",
+}
+_INTROS = {
+    "activate": "An account was opened for you on the certificate portal{company}.\n"
+                "Open this link to choose your password:",
+    "confirm": "Someone (hopefully you) signed up on the certificate portal with this address.\n"
+               "Open this link to confirm it:",
+    "reset": "A new password was asked for your account on the certificate portal.\n"
+             "Open this link to choose it:",
+}
+
+
+def mail_link(runtime: Runtime, *, email: str, full_name: str, token: str, purpose: str, expires_at: datetime,
+              company_name: str | None = None) -> bool:
+    company = f" for {company_name}" if company_name else ""
+    body = (f"Hello {full_name},\n\n{_INTROS[purpose].format(company=company)}\n\n    {link_url(runtime, token)}\n\n"
+            f"The link works once and expires on {expires_at:%Y-%m-%d %H:%M} UTC.\n"
+            "If you did not expect this message, ignore it: nothing happens without the link.\n")
+    return send_mail(runtime.settings.portal, to=email, subject=_SUBJECTS[purpose], body=body)
+
+
+def _check_may_invite(actor: Actor, role: str, company_id: int) -> None:
+    if role not in COMPANY_ROLES:
+        raise BadRequestError(f"unknown role {role!r}; choose one of {', '.join(COMPANY_ROLES)}")
+    if actor.is_operator:
+        return
+    if not actor.is_company_admin or actor.company_id != company_id:
+        raise NotAuthorizedError("only an administrator of the company may add people to it")
+    if role == "first-admin" or (role == "admin" and actor.role != "first-admin"):
+        raise NotAuthorizedError(f"you may not add a person with the role {role}")
+
+
+def invite_user(
+    runtime: Runtime, actor: Actor, *, email: str, full_name: str, role: str = "user", company_eic: str | None = None
+) -> Invitation:
+    """Create the account (`invited`, no password) and e-mail the activation link."""
+    email = validate_email(email)
+    full_name = validate_full_name(full_name)
+    now = runtime.clock.now()
+    with runtime.sessionmaker.begin() as session:
+        if company_eic:
+            company = store.get_company_by_eic(session, company_eic.strip().upper())
+        elif actor.company_id is not None:
+            company = store.get_company(session, actor.company_id)
+        else:
+            raise BadRequestError("choose the company of the new account")
+        _check_may_invite(actor, role, company.id)
+        user = store.add_user(session, email=email, full_name=full_name, role=role, company_id=company.id,
+                              status="invited", at=now)
+        token, expires_at = new_link(session, runtime, user, "activate")
+        append_event(session, at=now, actor=actor.name, action="user.invited", object_type="user",
+                     object_id=email, company_id=company.id, details={"role": role, "full_name": full_name},
+                     source_ip=actor.source_ip)
+        view, company_name = member_view(user, company.eic), company.name
+    sent = mail_link(runtime, email=email, full_name=full_name, token=token, purpose="activate",
+                     expires_at=expires_at, company_name=company_name)
+    return Invitation(member=view, expires_at=expires_at, mail_sent=sent)
+
+
+def resend_activation(runtime: Runtime, actor: Actor, *, user_id: int | None = None,
+                      email: str | None = None) -> Invitation:
+    """A new link for someone who never set a password; the older links stop working."""
+    now = runtime.clock.now()
+    with runtime.sessionmaker.begin() as session:
+        user = portal_store.get_user(session, user_id) if user_id is not None else None
+        if user is None and email:
+            user = portal_store.find_user_by_email(session, email.strip())
+        if user is None:
+            raise NotFoundError("no such user")
+        visible = actor.is_operator or (actor.is_company_admin and user.company_id == actor.company_id)
+        if not visible:
+            raise NotFoundError("no such user")
+        if user.password_hash is not None or user.status not in ("invited", "active"):
+            raise BadRequestError(f"{user.email} has already activated the account")
+        token, expires_at = new_link(session, runtime, user, "activate")
+        append_event(session, at=now, actor=actor.name, action="user.activation_sent", object_type="user",
+                     object_id=user.email, company_id=user.company_id, source_ip=actor.source_ip)
+        company = store.get_company(session, user.company_id) if user.company_id else None
+        view = member_view(user, company.eic if company else None)
+    sent = mail_link(runtime, email=view.email, full_name=view.full_name, token=token, purpose="activate",
+                     expires_at=expires_at, company_name=company.name if company else None)
+    return Invitation(member=view, expires_at=expires_at, mail_sent=sent)
+
+
+def _live_token(session: object, runtime: Runtime, token: str) -> tuple[object, User]:
+    record = portal_store.find_token(session, token_digest(token)) if token else None  # type: ignore[arg-type]
+    if record is None or record.used_at is not None or record.expires_at <= runtime.clock.now():
+        raise NotFoundError(LINK_INVALID)
+    return record, portal_store.get_user(session, record.user_id)  # type: ignore[arg-type]
+
+
+def describe_link(runtime: Runtime, token: str) -> LinkInfo:
+    with runtime.sessionmaker() as session:
+        record, user = _live_token(session, runtime, token)
+        return LinkInfo(email=user.email, full_name=user.full_name, purpose=record.purpose,  # type: ignore[attr-defined]
+                        expires_at=record.expires_at)  # type: ignore[attr-defined]
+
+
+def use_link(runtime: Runtime, token: str, *, password: str | None, source_ip: str | None) -> LinkInfo:
+    """Activate (set the first password), confirm a signed-up address, or reset a password."""
+    now = runtime.clock.now()
+    notify: list[tuple[str, str]] = []
+    with runtime.sessionmaker.begin() as session:
+        record, user = _live_token(session, runtime, token)
+        purpose = record.purpose  # type: ignore[attr-defined]
+        info = LinkInfo(email=user.email, full_name=user.full_name, purpose=purpose,
+                        expires_at=record.expires_at)  # type: ignore[attr-defined]
+        if purpose in ("activate", "reset"):
+            new_password = check_password_rules(password or "", email=user.email)
+            status = "active" if user.status == "invited" else None
+            portal_store.mark_user(session, user, password_hash=hash_password(new_password), status=status)
+            portal_store.end_user_sessions(session, user.id, now)
+            action = "user.activated" if purpose == "activate" else "user.password_reset"
+        else:
+            if user.status != "unconfirmed":
+                raise NotFoundError(LINK_INVALID)
+            portal_store.mark_user(session, user, status="pending" if user.company_id else "active")
+            action = "user.email_confirmed"
+            if user.company_id:
+                notify = [(a.email, a.full_name) for a in portal_store.list_company_admins(session, user.company_id)]
+        portal_store.mark_tokens_used(session, user.id, now)
+        append_event(session, at=now, actor=user.email, action=action, object_type="user", object_id=user.email,
+                     company_id=user.company_id, source_ip=source_ip)
+    for email, name in notify:
+        send_mail(runtime.settings.portal, to=email, subject="A person asks to join your company",
+                  body=f"Hello {name},\n\n{info.full_name} <{info.email}> asks to join your company on the "
+                       f"certificate portal.\nApprove or refuse on the Users page: "
+                       f"{runtime.settings.portal.base_url.rstrip('/')}/admin/users\n")
+    return info
+
+
+def request_password_reset(runtime: Runtime, *, email: str, source_ip: str | None) -> None:
+    """Same answer whether or not the address has an account (no enumeration, ASVS 6.4.x)."""
+    now = runtime.clock.now()
+    with runtime.sessionmaker.begin() as session:
+        user = portal_store.find_user_by_email(session, (email or "").strip())
+        if user is None or user.password_hash is None or user.status not in ("active", "pending"):
+            return
+        token, expires_at = new_link(session, runtime, user, "reset")
+        append_event(session, at=now, actor=user.email, action="user.password_reset_requested",
+                     object_type="user", object_id=user.email, company_id=user.company_id, source_ip=source_ip)
+        target = (user.email, user.full_name)
+    mail_link(runtime, email=target[0], full_name=target[1], token=token, purpose="reset", expires_at=expires_at)

@@ -1,0 +1,91 @@
+"""Self sign-up and a person's own account: anyone may create an account with an e-mail address and a
+password; the address is confirmed by an e-mailed link first, because it goes into certificates (rfc822Name).
+
+A person who names a company (its EIC code) then waits (`pending`) until an administrator of that company
+lets them in; without a company they may log in but not request certificates.
+The answer to a sign-up never tells whether the address already has an account (ASVS 6.4.x): the
+owner of an existing account receives a mail saying so instead.
+"""
+
+from __future__ import annotations
+
+from ca.actor import Actor
+from ca.errors import BadRequestError, NotAuthorizedError
+from ca.ledger import portal_store, store
+from ca.ledger.audit import append_event
+from ca.runtime import Runtime
+from ca.x509.names import validate_eic
+from enrollment.accounts.activation import mail_link, new_link
+from enrollment.accounts.passwords import check_password_rules, hash_password, verify_password
+from enrollment.accounts.sessions import principal_for
+from enrollment.accounts.users import validate_email, validate_full_name
+from enrollment.mail import send_mail
+
+
+def sign_up(runtime: Runtime, *, email: str, full_name: str, password: str, company_eic: str | None,
+            source_ip: str | None) -> None:
+    email = validate_email(email)
+    full_name = validate_full_name(full_name)
+    password = check_password_rules(password, email=email)
+    eic = validate_eic(company_eic) if company_eic and company_eic.strip() else None
+    password_hash = hash_password(password)  # before the lookup: both answers cost the same time
+    now = runtime.clock.now()
+    with runtime.sessionmaker.begin() as session:
+        company = store.get_company_by_eic(session, eic) if eic else None
+        existing = portal_store.find_user_by_email(session, email)
+        if existing is None:
+            user = store.add_user(session, email=email, full_name=full_name, role="user",
+                                  company_id=company.id if company else None, status="unconfirmed", at=now)
+            portal_store.mark_user(session, user, password_hash=password_hash)
+            token, expires_at = new_link(session, runtime, user, "confirm")
+            append_event(session, at=now, actor=email, action="user.signed_up", object_type="user",
+                         object_id=email, company_id=company.id if company else None,
+                         details={"full_name": full_name}, source_ip=source_ip)
+    if existing is None:
+        mail_link(runtime, email=email, full_name=full_name, token=token, purpose="confirm", expires_at=expires_at)
+    else:
+        base = runtime.settings.portal.base_url.rstrip("/")
+        send_mail(runtime.settings.portal, to=existing.email, subject="You already have an account",
+                  body=f"Hello,\n\nSomeone (hopefully you) tried to sign up on the certificate portal with this "
+                       f"address, which already has an account.\nLog in at {base}/login, or choose a new "
+                       f"password at {base}/password-reset.\n")
+
+
+def request_membership(runtime: Runtime, actor: Actor, *, company_eic: str) -> None:
+    """A person without a company asks to join one; its administrators are told by e-mail."""
+    eic = validate_eic(company_eic)
+    now = runtime.clock.now()
+    with runtime.sessionmaker.begin() as session:
+        if actor.kind != "user" or actor.user_id is None:
+            raise NotAuthorizedError("only a person's own account may ask to join a company")
+        user = portal_store.get_user(session, actor.user_id)
+        if user.company_id is not None:
+            raise BadRequestError("you already belong to (or wait for) a company")
+        company = store.get_company_by_eic(session, eic)
+        portal_store.mark_user(session, user, company_id=company.id, status="pending", role="user")
+        append_event(session, at=now, actor=actor.name, action="user.membership_requested", object_type="user",
+                     object_id=user.email, company_id=company.id, source_ip=actor.source_ip)
+        admins = [(a.email, a.full_name) for a in portal_store.list_company_admins(session, company.id)]
+        who = f"{user.full_name} <{user.email}>"
+    for email, name in admins:
+        send_mail(runtime.settings.portal, to=email, subject="A person asks to join your company",
+                  body=f"Hello {name},\n\n{who} asks to join your company on the certificate portal.\n"
+                       f"Approve or refuse on the Users page: {runtime.settings.portal.base_url.rstrip('/')}"
+                       "/admin/users\n")
+
+
+def change_password(runtime: Runtime, actor: Actor, *, current: str, new: str) -> None:
+    """Every session of the person ends (the caller logs in again), ASVS 7.4.3."""
+    now = runtime.clock.now()
+    with runtime.sessionmaker.begin() as session:
+        if actor.user_id is None:
+            raise NotAuthorizedError("log in first")
+        user = portal_store.get_user(session, actor.user_id)
+        if not verify_password(user.password_hash, current or ""):
+            raise NotAuthorizedError("the current password is wrong")
+        new = check_password_rules(new, email=user.email)
+        portal_store.mark_user(session, user, password_hash=hash_password(new))
+        portal_store.end_user_sessions(session, user.id, now)
+        principal = principal_for(session, user, actor.source_ip)
+        append_event(session, at=now, actor=actor.name, action="user.password_changed", object_type="user",
+                     object_id=user.email, company_id=principal.actor.company_id, source_ip=actor.source_ip)

@@ -1,0 +1,1 @@
+"""Certificate requests: recording, approval, issuance for a request, key delivery and downloads."""
