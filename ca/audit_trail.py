@@ -14,7 +14,7 @@ from ca.errors import BadRequestError
 from ca.ledger.audit import list_events, verify_chain
 from ca.ledger.models import AuditEvent
 from ca.runtime import Runtime
-from ca.scope import company_scope
+from ca.scope import one_company
 
 
 @dataclass(frozen=True)
@@ -72,5 +72,5 @@ def company_audit_trail(runtime: Runtime, actor: Actor, *, limit: int = 200,
     if not 1 <= limit <= 1000:
         raise BadRequestError("limit must be 1 to 1000")
     with runtime.sessionmaker() as session:
-        company_id = company_scope(session, actor, company_eic)
+        company_id = one_company(session, actor, company_eic)
         return [AuditEventView.from_row(e) for e in list_events(session, company_id=company_id, limit=limit)]

@@ -35,8 +35,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from ca import root as root_ca
 from ca.errors import BadRequestError, ConflictError
 from ca.files import write_new_file
-from ca.keys.filekey import read_passphrase
-from ca.keys.pkcs11 import DEFAULT_MODULE, read_pin
+from ca.secrets import DEFAULT_PKCS11_MODULE, read_passphrase, read_pin
 from ca.transcript import append_entry
 from ca.x509.names import parse_dn
 
@@ -74,7 +73,7 @@ def load_ceremony(path: Path) -> Ceremony:
         secret = root_ca.RootSecret(passphrase=read_passphrase(_path(base, data["passphrase_file"], "passphrase_file")))
     elif "pin_file" in data:
         secret = root_ca.RootSecret(pin=read_pin(_path(base, data["pin_file"], "pin_file")),
-                                    module=data.get("pkcs11_module", DEFAULT_MODULE))
+                                    module=data.get("pkcs11_module", DEFAULT_PKCS11_MODULE))
     else:
         raise BadRequestError("ceremony: give passphrase_file or pin_file")
     return Ceremony(base=base, root_dir=_path(base, data.get("root_dir"), "root_dir"), secret=secret,

@@ -18,7 +18,7 @@ from ca.errors import BadRequestError, NotFoundError
 from ca.ledger import Session, portal_store, store
 from ca.ledger.models import CertificateRecord
 from ca.runtime import Runtime
-from ca.scope import Operators, company_scope, own_company
+from ca.scope import company_scope, own_company
 from ca.vocabulary import SIGNED_STATUSES, CertificateStatus
 from ca.x509.serials import format_serial, parse_serial
 
@@ -104,8 +104,7 @@ def list_certificates(
         raise BadRequestError(f"unknown status {status!r}; choose one of {', '.join(STATUSES)}")
     now = runtime.clock.now()
     with runtime.sessionmaker() as session:
-        company_id = company_scope(session, actor, company_eic, operators=Operators.ALL, admins_only=False,
-                                   refusal="you belong to no company")
+        company_id = company_scope(session, actor, company_eic, admins_only=False, refusal="you belong to no company")
         user_id = store.get_user_by_email(session, user_email).id if user_email else None
         if not actor.is_operator and not actor.is_company_admin:
             user_id = actor.user_id

@@ -27,6 +27,7 @@ from ca.vocabulary import CertificateStatus, IssuerStatus, RequestStatus, UserSt
 from ca.x509.csr import CheckedCSR, checked_csr
 from ca.x509.names import browser_subject
 from ca.x509.serials import format_serial, random_serial_number
+from ca.x509.signer import ca_public_key
 from ca.x509.signing import sign_certificate
 from ca.x509.templates import Profile, leaf_builder, load_profile, repository_urls
 
@@ -196,7 +197,7 @@ def issue_certificate(
 
         # 3. Sign once, exactly the linted TBS bytes (ca.x509.signing: preview, lint, intent, sign, check).
         for _attempt in range(_SERIAL_ATTEMPTS):
-            builder = leaf_builder(plan.profile, plan.subject, csr.csr.public_key(), issuer.certificate,
+            builder = leaf_builder(plan.profile, plan.subject, ca_public_key(csr.csr.public_key()), issuer.certificate,
                                    random_serial_number(), now, plan.not_after, urls, emails=plan.emails,
                                    dns_names=dns_names)
             try:

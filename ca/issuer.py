@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPub
 from ca.errors import BadRequestError, ConflictError, NotFoundError
 from ca.files import write_new_file
 from ca.keys.filekey import FileSigner, generate_private_key, load_private_key, save_private_key
-from ca.x509.signer import Signer, hash_for
+from ca.x509.signer import Signer, ca_public_key, hash_for
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,10 @@ def check_issuer_certificate(cert: x509.Certificate, root: x509.Certificate, key
     if not constraints.ca:
         raise BadRequestError("the issuer certificate is not a CA certificate (CA:FALSE)")
     try:
-        expected = serialization.load_pem_public_key(public_key_path(key_dir, name).read_bytes())
+        expected = ca_public_key(serialization.load_pem_public_key(public_key_path(key_dir, name).read_bytes()))
     except FileNotFoundError:
         raise NotFoundError(f"no key for issuer {name!r} in {key_dir}: run `pkictl issuer create` first") from None
-    if not same_key(cert.public_key(), expected):  # type: ignore[arg-type]
+    if not same_key(ca_public_key(cert.public_key()), expected):
         raise BadRequestError(f"the certificate's public key is not the key of issuer {name!r}")
 
 
@@ -127,11 +127,12 @@ def load_signer(key_ref: str, *, passphrase: bytes | None = None, pin: str | Non
             raise BadRequestError("a key file needs its passphrase")
         return FileSigner.from_file(Path(rest), passphrase)
     if scheme == "pkcs11":
-        from ca.keys.pkcs11 import DEFAULT_MODULE, PKCS11Signer, parse_key_uri
+        from ca.keys.pkcs11 import PKCS11Signer, parse_key_uri
+        from ca.secrets import DEFAULT_PKCS11_MODULE
 
         if not pin:
             raise BadRequestError("a PKCS#11 key needs a PIN (setting ca.pkcs11_pin_file)")
-        return PKCS11Signer(module or DEFAULT_MODULE, parse_key_uri(key_ref), pin)
+        return PKCS11Signer(module or DEFAULT_PKCS11_MODULE, parse_key_uri(key_ref), pin)
     raise BadRequestError(f"unsupported key reference {key_ref!r}")
 
 

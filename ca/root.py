@@ -22,14 +22,15 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca.errors import BadRequestError, ConflictError, NotFoundError
 from ca.files import write_new_file
-from ca.keys.filekey import FileSigner, check_passphrase, generate_private_key, load_private_key, save_private_key
-from ca.keys.pkcs11 import DEFAULT_MODULE, PKCS11Signer, generate_token_key, parse_key_uri
+from ca.keys.filekey import FileSigner, generate_private_key, load_private_key, save_private_key
+from ca.keys.pkcs11 import PKCS11Signer, generate_token_key, parse_key_uri
+from ca.secrets import DEFAULT_PKCS11_MODULE, check_passphrase
 from ca.x509.crl import encode_tbs_crl, sign_crl
 from ca.x509.csr import parse_and_check_csr
 from ca.x509.der import signature_algorithm_der
 from ca.x509.reasons import REASON_CODES
 from ca.x509.serials import format_serial, random_serial_number
-from ca.x509.signer import Signer
+from ca.x509.signer import Signer, ca_public_key
 from ca.x509.signing import sign_certificate
 from ca.x509.templates import cross_builder, issuer_builder, root_builder, root_urls
 
@@ -88,7 +89,7 @@ class RootSecret:
 
     passphrase: bytes | None = None
     pin: str | None = None
-    module: str = DEFAULT_MODULE
+    module: str = DEFAULT_PKCS11_MODULE
 
 
 def _secret(passphrase: bytes | RootSecret | None) -> RootSecret:
@@ -157,8 +158,8 @@ def init_root(
     cert = sign_certificate(builder, signer)
     root_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(root_dir, 0o700)
-    if key is not None:
-        save_private_key(root.key, key, secret.passphrase)  # type: ignore[arg-type]
+    if key is not None and secret.passphrase is not None:
+        save_private_key(root.key, key, secret.passphrase)
     config = f'base_url = "{base_url.rstrip("/")}"\n'
     if key_uri:
         config += f'key_uri = "{key_uri}"\n'
@@ -182,8 +183,8 @@ def sign_issuer(
     signer = _signer(root, _secret(passphrase))
     not_after = min(_years(now, validity_years), root_cert.not_valid_after_utc)
     crl_url, cert_url = root_urls(root.base_url())
-    builder = issuer_builder(csr.subject, csr.public_key(), root_cert, random_serial_number(), now, not_after,
-                             crl_url, cert_url)
+    builder = issuer_builder(csr.subject, ca_public_key(csr.public_key()), root_cert, random_serial_number(), now,
+                             not_after, crl_url, cert_url)
     cert = sign_certificate(builder, signer)
     _append_index(root, cert, now)
     return cert
@@ -266,8 +267,8 @@ def cross_sign(
     signer = _signer(root, _secret(passphrase))
     not_after = min(_years(now, validity_years), root_cert.not_valid_after_utc, subject_cert.not_valid_after_utc)
     crl_url, cert_url = root_urls(root.base_url())
-    builder = cross_builder(subject_cert.subject, subject_cert.public_key(), subject_ski, root_cert,  # type: ignore[arg-type]
-                            random_serial_number(), now, not_after, crl_url, cert_url)
+    builder = cross_builder(subject_cert.subject, ca_public_key(subject_cert.public_key()), subject_ski,
+                            root_cert, random_serial_number(), now, not_after, crl_url, cert_url)
     cert = sign_certificate(builder, signer)
     _append_index(root, cert, now)
     return cert

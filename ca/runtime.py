@@ -5,21 +5,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from cryptography import x509
 
 from ca.clock import Clock, SystemClock
 from ca.issuer import Issuer, load_signer
-from ca.keys.filekey import read_passphrase
-from ca.ledger import SessionFactory
+from ca.ledger import Engine, SessionFactory
 from ca.ledger.database import make_engine, make_sessionmaker, upgrade_database
 from ca.ledger.models import IssuerRecord
+from ca.secrets import read_passphrase
 from ca.settings import Settings
 from ca.x509.signer import Signer
-
-if TYPE_CHECKING:  # the ledger package owns SQLAlchemy; the runtime only carries its objects
-    from sqlalchemy.engine import Engine
 
 
 class RevokedSerial(NamedTuple):
@@ -48,7 +45,7 @@ class Runtime:
             if signer is None:
                 ca = self.settings.ca
                 if key_ref.startswith("pkcs11:"):
-                    from ca.keys.pkcs11 import read_pin
+                    from ca.secrets import read_pin
 
                     signer = load_signer(key_ref, pin=read_pin(ca.pkcs11_pin_file), module=ca.pkcs11_module)
                 else:

@@ -7,8 +7,6 @@ tenants. Every use case that lists or changes a company's rows asks `company_sco
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from ca.actor import Actor
 from ca.errors import BadRequestError, NotAuthorizedError, NotFoundError
 from ca.ledger import Session, store
@@ -16,31 +14,31 @@ from ca.ledger.models import Company
 from ca.x509.names import normalize_eic
 
 
-class Operators(StrEnum):
-    """What an operator gets when the query is for a company."""
-
-    ALL = "all"  # no company named: every company (None)
-    NAMED = "named"  # must name the company
-    REFUSED = "refused"  # a company's own business: operators use the company's administrators
-
-
 def find_company(session: Session, eic: str) -> Company:
     """The company with this EIC code, typed in any case and with spaces around (NotFoundError otherwise)."""
     return store.get_company_by_eic(session, normalize_eic(eic))
 
 
-def company_scope(session: Session, actor: Actor, company_eic: str | None = None, *,
-                  operators: Operators = Operators.NAMED, admins_only: bool = True,
+def company_scope(session: Session, actor: Actor, company_eic: str | None = None, *, admins_only: bool = True,
                   refusal: str = "only a company administrator may do this") -> int | None:
-    """The company id the actor's query is limited to (None: all companies, for operators only)."""
+    """The company id the actor's query is limited to; None (every company) for an operator naming none."""
     if actor.is_operator:
-        if operators is Operators.REFUSED:
-            raise NotAuthorizedError(refusal)
-        if company_eic:
-            return find_company(session, company_eic).id
-        if operators is Operators.NAMED:
+        return find_company(session, company_eic).id if company_eic else None
+    return _members_company(session, actor, company_eic, admins_only, refusal)
+
+
+def one_company(session: Session, actor: Actor, company_eic: str | None = None, *, admins_only: bool = True,
+                refusal: str = "only a company administrator may do this") -> int:
+    """Like `company_scope`, for a question about one company: an operator must name it."""
+    if actor.is_operator:
+        if not company_eic:
             raise BadRequestError("choose a company")
-        return None
+        return find_company(session, company_eic).id
+    return _members_company(session, actor, company_eic, admins_only, refusal)
+
+
+def _members_company(session: Session, actor: Actor, company_eic: str | None, admins_only: bool,
+                     refusal: str) -> int:
     if actor.company_id is None or (admins_only and not actor.is_company_admin):
         raise NotAuthorizedError(refusal)
     if company_eic and normalize_eic(company_eic) != store.get_company(session, actor.company_id).eic:

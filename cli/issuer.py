@@ -10,8 +10,8 @@ import click
 from ca.errors import ConflictError
 from ca.files import write_new_file
 from ca.issuer import load_certificate_file
-from ca.keys.filekey import read_passphrase
 from ca.lifecycle import issuers
+from ca.secrets import read_passphrase
 from cli.context import CLIContext, pass_ctx
 
 

@@ -17,8 +17,7 @@ from ca.clock import SystemClock
 from ca.errors import BadRequestError, ConflictError
 from ca.files import write_new_file
 from ca.issuer import load_certificate_file
-from ca.keys.filekey import read_passphrase
-from ca.keys.pkcs11 import DEFAULT_MODULE, read_pin
+from ca.secrets import DEFAULT_PKCS11_MODULE, read_passphrase, read_pin
 from ca.transcript import append_entry, verify_transcript
 from ca.x509.names import parse_dn
 from ca.x509.pem import pem_encode
@@ -35,7 +34,7 @@ def _secret_options(command: click.Command) -> click.Command:
                      help="File holding the root key passphrase (at least 12 characters)."),
         click.option("--pin-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="File holding the PIN of the PKCS#11 token that holds the root key."),
-        click.option("--pkcs11-module", default=DEFAULT_MODULE, show_default=True, help="PKCS#11 library."),
+        click.option("--pkcs11-module", default=DEFAULT_PKCS11_MODULE, show_default=True, help="PKCS#11 library."),
     ]):
         command = option(command)
     return command

@@ -15,9 +15,9 @@ from ca.actor import Actor
 from ca.errors import ConflictError
 from ca.files import write_new_file
 from ca.issuer import csr_for_existing_key, key_path, load_certificate_file
-from ca.keys.filekey import read_passphrase
 from ca.lifecycle import issuers
 from ca.runtime import Runtime
+from ca.secrets import read_passphrase
 from ca.x509.names import parse_dn
 from enrollment.accounts import companies
 from enrollment.accounts import users as accounts

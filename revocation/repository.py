@@ -14,6 +14,7 @@ from ca.ledger import store
 from ca.runtime import Runtime
 from ca.x509 import repository_paths as paths
 from ca.x509.crl import crl_number_of
+from ca.x509.signer import ca_public_key
 
 CERT_TYPE = "application/pkix-cert"
 CRL_TYPE = "application/pkix-crl"
@@ -62,7 +63,7 @@ def import_root_crl(runtime: Runtime, actor: Actor, data: bytes) -> int:
     if not records:
         raise BadRequestError("no issuer installed yet: the root certificate is not known to the ledger")
     roots = {r.root_der: x509.load_der_x509_certificate(r.root_der) for r in records}
-    if not any(crl.issuer == root.subject and crl.is_signature_valid(root.public_key())  # type: ignore[arg-type]
+    if not any(crl.issuer == root.subject and crl.is_signature_valid(ca_public_key(root.public_key()))
                for root in roots.values()):
         raise BadRequestError("the CRL is not signed by the installed root CA")
     try:

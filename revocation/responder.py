@@ -17,9 +17,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from ca.actor import SYSTEM, Actor
 from ca.issuance import issue_certificate
 from ca.issuer import Issuer
-from ca.keys.filekey import FileSigner, generate_private_key, load_private_key, read_passphrase, save_private_key
+from ca.keys.filekey import FileSigner, generate_private_key, load_private_key, save_private_key
 from ca.ledger import store
 from ca.runtime import Runtime
+from ca.secrets import read_passphrase
 from ca.x509.signer import Signer, hash_for
 from ca.x509.validity import renewal_due
 

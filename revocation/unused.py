@@ -17,7 +17,7 @@ from ca.errors import BadRequestError, ConflictError, NotFoundError
 from ca.ledger import store
 from ca.revoke import revoke_certificate
 from ca.runtime import Runtime
-from ca.scope import Operators, company_scope, own_company
+from ca.scope import company_scope, own_company
 from ca.x509.serials import format_serial, parse_serial
 
 UNUSED_REASON = "cessationOfOperation"
@@ -46,7 +46,7 @@ def find_unused_certificates(
         raise BadRequestError(f"days must be 1 to {MAX_DAYS}")
     now = runtime.clock.now()
     with runtime.sessionmaker() as session:
-        company_id = company_scope(session, actor, company_eic, operators=Operators.ALL,
+        company_id = company_scope(session, actor, company_eic,
                                    refusal="only administrators may look for unused certificates")
         records = store.list_unused_certificates(session, cutoff=now - timedelta(days=days), now=now,
                                                  company_id=company_id)

@@ -14,9 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 
 from ca.errors import BadRequestError, NotAuthorizedError, NotFoundError
 from ca.files import write_new_file
-from ca.x509.signer import KEY_TYPES, hash_for
-
-MIN_PASSPHRASE_LENGTH = 12
+from ca.secrets import check_passphrase
+from ca.x509.signer import KEY_TYPES, ca_private_key, hash_for
 
 
 def generate_private_key(key_type: str) -> CertificateIssuerPrivateKeyTypes:
@@ -41,23 +40,6 @@ def key_type_of(key: CertificateIssuerPrivateKeyTypes | CertificateIssuerPublicK
     return name
 
 
-def read_passphrase(path: Path) -> bytes:
-    """Passphrases come from a file (or a file descriptor path), never from the command line."""
-    try:
-        value = path.read_bytes().rstrip(b"\r\n")
-    except FileNotFoundError:
-        raise NotFoundError(f"passphrase file not found: {path}") from None
-    except IsADirectoryError:
-        raise BadRequestError(f"passphrase file is a directory: {path}") from None
-    check_passphrase(value)
-    return value
-
-
-def check_passphrase(value: bytes) -> None:
-    if len(value) < MIN_PASSPHRASE_LENGTH:
-        raise BadRequestError(f"passphrase too short: at least {MIN_PASSPHRASE_LENGTH} characters are required")
-
-
 def save_private_key(path: Path, key: CertificateIssuerPrivateKeyTypes, passphrase: bytes) -> None:
     check_passphrase(passphrase)
     pem = key.private_bytes(
@@ -77,8 +59,12 @@ def load_private_key(path: Path, passphrase: bytes) -> CertificateIssuerPrivateK
         key = serialization.load_pem_private_key(data, password=passphrase)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         raise NotAuthorizedError(f"cannot decrypt key {path}: wrong passphrase or damaged file") from None
-    key_type_of(key)
-    return key  # type: ignore[return-value]
+    try:
+        checked = ca_private_key(key)
+    except TypeError:
+        raise BadRequestError(f"{path} holds a key of an unsupported type") from None
+    key_type_of(checked)
+    return checked
 
 
 class FileSigner:

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import unquote
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 
 from ca.errors import BadRequestError, ConflictError, NotAuthorizedError, NotFoundError
-from ca.x509.signer import KEY_TYPES, hash_for
+from ca.x509.signer import KEY_TYPES, ca_public_key, hash_for
 
-DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 _CURVES = {"ec-p256": "secp256r1", "ec-p384": "secp384r1"}
 
 
@@ -41,16 +39,6 @@ def parse_key_uri(uri: str) -> KeyURI:
     if not attributes.get("token") or not attributes.get("object"):
         raise BadRequestError(f"PKCS#11 URI {uri!r} must name both token= and object=")
     return KeyURI(attributes["token"], attributes["object"])
-
-
-def read_pin(path: Path) -> str:
-    try:
-        pin = path.read_text().strip()
-    except FileNotFoundError:
-        raise NotFoundError(f"PIN file not found: {path}") from None
-    if not pin:
-        raise BadRequestError(f"PIN file {path} is empty")
-    return pin
 
 
 _SESSIONS: dict[tuple[str, str], object] = {}
@@ -106,17 +94,17 @@ class PKCS11Signer:
             from pkcs11.util.rsa import encode_rsa_public_key
 
             der = _rsa_spki(encode_rsa_public_key(public))
-        self._public = serialization.load_der_public_key(der)
+        self._public = ca_public_key(serialization.load_der_public_key(der))
         from ca.keys.filekey import key_type_of
 
-        self._key_type = key_type_of(self._public)  # type: ignore[arg-type]
+        self._key_type = key_type_of(self._public)
 
     @property
     def key_type(self) -> str:
         return self._key_type
 
     def public_key(self) -> CertificateIssuerPublicKeyTypes:
-        return self._public  # type: ignore[return-value]
+        return self._public
 
     def sign(self, data: bytes) -> bytes:
         from pkcs11 import Mechanism

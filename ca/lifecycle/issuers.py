@@ -26,6 +26,7 @@ from ca.ledger.audit import append_event
 from ca.ledger.models import IssuerRecord
 from ca.runtime import Runtime
 from ca.x509.names import parse_dn
+from ca.x509.signer import ca_public_key
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def create_issuer(
     check_issuer_name(name)
     ca = runtime.settings.ca
     if key_uri:
-        from ca.keys.pkcs11 import read_pin
+        from ca.secrets import read_pin
 
         csr_pem = create_token_issuer_key(ca.key_dir, name, parse_dn(subject), key_type, key_uri,
                                           read_pin(ca.pkcs11_pin_file), ca.pkcs11_module)
@@ -114,7 +115,7 @@ def _check_service_can_sign(runtime: Runtime, name: str, key_ref: str, certifica
     except PKIError as exc:
         raise BadRequestError(f"issuer {name!r} not installed: the service cannot unlock its key with "
                               f"ca.passphrase_file ({exc})") from None
-    if not same_key(signer.public_key(), certificate.public_key()):  # type: ignore[arg-type]
+    if not same_key(signer.public_key(), ca_public_key(certificate.public_key())):
         raise BadRequestError(f"issuer {name!r} not installed: its key file does not hold the certificate's key")
 
 

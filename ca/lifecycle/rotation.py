@@ -18,11 +18,13 @@ from ca.actor import Actor
 from ca.errors import BadRequestError, ConflictError, NotAuthorizedError
 from ca.files import write_new_file
 from ca.issuer import check_issuer_name, key_path, public_key_path
-from ca.keys.filekey import check_passphrase, load_private_key, read_passphrase, save_private_key
+from ca.keys.filekey import load_private_key, save_private_key
 from ca.ledger import store
 from ca.ledger.audit import append_event
 from ca.lifecycle.issuers import create_issuer
 from ca.runtime import Runtime
+from ca.secrets import check_passphrase, read_passphrase
+from ca.x509.signer import ca_private_key
 
 
 @dataclass(frozen=True)
@@ -121,11 +123,11 @@ def restore_issuer_key(runtime: Runtime, actor: Actor, *, name: str, backup: byt
     actor.require_operator()
     check_issuer_name(name)
     try:
-        key = serialization.load_pem_private_key(backup, password=backup_passphrase)
+        key = ca_private_key(serialization.load_pem_private_key(backup, password=backup_passphrase))
     except (ValueError, TypeError):
         raise NotAuthorizedError("cannot open the backup: wrong passphrase or not an encrypted key") from None
     key_dir = runtime.settings.ca.key_dir
-    save_private_key(key_path(key_dir, name), key, read_passphrase(runtime.settings.ca.passphrase_file))  # type: ignore[arg-type]
+    save_private_key(key_path(key_dir, name), key, read_passphrase(runtime.settings.ca.passphrase_file))
     write_new_file(public_key_path(key_dir, name), key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     with runtime.sessionmaker.begin() as session:

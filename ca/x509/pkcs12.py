@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import PrivateFormat, pkcs12
 
 from ca.errors import BadRequestError
+from ca.x509.signer import ca_private_key
 
 ENCRYPTIONS = ("modern", "legacy")
 MODERN_KDF_ROUNDS = 600_000  # OWASP 2023 figure for PBKDF2-HMAC-SHA256
@@ -51,4 +52,4 @@ def encode_pkcs12(
                    .hmac_hash(hashes.SHA1()))
     name = " ".join(friendly_name.split())[:MAX_FRIENDLY_NAME].encode("utf-8")
     return pkcs12.serialize_key_and_certificates(
-        name or None, key, certificate, list(chain), builder.build(password))  # type: ignore[arg-type]
+        name or None, ca_private_key(key), certificate, list(chain), builder.build(password))

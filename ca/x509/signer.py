@@ -10,7 +10,13 @@ from __future__ import annotations
 from typing import Protocol
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPrivateKeyTypes,
+    CertificateIssuerPublicKeyTypes,
+    PrivateKeyTypes,
+    PublicKeyTypes,
+)
 
 KEY_TYPES: tuple[str, ...] = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096")
 
@@ -30,8 +36,25 @@ class Signer(Protocol):
         ...
 
 
-def hash_for(key_type: str) -> hashes.HashAlgorithm:
+def hash_for(key_type: str) -> hashes.SHA256 | hashes.SHA384:
     """SHA-384 for P-384 (matching strength, RFC 5480 §4), SHA-256 otherwise (RFC 4055 §5 for RSA)."""
     if key_type not in KEY_TYPES:
         raise ValueError(f"unknown key type {key_type!r}")
     return hashes.SHA384() if key_type == "ec-p384" else hashes.SHA256()
+
+
+def ca_public_key(key: PublicKeyTypes) -> ec.EllipticCurvePublicKey | rsa.RSAPublicKey:
+    """The key as one the CA signs or certifies (EC or RSA; CSR checks refuse every other kind first)."""
+    if isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        return key
+    raise TypeError(f"unsupported key type {type(key).__name__}")
+
+
+def ca_private_key(key: PrivateKeyTypes) -> ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey:
+    if isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        return key
+    raise TypeError(f"unsupported key type {type(key).__name__}")
+
+
+__all__ = ["KEY_TYPES", "CertificateIssuerPrivateKeyTypes", "CertificateIssuerPublicKeyTypes", "Signer",
+           "ca_private_key", "ca_public_key", "hash_for"]

@@ -44,13 +44,13 @@ def preview(builder: x509.CertificateBuilder, key_type: str) -> x509.Certificate
 
 
 def verify_signed_by(cert: x509.Certificate, public_key: CertificateIssuerPublicKeyTypes) -> None:
+    hash_algorithm = cert.signature_hash_algorithm
+    if hash_algorithm is None:
+        raise SigningError("the certificate carries no signature hash algorithm")
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hash_algorithm))
         elif isinstance(public_key, rsa.RSAPublicKey):
-            hash_algorithm = cert.signature_hash_algorithm
-            if hash_algorithm is None:
-                raise SigningError("the certificate carries no signature hash algorithm")
             public_key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), hash_algorithm)
         else:
             raise TypeError("unsupported issuer key")

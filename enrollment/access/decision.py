@@ -50,7 +50,7 @@ def decide_from_ledger(runtime: Runtime, der: bytes, digest: str, service: str |
     the user's groups grant for `service`. `issuer_certificate` parses (and may remember) issuer DER.
     """
     portal = portal_url(runtime)
-    asked = {"service": service, "connection_point": point}
+    asked: dict[str, Any] = {"service": service, "connection_point": point}
     if not der:
         return _refuse(runtime, "no_certificate", "Your browser did not present a client certificate.",
                        f"Install the certificate (.p12 file) you got from the portal in your browser, or request "

@@ -24,9 +24,10 @@ from ca.actor import SYSTEM, Actor
 from ca.errors import BadRequestError
 from ca.files import write_atomically
 from ca.issuance import issue_certificate
-from ca.keys.filekey import generate_private_key, read_passphrase
+from ca.keys.filekey import generate_private_key
 from ca.ledger import gate_store
 from ca.runtime import Runtime
+from ca.secrets import read_passphrase
 
 RENEW_BEFORE = timedelta(days=30)
 SERVER_KEY_TYPE = "ec-p256"
@@ -104,7 +105,7 @@ def _issue_server_certificate(runtime: Runtime, actor: Actor, passphrase: bytes)
     key = generate_private_key(SERVER_KEY_TYPE)
     csr = (x509.CertificateSigningRequestBuilder()
            .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, names[0])]))
-           .sign(key, hashes.SHA256()))  # type: ignore[arg-type]
+           .sign(key, hashes.SHA256()))
     issued = issue_certificate(runtime, actor, csr_data=csr.public_bytes(Encoding.PEM), user_email=None,
                                profile_name="tls-server", dns_names=tuple(names))
     key_pem = key.private_bytes(Encoding.PEM, serialization.PrivateFormat.PKCS8,

@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 
 from ca.actor import Actor
 from ca.errors import BadRequestError, NotAuthorizedError, NotFoundError
-from ca.ledger import portal_store, store
+from ca.ledger import Session, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import User
+from ca.ledger.portal_models import ActivationToken
 from ca.runtime import Runtime
+from ca.scope import find_company
 from enrollment.accounts.passwords import check_password_rules, hash_password
 from enrollment.accounts.sessions import token_digest
 from enrollment.accounts.users import validate_email, validate_full_name
@@ -48,13 +50,13 @@ def link_url(runtime: Runtime, token: str) -> str:
     return f"{runtime.settings.portal.base_url.rstrip('/')}/activate/{token}"
 
 
-def new_link(session: object, runtime: Runtime, user: User, purpose: str) -> tuple[str, datetime]:
+def new_link(session: Session, runtime: Runtime, user: User, purpose: str) -> tuple[str, datetime]:
     """Retire the user's older links and record a new one; returns (token, expiry)."""
     now = runtime.clock.now()
     expires_at = now + timedelta(hours=runtime.settings.portal.activation_hours)
     token = secrets.token_urlsafe(32)
-    portal_store.mark_tokens_used(session, user.id, now)  # type: ignore[arg-type]
-    portal_store.add_token(session, token_sha256=token_digest(token), user_id=user.id,  # type: ignore[arg-type]
+    portal_store.mark_tokens_used(session, user.id, now)
+    portal_store.add_token(session, token_sha256=token_digest(token), user_id=user.id,
                            purpose=purpose, at=now, expires_at=expires_at)
     return token, expires_at
 
@@ -103,7 +105,7 @@ def invite_user(
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
         if company_eic:
-            company = store.get_company_by_eic(session, company_eic.strip().upper())
+            company = find_company(session, company_eic)
         elif actor.company_id is not None:
             company = store.get_company(session, actor.company_id)
         else:
@@ -146,18 +148,18 @@ def resend_activation(runtime: Runtime, actor: Actor, *, user_id: int | None = N
     return Invitation(member=view, expires_at=expires_at, mail_sent=sent)
 
 
-def _live_token(session: object, runtime: Runtime, token: str) -> tuple[object, User]:
-    record = portal_store.find_token(session, token_digest(token)) if token else None  # type: ignore[arg-type]
+def _live_token(session: Session, runtime: Runtime, token: str) -> tuple[ActivationToken, User]:
+    record = portal_store.find_token(session, token_digest(token)) if token else None
     if record is None or record.used_at is not None or record.expires_at <= runtime.clock.now():
         raise NotFoundError(LINK_INVALID)
-    return record, portal_store.get_user(session, record.user_id)  # type: ignore[arg-type]
+    return record, portal_store.get_user(session, record.user_id)
 
 
 def describe_link(runtime: Runtime, token: str) -> LinkInfo:
     with runtime.sessionmaker() as session:
         record, user = _live_token(session, runtime, token)
-        return LinkInfo(email=user.email, full_name=user.full_name, purpose=record.purpose,  # type: ignore[attr-defined]
-                        expires_at=record.expires_at)  # type: ignore[attr-defined]
+        return LinkInfo(email=user.email, full_name=user.full_name, purpose=record.purpose,
+                        expires_at=record.expires_at)
 
 
 def use_link(runtime: Runtime, token: str, *, password: str | None, source_ip: str | None) -> LinkInfo:
@@ -166,9 +168,9 @@ def use_link(runtime: Runtime, token: str, *, password: str | None, source_ip: s
     notify: list[tuple[str, str]] = []
     with runtime.sessionmaker.begin() as session:
         record, user = _live_token(session, runtime, token)
-        purpose = record.purpose  # type: ignore[attr-defined]
+        purpose = record.purpose
         info = LinkInfo(email=user.email, full_name=user.full_name, purpose=purpose,
-                        expires_at=record.expires_at)  # type: ignore[attr-defined]
+                        expires_at=record.expires_at)
         if purpose in ("activate", "reset"):
             new_password = check_password_rules(password or "", email=user.email)
             status = "active" if user.status == "invited" else None

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 
 from ca.actor import Actor
 from ca.errors import BadRequestError, NotAuthorizedError, NotFoundError
-from ca.ledger import portal_store, store
+from ca.ledger import Session, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import User
 from ca.revoke import announce_revocations, revoke_in_session
 from ca.runtime import RevokedSerial, Runtime
+from ca.scope import one_company
 from enrollment.accounts.views import MemberView, member_view
 from enrollment.mail import send_mail
 
@@ -30,18 +31,12 @@ class DetachReport:
     revoked: list[str] = field(default_factory=list)
 
 
-def _company_scope(session: object, actor: Actor, company_eic: str | None) -> int:
-    if actor.is_operator:
-        if not company_eic:
-            raise BadRequestError("choose a company")
-        return store.get_company_by_eic(session, company_eic.strip().upper()).id  # type: ignore[arg-type]
-    if not actor.is_company_admin or actor.company_id is None:
-        raise NotAuthorizedError("only a company administrator may see the company's people")
-    return actor.company_id
+def _company_scope(session: Session, actor: Actor, company_eic: str | None) -> int:
+    return one_company(session, actor, company_eic, refusal="only a company administrator may see the company's people")
 
 
-def _member(session: object, company_id: int, user_id: int) -> User:
-    user = portal_store.get_user(session, user_id) if user_id else None  # type: ignore[arg-type]
+def _member(session: Session, company_id: int, user_id: int) -> User:
+    user = portal_store.get_user(session, user_id) if user_id else None
     if user is None or user.company_id != company_id:
         raise NotFoundError(f"no user #{user_id} in your company")
     return user

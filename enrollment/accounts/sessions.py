@@ -19,10 +19,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca.actor import Actor
 from ca.errors import NotAuthorizedError
-from ca.ledger import portal_store, store
+from ca.ledger import Session, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import User
 from ca.runtime import Runtime
+from ca.vocabulary import ActorKind, Role, UserStatus
 from enrollment.accounts.passwords import hash_password, needs_rehash, verify_password
 from enrollment.accounts.views import LoginResult, Principal
 
@@ -41,17 +42,17 @@ def token_digest(token: str) -> str:
 
 def actor_for(user: User, source_ip: str | None) -> Actor:
     """The identity use cases see: company rights only for an active member of a company."""
-    if user.role == "operator":
-        return Actor(kind="operator", name=f"operator:{user.email}", user_id=user.id, source_ip=source_ip)
-    if user.status == "active" and user.company_id is not None:
-        return Actor(kind="user", name=user.email, user_id=user.id, company_id=user.company_id, role=user.role,
-                     source_ip=source_ip)
-    return Actor(kind="user", name=user.email, user_id=user.id, source_ip=source_ip)
+    if user.role == Role.OPERATOR:
+        return Actor(kind=ActorKind.OPERATOR, name=f"operator:{user.email}", user_id=user.id, source_ip=source_ip)
+    if user.status == UserStatus.ACTIVE and user.company_id is not None:
+        return Actor(kind=ActorKind.USER, name=user.email, user_id=user.id, company_id=user.company_id,
+                     role=Role(user.role), source_ip=source_ip)
+    return Actor(kind=ActorKind.USER, name=user.email, user_id=user.id, source_ip=source_ip)
 
 
-def principal_for(session: object, user: User, source_ip: str | None) -> Principal:
+def principal_for(session: Session, user: User, source_ip: str | None) -> Principal:
     actor = actor_for(user, source_ip)
-    company = store.get_company(session, user.company_id) if user.company_id else None  # type: ignore[arg-type]
+    company = store.get_company(session, user.company_id) if user.company_id else None
     member = actor.company_id is not None
     return Principal(
         actor=actor, user_id=user.id, email=user.email, full_name=user.full_name, role=user.role,

@@ -10,6 +10,7 @@ from ca.ledger import store
 from ca.ledger.audit import append_event
 from ca.ledger.models import User
 from ca.runtime import Runtime
+from ca.scope import company_scope, find_company
 from enrollment.accounts.views import UserView
 
 ROLES = ("operator", "first-admin", "admin", "user")
@@ -51,7 +52,7 @@ def create_user(
         raise BadRequestError(f"a {role} needs a company (--company EIC)")
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
-        company = store.get_company_by_eic(session, company_eic.strip().upper()) if company_eic else None
+        company = find_company(session, company_eic) if company_eic else None
         if not actor.is_operator:
             if not (actor.is_company_admin and company and company.id == actor.company_id):
                 raise NotAuthorizedError("you may only create accounts in your own company")
@@ -69,12 +70,8 @@ def create_user(
 
 def list_users(runtime: Runtime, actor: Actor, *, company_eic: str | None = None) -> list[UserView]:
     with runtime.sessionmaker() as session:
-        company_id = None
-        if company_eic:
-            company_id = store.get_company_by_eic(session, company_eic.strip().upper()).id
-        if not actor.is_operator:
-            if company_id is not None and company_id != actor.company_id:
-                raise NotAuthorizedError("you may only list users of your own company")
-            company_id = actor.company_id
+        company_id = company_scope(session, actor, company_eic, admins_only=False,
+                                   refusal="you may only list users of your own company")
         eics = {c.id: c.eic for c in store.list_companies(session)}
-        return [user_view(u, eics.get(u.company_id)) for u in store.list_users(session, company_id)]
+        return [user_view(u, eics.get(u.company_id) if u.company_id is not None else None)
+                for u in store.list_users(session, company_id)]

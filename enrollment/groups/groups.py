@@ -10,11 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ca.actor import Actor
-from ca.errors import BadRequestError, NotAuthorizedError, NotFoundError
-from ca.ledger import portal_store, store
+from ca.errors import BadRequestError, NotFoundError
+from ca.ledger import Session, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import Group
 from ca.runtime import Runtime
+from ca.scope import own_company
 from enrollment.accounts.views import ConnectionPointView, MemberView, member_view
 from enrollment.groups.views import GroupView, ServiceView
 
@@ -30,9 +31,7 @@ class GroupsPage:
 
 
 def _company_of(actor: Actor) -> int:
-    if not actor.is_company_admin or actor.company_id is None:
-        raise NotAuthorizedError("only a company administrator manages groups")
-    return actor.company_id
+    return own_company(actor, "only a company administrator manages groups")
 
 
 def _check_name(name: str) -> str:
@@ -42,19 +41,19 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _group_view(session: object, group: Group, eic: str) -> GroupView:
-    users = {u.id: u for u in portal_store.list_company_users(session, group.company_id)}  # type: ignore[arg-type]
-    services = {s.code: s for s in portal_store.list_services(session)}  # type: ignore[arg-type]
-    points = {p.id: p for p in portal_store.list_connection_points(session, group.company_id)}  # type: ignore[arg-type]
-    member_ids = portal_store.list_member_ids(session, group.id)  # type: ignore[arg-type]
+def _group_view(session: Session, group: Group, eic: str) -> GroupView:
+    users = {u.id: u for u in portal_store.list_company_users(session, group.company_id)}
+    services = {s.code: s for s in portal_store.list_services(session)}
+    points = {p.id: p for p in portal_store.list_connection_points(session, group.company_id)}
+    member_ids = portal_store.list_member_ids(session, group.id)
     return GroupView(
         id=group.id, name=group.name,
         members=sorted((member_view(users[i], eic) for i in member_ids if i in users), key=lambda m: m.email),
         services=[ServiceView(code=c, name=services[c].name)
-                  for c in portal_store.list_group_service_codes(session, group.id)  # type: ignore[arg-type]
+                  for c in portal_store.list_group_service_codes(session, group.id)
                   if c in services],
         perimeter=sorted((ConnectionPointView(id=points[i].id, code=points[i].code, label=points[i].label)
-                          for i in portal_store.list_group_point_ids(session, group.id)  # type: ignore[arg-type]
+                          for i in portal_store.list_group_point_ids(session, group.id)
                           if i in points), key=lambda p: p.code),
     )
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from ca.actor import Actor
 from ca.errors import BadRequestError
-from ca.ledger import portal_store, store
+from ca.ledger import portal_store
 from ca.ledger.audit import append_event
 from ca.runtime import Runtime
+from ca.scope import find_company, one_company
 from ca.settings import Settings
 from enrollment.accounts.views import ConnectionPointView
 from enrollment.groups.views import ServiceView
@@ -75,7 +76,7 @@ def add_connection_point(runtime: Runtime, actor: Actor, *, company_eic: str, co
         raise BadRequestError("a connection point label is 1 to 128 characters")
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
-        company = store.get_company_by_eic(session, company_eic.strip().upper())
+        company = find_company(session, company_eic)
         point = portal_store.add_connection_point(session, company_id=company.id, code=code, label=label)
         append_event(session, at=now, actor=actor.name, action="connection_point.added",
                      object_type="connection_point", object_id=code, company_id=company.id,
@@ -86,11 +87,8 @@ def add_connection_point(runtime: Runtime, actor: Actor, *, company_eic: str, co
 def list_connection_points(runtime: Runtime, actor: Actor, *, company_eic: str | None = None
                            ) -> list[ConnectionPointView]:
     with runtime.sessionmaker() as session:
-        if actor.is_operator and company_eic:
-            company_id = store.get_company_by_eic(session, company_eic.strip().upper()).id
-        elif actor.company_id is not None:
-            company_id = actor.company_id
-        else:
+        if actor.company_id is None and not actor.is_operator:
             return []
+        company_id = one_company(session, actor, company_eic, admins_only=False)
         return [ConnectionPointView(id=p.id, code=p.code, label=p.label)
                 for p in portal_store.list_connection_points(session, company_id)]

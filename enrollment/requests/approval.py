@@ -18,6 +18,7 @@ from ca.ledger import Session, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import CertificateRequest, Company, User
 from ca.runtime import Runtime
+from ca.scope import find_company, own_company
 from ca.vocabulary import ActorKind, RequestStatus, UserStatus
 from ca.x509.csr import CheckedCSR, checked_csr
 from enrollment.mail import send_mail
@@ -105,13 +106,13 @@ def _reload(runtime: Runtime, company_id: int, request_id: int) -> RequestView:
         return request_view(request, portal_store.get_user(session, request.user_id), serials.get(request.id))
 
 
-def _views(session: object, requests: list[CertificateRequest]) -> list[RequestView]:
-    serials = portal_store.list_request_certificates(session, [r.id for r in requests])  # type: ignore[arg-type]
+def _views(session: Session, requests: list[CertificateRequest]) -> list[RequestView]:
+    serials = portal_store.list_request_certificates(session, [r.id for r in requests])
     users: dict[int, User] = {}
     views = []
     for request in requests:
         if request.user_id not in users:
-            users[request.user_id] = portal_store.get_user(session, request.user_id)  # type: ignore[arg-type]
+            users[request.user_id] = portal_store.get_user(session, request.user_id)
         views.append(request_view(request, users[request.user_id], serials.get(request.id)))
     return views
 
@@ -125,10 +126,9 @@ def list_my_requests(runtime: Runtime, actor: Actor) -> list[RequestView]:
 
 
 def list_company_requests(runtime: Runtime, actor: Actor, *, status: str | None = "pending") -> list[RequestView]:
-    if not actor.is_company_admin or actor.company_id is None:
-        raise NotAuthorizedError("only a company administrator sees the company's requests")
+    company_id = own_company(actor, "only a company administrator sees the company's requests")
     with runtime.sessionmaker() as session:
-        return _views(session, portal_store.list_requests(session, company_id=actor.company_id, status=status))
+        return _views(session, portal_store.list_requests(session, company_id=company_id, status=status))
 
 
 def _clean_comment(comment: str | None, *, required: bool) -> str | None:
@@ -144,29 +144,28 @@ def decide_request(runtime: Runtime, actor: Actor, *, request_id: int, approve: 
                    comment: str | None = None) -> RequestView:
     """An administrator approves (a CSR is then issued at once; a key-generation request waits for its
     requester to collect it) or rejects with a comment."""
-    if not actor.is_company_admin or actor.company_id is None:
-        raise NotAuthorizedError("only a company administrator decides on requests")
+    company_id = own_company(actor, "only a company administrator decides on requests")
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
-        request = portal_store.get_company_request(session, actor.company_id, request_id)
+        request = portal_store.get_company_request(session, company_id, request_id)
         comment = _clean_comment(comment, required=not approve)
         if request.status != "pending":
             raise BadRequestError(f"request #{request_id} is {request.status}, not pending")
         requester = portal_store.get_user(session, request.user_id)
-        if approve and (requester.status != "active" or requester.company_id != actor.company_id):
+        if approve and (requester.status != "active" or requester.company_id != company_id):
             raise BadRequestError(f"{requester.email} is no longer an active member of the company")
         portal_store.mark_request(session, request, status="approved" if approve else "rejected", at=now,
                                   comment=comment)
         append_event(session, at=now, actor=actor.name,
                      action="request.approved" if approve else "request.rejected", object_type="request",
-                     object_id=str(request_id), company_id=actor.company_id, details={"comment": comment},
+                     object_id=str(request_id), company_id=company_id, details={"comment": comment},
                      source_ip=actor.source_ip)
         csr_der, email, name = request.csr_der, requester.email, requester.full_name
     if approve and csr_der is not None:
-        issue_for_request(runtime, actor, request_id=request_id, company_id=actor.company_id, csr_data=csr_der,
+        issue_for_request(runtime, actor, request_id=request_id, company_id=company_id, csr_data=csr_der,
                           user_email=email)
     _tell_requester(runtime, email, name, request_id, approve, csr_der is None, comment)
-    return _reload(runtime, actor.company_id, request_id)
+    return _reload(runtime, company_id, request_id)
 
 
 def _tell_requester(runtime: Runtime, email: str, name: str, request_id: int, approve: bool, keygen: bool,
@@ -189,7 +188,7 @@ def set_approval_policy(runtime: Runtime, actor: Actor, *, policy: str, company_
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
         if actor.is_operator and company_eic:
-            company = store.get_company_by_eic(session, company_eic.strip().upper())
+            company = find_company(session, company_eic)
         elif actor.kind == "user" and actor.role == "first-admin" and actor.company_id is not None:
             company = store.get_company(session, actor.company_id)
         else:

@@ -47,6 +47,7 @@ def download_certificate(runtime: Runtime, actor: Actor, *, serial: str, fmt: st
         issuer = next(i for i in store.list_issuers(session) if i.id == record.issuer_id)
         der, issuer_der, root_der, subject = record.der, issuer.certificate_der, issuer.root_der, record.subject
         record_serial = record.serial
+    assert der is not None  # get_visible_certificate(signed=True)
     certificate = x509.load_der_x509_certificate(der)
     media_type, extension = FORMATS[fmt]
     if fmt == "pem":

@@ -49,7 +49,7 @@ def _deliver(runtime: Runtime, actor: Actor, *, request_id: int, password: str, 
     key = generate_private_key(key_type)
     csr = (x509.CertificateSigningRequestBuilder()
            .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "server-side key")]))
-           .sign(key, hashes.SHA256()))  # type: ignore[arg-type]
+           .sign(key, hashes.SHA256()))
     issued = issue_for_request(runtime, actor, request_id=request_id, company_id=actor.company_id,
                                csr_data=csr.public_bytes(Encoding.DER), user_email=email)
     body = encode_pkcs12(key, issued.certificate, issued.chain, password=password.encode("utf-8"),

@@ -24,7 +24,7 @@ from enrollment.requests.keygen import request_generated_certificate
 from tests.frontoffice.servers import frontoffice_environ, start_frontoffice
 from tests.frontoffice.world import OPERATOR, build_world
 from tests.support.server import stop_server
-from tests.support.tools import in_ci
+from tests.support.tools import require, require_module
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -32,20 +32,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
 P12_PASSWORD = "correct horse battery staple 42"
 
 
-def _need(condition: bool, message: str) -> None:
-    if not condition:
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.fixture
 def browser_setup(tmp_path: Path, session_pki) -> Iterator[tuple[dict[str, str], object, Path, str]]:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _need(False, "playwright is not installed (pip install -e '.[test]')")
-    _need(CHROMIUM.exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
+    require_module("playwright.sync_api")
+    require(CHROMIUM.exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
     environ = frontoffice_environ(tmp_path, session_pki, portal_url="https://portal.example.test")
     runtime = build_runtime(load_settings(None, environ))
     server = None

@@ -34,7 +34,7 @@ from tests.portal.conftest import pg_runtime, runtime, world, world_template  # 
 from tests.portal.mailbox import start_mailbox
 from tests.portal.support import PASSWORD
 from tests.support.server import free_port
-from tests.support.tools import in_ci, require_tool
+from tests.support.tools import require_module, require_tool
 from tests.vectors.bad_csrs import good_csr
 from webapp.app import create_app
 
@@ -65,11 +65,7 @@ class Live:
 @pytest.fixture
 def live(request, settings, runtime, world) -> Iterator[Live]:  # noqa: F811
     chromium = require_tool("chromium")
-    try:
-        from playwright import sync_api
-    except ImportError:
-        message = "playwright is not installed (pip install -e '.[test]')"
-        pytest.fail(message) if in_ci() else pytest.skip(message)
+    sync_api = require_module("playwright.sync_api")
     box, controller = start_mailbox()
     port = free_port()
     portal = dataclasses.replace(settings.portal, base_url=f"http://127.0.0.1:{port}", smtp_host=controller.hostname,

@@ -15,12 +15,10 @@ import threading
 import time
 import traceback
 
-import pytest
 from cryptography import x509
 
 from ca.revoke import revoke_certificate
 from revocation.crl import crl_path
-from tests.conftest import PG_URL
 from tests.revocation.helpers import audit_events, issue
 
 PROCESSES = 4
@@ -77,11 +75,6 @@ class _Reader(threading.Thread):
                     self.problems.append(f"{kind}: number went down from {self.last[kind]} to {number}")
                 self.last[kind] = number
                 self.reads += 1
-
-
-def test_postgresql_run_is_configured():
-    if not PG_URL:
-        pytest.skip("PKI_TEST_DATABASE_URL is not set: the PostgreSQL run of the concurrency test is skipped")
 
 
 def test_concurrent_publishers(runtime, operator, environ, settings, session_pki):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -19,13 +18,12 @@ from cryptography.x509.oid import CRLEntryExtensionOID
 from ca.x509 import crl as crl_mod
 from ca.x509.der import signature_algorithm_der
 from ca.x509.reasons import REASON_CODES, REASON_NAMES
+from tests.support.tools import require_tool
 from tests.x509.crl_helpers import CA, make_ca, make_leaf, make_pki
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 REASON_CYCLE = [None, 0, 1, 2, 3, 4, 5, 9, 10]
-LINT_CRL = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "lint_crl"
 
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
 
 
 @pytest.fixture(scope="module")
@@ -317,11 +315,10 @@ def _run(*argv: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.interop
-@needs_openssl
 def test_openssl_verifies_crl_signature(openssl_files):
     files = openssl_files
     result = _run(
-        "openssl",
+        require_tool("openssl"),
         "crl",
         "-inform",
         "DER",
@@ -337,12 +334,11 @@ def test_openssl_verifies_crl_signature(openssl_files):
 
 
 @pytest.mark.interop
-@needs_openssl
 @pytest.mark.parametrize("leaf, accepted", [("good", True), ("bad", False)])
 def test_openssl_crl_check(openssl_files, leaf, accepted):
     files = openssl_files
     result = _run(
-        "openssl",
+        require_tool("openssl"),
         "verify",
         "-crl_check",
         "-CRLfile",
@@ -375,7 +371,7 @@ def test_pkilint_finds_nothing(pki, tmp_path, extra):
     entries = extra.pop("entries", _entries(30))
     path = tmp_path / "crl.der"
     path.write_bytes(_make_crl(issuer, entries, **extra))
-    result = _run(LINT_CRL, "lint", "-t", "CRL", "-p", "PKIX", "-s", "WARNING", path)
+    result = _run(require_tool("lint_crl"), "lint", "-t", "CRL", "-p", "PKIX", "-s", "WARNING", path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -389,7 +385,7 @@ def test_pkilint_flags_serials_over_20_octets(pki, tmp_path):
     _, issuer = pki
     path = tmp_path / "crl.der"
     path.write_bytes(_make_crl(issuer, [((1 << 160) - 1, NOW, 4)]))
-    result = _run(LINT_CRL, "lint", "-t", "CRL", "-p", "PKIX", "-s", "WARNING", path)
+    result = _run(require_tool("lint_crl"), "lint", "-t", "CRL", "-p", "PKIX", "-s", "WARNING", path)
     assert result.returncode == 1 and "certificate_serial_number_out_of_range" in result.stdout
 
 

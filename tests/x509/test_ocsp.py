@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,10 +38,8 @@ from ca.x509.ocsp import (
     parse_request,
 )
 from ca.x509.signer import Signer
+from tests.support.tools import require_tool
 
-LINT_OCSP = shutil.which("lint_ocsp_response") or shutil.which(
-    "lint_ocsp_response", path=str(Path(sys.executable).parent)
-)
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "ocsp"
 NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
 HASHES = {
@@ -173,7 +169,7 @@ def _asn1_request(cert_ids: list[bytes], extensions: list[dict] | None = None) -
 
 def _openssl(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["openssl", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=30, check=False
+        [require_tool("openssl"), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=30, check=False
     )
 
 
@@ -680,7 +676,6 @@ def test_openssl_verifies_response(
 
 
 @pytest.mark.interop
-@pytest.mark.skipif(LINT_OCSP is None, reason="pkilint not installed")
 @pytest.mark.parametrize("status", ["good", "revoked"])
 def test_pkilint_accepts_response(pki: PKI, tmp_path: Path, status: str) -> None:
     now = datetime.now(UTC)
@@ -690,6 +685,7 @@ def test_pkilint_accepts_response(pki: PKI, tmp_path: Path, status: str) -> None
     path = tmp_path / "resp.der"
     path.write_bytes(_build(pki, [single], request.nonce, now=now))
     result = subprocess.run(
-        [str(LINT_OCSP), "lint", "-s", "WARNING", str(path)], capture_output=True, text=True, timeout=60
+        [require_tool("lint_ocsp_response"), "lint", "-s", "WARNING", str(path)], capture_output=True, text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
