@@ -26,6 +26,7 @@ run: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 test: install system-deps lint
 	$(VENV)/bin/pytest -n $(WORKERS) $(PYTEST_ARGS)

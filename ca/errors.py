@@ -72,7 +72,17 @@ class SigningError(PKIError):
     kind = "signing_failed"
 
 
-class LedgerUnavailableError(PKIError):
-    """The ledger cannot be reached right now (database down, locked or gone): retry later."""
+class ServiceUnavailableError(PKIError):
+    """Something the request needs is down right now; retrying later may succeed (HTTP 503, OCSP tryLater)."""
 
     kind = "unavailable"
+
+
+class LedgerUnavailableError(ServiceUnavailableError):
+    """The ledger cannot be reached right now (database down, locked or gone)."""
+
+
+class DeliveryError(ServiceUnavailableError):
+    """A message could not be sent (SMTP or outbox): what was recorded stays, sending can be retried."""
+
+    kind = "delivery_failed"

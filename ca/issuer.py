@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 
@@ -101,7 +102,7 @@ def check_issuer_certificate(cert: x509.Certificate, root: x509.Certificate, key
     """Refuse to install anything but a CA certificate signed by `root` for the key we generated."""
     try:
         cert.verify_directly_issued_by(root)
-    except (ValueError, TypeError, Exception) as exc:  # InvalidSignature has no message
+    except (ValueError, TypeError, InvalidSignature) as exc:  # InvalidSignature has no message
         raise BadRequestError(f"the issuer certificate is not signed by the given root ({exc or 'bad signature'})") \
             from None
     try:

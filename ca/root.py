@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca.errors import BadRequestError, ConflictError, NotFoundError
@@ -260,7 +261,7 @@ def cross_sign(
         raise BadRequestError("the certificate to cross-sign is not a CA certificate")
     try:
         subject_cert.verify_directly_issued_by(subject_cert)
-    except Exception:  # noqa: BLE001  (any failure means: not a self-signed root)
+    except (ValueError, TypeError, InvalidSignature):  # not signed by its own key: not a self-signed root
         raise BadRequestError("only a self-signed root certificate can be cross-signed") from None
     if subject_cert.subject == root_cert.subject:
         raise BadRequestError("a root does not cross-sign itself (the subjects are the same)")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ca.errors import ConflictError
 from ca.files import write_new_file
 from ca.issuer import load_certificate_file
 from ca.lifecycle import rotation
@@ -30,7 +31,7 @@ def issuer_rotate(ctx: CLIContext, name: str, subject: str, out_csr: Path, passp
                   key_type: str) -> None:
     """Start a rotation: new key and CSR; the current issuer signs until the new one is installed."""
     if out_csr.exists():
-        raise click.ClickException(f"refusing to overwrite existing file {out_csr}")
+        raise ConflictError(f"refusing to overwrite existing file {out_csr}")
     csr = rotation.rotate_issuer(ctx.runtime, ctx.actor, name=name, subject=subject, key_type=key_type,
                                  passphrase=read_passphrase(passphrase_file))
     write_new_file(out_csr, csr)

@@ -13,6 +13,7 @@ import json
 
 import click
 
+from ca.errors import DeliveryError
 from cli.context import CLIContext, pass_ctx
 from enrollment.accounts import activation
 from enrollment.groups import services
@@ -83,7 +84,7 @@ def activation_send(ctx: CLIContext, email: str) -> None:
     where = (f"SMTP {ctx.settings.portal.smtp_host}" if ctx.settings.portal.smtp_host
              else f"the outbox {ctx.settings.portal.outbox_dir}")
     if not invitation.mail_sent:
-        raise click.ClickException(f"the link was made but could not be sent through {where}")
+        raise DeliveryError(f"the link was made but could not be sent through {where}")
     click.echo(f"activation link for {invitation.member.email} sent through {where}; "
                f"it expires {invitation.expires_at:%Y-%m-%d %H:%M} UTC")
 

@@ -7,6 +7,7 @@ import os
 
 import click
 
+from ca.errors import BadRequestError
 from cli.context import CLIContext, pass_ctx
 
 _TARGETS = {"repository": "webapp.wsgi:repository", "portal": "webapp.portal_wsgi:portal"}
@@ -74,7 +75,7 @@ def _serve_frontoffice(ctx: CLIContext, host: str | None, port: int | None, work
     address, listen_port = host or settings.host, port or settings.port
     if settings.mode == "proxy":
         if not settings.trusted_proxy_addresses:
-            raise click.ClickException("proxy mode needs frontoffice.trusted_proxies (the nginx address)")
+            raise BadRequestError("proxy mode needs frontoffice.trusted_proxies (the nginx address)")
         tls = prepare_server_tls(ctx.runtime, with_root=True)  # nginx's certificate and client CA bundle
         from granian import Granian
 

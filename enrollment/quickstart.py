@@ -18,6 +18,7 @@ from ca.issuer import csr_for_existing_key, key_path, load_certificate_file
 from ca.lifecycle import issuers
 from ca.runtime import Runtime
 from ca.secrets import read_passphrase
+from ca.vocabulary import Role
 from ca.x509.names import parse_dn
 from enrollment.accounts import companies
 from enrollment.accounts import users as accounts
@@ -86,7 +87,7 @@ def run_quickstart(runtime: Runtime, actor: Actor, *, root_dir: Path) -> Quickst
         pass
     try:
         accounts.create_user(runtime, actor, email=DEMO_ADMIN[0], full_name=DEMO_ADMIN[1],
-                             company_eic=DEMO_EIC, role="first-admin")
+                             company_eic=DEMO_EIC, role=Role.FIRST_ADMIN)
         report.done.append(f"first administrator {DEMO_ADMIN[0]} created")
     except ConflictError:
         pass

@@ -21,6 +21,7 @@ from ca.issuer import Issuer
 from ca.ledger import store
 from ca.ledger.audit import append_event
 from ca.runtime import Runtime
+from ca.vocabulary import IssuerStatus
 from ca.x509 import repository_paths as paths
 from ca.x509.crl import crl_number_of, encode_revoked_rows, encode_tbs_crl, sign_crl
 from ca.x509.der import signature_algorithm_der
@@ -99,9 +100,9 @@ def publishing_issuers(runtime: Runtime, issuer_name: str | None = None) -> list
         records = [store.get_issuer_by_name(session, issuer_name)] if issuer_name else store.list_issuers(session)
         chosen = []
         for record in records:
-            if record.status == "removed":
+            if record.status == IssuerStatus.REMOVED:
                 continue
-            if record.status == "retired" and issuer_name is None:
+            if record.status == IssuerStatus.RETIRED and issuer_name is None:
                 live, _last = store.count_live_certificates(session, record.id, now)
                 if live == 0 and x509.load_der_x509_certificate(record.certificate_der).not_valid_after_utc < now:
                     continue

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from ca.actor import Actor
 from ca.ledger import store
 from ca.runtime import Runtime
+from ca.vocabulary import IssuerStatus
 from ca.x509 import repository_paths as paths
 from ca.x509.crl import crl_number_of
 from ca.x509.signer import ca_public_key
@@ -31,7 +32,7 @@ def repository_documents(runtime: Runtime) -> dict[str, Document]:
     with runtime.sessionmaker() as session:
         records = store.list_issuers(session)
     for record in records:
-        if record.status == "removed":
+        if record.status == IssuerStatus.REMOVED:
             continue
         documents[paths.issuer_certificate(record.name)] = Document(CERT_TYPE, record.certificate_der)
         root_der = x509.load_der_x509_certificate(record.root_der).public_bytes(Encoding.DER)

@@ -15,11 +15,11 @@ from werkzeug.exceptions import HTTPException
 from ca.errors import (
     BadRequestError,
     ConflictError,
-    LedgerUnavailableError,
     LintError,
     NotAuthorizedError,
     NotFoundError,
     PKIError,
+    ServiceUnavailableError,
     SigningError,
     UnauthenticatedError,
 )
@@ -35,7 +35,7 @@ STATUS_BY_CLASS: dict[type, int] = {
     ConflictError: 409,
     LintError: 422,
     SigningError: 503,
-    LedgerUnavailableError: 503,
+    ServiceUnavailableError: 503,
 }
 RETRY_AFTER_SECONDS = 5
 

@@ -27,6 +27,7 @@ from ca.ledger.models import (
     User,
 )
 from ca.ledger.portal_models import ActivationToken, PortalSession
+from ca.vocabulary import SIGNED_STATUSES, CertificateStatus, RequestStatus, Role, UserStatus
 
 
 # --- users ---------------------------------------------------------------------------------------------
@@ -71,8 +72,8 @@ def list_company_users(session: Session, company_id: int) -> list[User]:
 
 
 def list_company_admins(session: Session, company_id: int) -> list[User]:
-    query = select(User).where(User.company_id == company_id, User.role.in_(("first-admin", "admin")),
-                               User.status == "active").order_by(User.email)
+    query = select(User).where(User.company_id == company_id, User.role.in_((Role.FIRST_ADMIN, Role.ADMIN)),
+                               User.status == UserStatus.ACTIVE).order_by(User.email)
     return list(session.execute(query).scalars())
 
 
@@ -311,8 +312,8 @@ def reject_open_requests(session: Session, *, user_id: int, company_id: int, at:
     """A detached user's waiting requests are closed with them."""
     count = 0
     for request in list_requests(session, company_id=company_id, user_id=user_id):
-        if request.status in ("pending", "approved"):
-            mark_request(session, request, status="rejected", at=at, comment=comment)
+        if request.status in (RequestStatus.PENDING, RequestStatus.APPROVED):
+            mark_request(session, request, status=RequestStatus.REJECTED, at=at, comment=comment)
             count += 1
     return count
 
@@ -321,7 +322,7 @@ def reject_open_requests(session: Session, *, user_id: int, company_id: int, at:
 def list_user_certificates(session: Session, *, user_id: int, company_id: int) -> list[CertificateRecord]:
     query = select(CertificateRecord).where(
         CertificateRecord.user_id == user_id, CertificateRecord.company_id == company_id,
-        CertificateRecord.status.in_(("issued", "revoked")),
+        CertificateRecord.status.in_(SIGNED_STATUSES),
     ).order_by(CertificateRecord.id.desc())
     return list(session.execute(query).scalars())
 
@@ -330,7 +331,7 @@ def list_live_user_certificates(session: Session, *, user_id: int, company_id: i
     """Issued and not revoked (expired ones included: revoking them costs nothing and says the truth)."""
     query = select(CertificateRecord).where(
         CertificateRecord.user_id == user_id, CertificateRecord.company_id == company_id,
-        CertificateRecord.status == "issued",
+        CertificateRecord.status == CertificateStatus.ISSUED,
     ).order_by(CertificateRecord.id)
     return list(session.execute(query).scalars())
 
@@ -340,7 +341,7 @@ def list_request_certificates(session: Session, request_ids: Iterable[int]) -> d
     if not ids:
         return {}
     query = select(CertificateRecord.request_id, CertificateRecord.serial).where(
-        CertificateRecord.request_id.in_(ids), CertificateRecord.status.in_(("issued", "revoked")))
+        CertificateRecord.request_id.in_(ids), CertificateRecord.status.in_(SIGNED_STATUSES))
     return {row[0]: row[1] for row in session.execute(query) if row[0] is not None}
 
 

@@ -22,6 +22,7 @@ from ca.ledger.models import (
     OCSPResponseRecord,
     User,
 )
+from ca.vocabulary import SIGNED_STATUSES, CertificateStatus, IssuerStatus
 
 
 # --- companies -----------------------------------------------------------------------------------------
@@ -85,7 +86,7 @@ def add_issuer(
     if session.execute(select(IssuerRecord.id).where(IssuerRecord.name == name)).first():
         raise ConflictError(f"an issuer named {name!r} is already installed")
     record = IssuerRecord(
-        name=name, certificate_der=certificate_der, root_der=root_der, key_ref=key_ref, status="active",
+        name=name, certificate_der=certificate_der, root_der=root_der, key_ref=key_ref, status=IssuerStatus.ACTIVE,
         installed_at=at,
     )
     session.add(record)
@@ -107,7 +108,7 @@ def get_issuer_by_name(session: Session, name: str) -> IssuerRecord:
 def get_active_issuer(session: Session) -> IssuerRecord:
     """The newest active issuer signs new certificates (during a rollover the older one is retired)."""
     record = session.execute(
-        select(IssuerRecord).where(IssuerRecord.status == "active").order_by(IssuerRecord.id.desc()).limit(1)
+        select(IssuerRecord).where(IssuerRecord.status == IssuerStatus.ACTIVE).order_by(IssuerRecord.id.desc()).limit(1)
     ).scalar_one_or_none()
     if record is None:
         raise NotFoundError("no active issuer is installed: run `pkictl issuer create` and `pkictl issuer install`")
@@ -117,7 +118,7 @@ def get_active_issuer(session: Session) -> IssuerRecord:
 def mark_issuers_retired_except(session: Session, keep_id: int) -> list[IssuerRecord]:
     retired = []
     for record in session.execute(
-        select(IssuerRecord).where(IssuerRecord.status == "active", IssuerRecord.id != keep_id)
+        select(IssuerRecord).where(IssuerRecord.status == IssuerStatus.ACTIVE, IssuerRecord.id != keep_id)
     ).scalars():
         record.status = "retired"
         retired.append(record)
@@ -139,7 +140,7 @@ def add_pending_certificate(session: Session, record: CertificateRecord) -> Cert
 
 def mark_certificate_issued(session: Session, certificate_id: int, *, der: bytes, sha256: str) -> CertificateRecord:
     record = session.get(CertificateRecord, certificate_id)
-    if record is None or record.status != "pending":
+    if record is None or record.status != CertificateStatus.PENDING:
         raise ConflictError("certificate row is not pending")
     record.der = der
     record.sha256 = sha256
@@ -175,10 +176,10 @@ def list_certificates(
         query = query.where(CertificateRecord.company_id == company_id)
     if user_id is not None:
         query = query.where(CertificateRecord.user_id == user_id)
-    if status == "expired":
-        query = query.where(CertificateRecord.status == "issued", CertificateRecord.not_after < now)
-    elif status == "issued" and now is not None:
-        query = query.where(CertificateRecord.status == "issued", CertificateRecord.not_after >= now)
+    if status == CertificateStatus.EXPIRED:
+        query = query.where(CertificateRecord.status == CertificateStatus.ISSUED, CertificateRecord.not_after < now)
+    elif status == CertificateStatus.ISSUED and now is not None:
+        query = query.where(CertificateRecord.status == CertificateStatus.ISSUED, CertificateRecord.not_after >= now)
     elif status is not None:
         query = query.where(CertificateRecord.status == status)
     if limit is not None:
@@ -194,7 +195,7 @@ def iter_revoked_rows(
     never touches the table."""
     table = CertificateRecord.__table__
     query = select(table.c.serial, _compact_time(session, table.c.revoked_at), table.c.revocation_reason).where(
-        table.c.issuer_id == issuer_id, table.c.status == "revoked")
+        table.c.issuer_id == issuer_id, table.c.status == CertificateStatus.REVOKED)
     if since is not None:
         query = query.where(table.c.revoked_at >= since)
     result = session.connection().execute(query)
@@ -229,7 +230,7 @@ def add_blocked_key(session: Session, *, spki_sha256: str, reason: str, at: date
 
 # --- revocation ----------------------------------------------------------------------------------------
 def mark_certificate_revoked(session: Session, record: CertificateRecord, *, at: datetime, reason: str) -> None:
-    if record.status == "revoked":
+    if record.status == CertificateStatus.REVOKED:
         when = f"{record.revoked_at:%Y-%m-%d %H:%M:%S} UTC" if record.revoked_at else "an earlier date"
         raise ConflictError(f"certificate {record.serial} was already revoked on {when}")
     record.status = "revoked"
@@ -241,7 +242,7 @@ def mark_certificate_revoked(session: Session, record: CertificateRecord, *, at:
 def list_live_certificates_with_key(session: Session, spki_sha256: str, now: datetime) -> list[CertificateRecord]:
     query = select(CertificateRecord).where(
         CertificateRecord.spki_sha256 == spki_sha256,
-        CertificateRecord.status == "issued",
+        CertificateRecord.status == CertificateStatus.ISSUED,
         CertificateRecord.not_after >= now,
     )
     return list(session.execute(query).scalars())
@@ -254,7 +255,7 @@ def list_unused_certificates(
     from sqlalchemy import and_, or_
 
     query = select(CertificateRecord).where(
-        CertificateRecord.status == "issued",
+        CertificateRecord.status == CertificateStatus.ISSUED,
         CertificateRecord.not_after >= now,
         CertificateRecord.profile == profile,
         or_(
@@ -312,7 +313,7 @@ def list_crl_states(session: Session) -> list[CRLState]:
 def count_live_certificates(session: Session, issuer_id: int, now: datetime) -> tuple[int, datetime | None]:
     row = session.execute(
         select(func.count(), func.max(CertificateRecord.not_after)).where(
-            CertificateRecord.issuer_id == issuer_id, CertificateRecord.status == "issued",
+            CertificateRecord.issuer_id == issuer_id, CertificateRecord.status == CertificateStatus.ISSUED,
             CertificateRecord.not_after >= now, CertificateRecord.profile != "ocsp-responder",
         )
     ).one()
@@ -336,7 +337,7 @@ def latest_responder(session: Session, issuer_id: int, now: datetime) -> Certifi
     return session.execute(
         select(CertificateRecord).where(
             CertificateRecord.issuer_id == issuer_id, CertificateRecord.profile == "ocsp-responder",
-            CertificateRecord.status == "issued", CertificateRecord.not_after > now,
+            CertificateRecord.status == CertificateStatus.ISSUED, CertificateRecord.not_after > now,
         ).order_by(CertificateRecord.not_after.desc()).limit(1)
     ).scalar_one_or_none()
 
@@ -368,7 +369,7 @@ def list_live_serials(session: Session, issuer_id: int, now: datetime) -> list[s
     """Serials whose OCSP answer matters: issued or revoked, not expired."""
     return list(session.execute(
         select(CertificateRecord.serial).where(
-            CertificateRecord.issuer_id == issuer_id, CertificateRecord.status.in_(("issued", "revoked")),
+            CertificateRecord.issuer_id == issuer_id, CertificateRecord.status.in_(SIGNED_STATUSES),
             CertificateRecord.not_after >= now,
         )
     ).scalars())
@@ -390,7 +391,7 @@ def last_event_id(session: Session) -> int:
 
 
 def set_issuer_status(session: Session, record: IssuerRecord, status: str) -> None:
-    if status not in ("active", "retired", "removed"):
+    if status not in tuple(IssuerStatus):
         raise ValueError(f"unknown issuer status {status!r}")
     record.status = status
     session.flush()

@@ -14,6 +14,7 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ca import vocabulary
 from ca.actor import Actor
 from ca.errors import BadRequestError, ConflictError, NotAuthorizedError
 from ca.files import write_new_file
@@ -84,19 +85,19 @@ def retire_issuer(runtime: Runtime, actor: Actor, *, name: str, final: bool, for
     with runtime.sessionmaker.begin() as session:
         record = store.get_issuer_by_name(session, name)
         if not final:
-            if record.status != "active":
+            if record.status != vocabulary.IssuerStatus.ACTIVE:
                 raise ConflictError(f"issuer {name} is already {record.status}")
-            store.set_issuer_status(session, record, "retired")
+            store.set_issuer_status(session, record, vocabulary.IssuerStatus.RETIRED)
             new_status = "retired"
         else:
-            if record.status == "removed":
+            if record.status == vocabulary.IssuerStatus.REMOVED:
                 raise ConflictError(f"issuer {name} was already removed")
             live, last = store.count_live_certificates(session, record.id, now)
             if live and not force:
                 raise ConflictError(
                     f"issuer {name} still has {live} unexpired unrevoked certificate(s), the last expiring "
                     f"{last:%Y-%m-%d %H:%M} UTC; wait, revoke them, or use --force --reason")
-            store.set_issuer_status(session, record, "removed")
+            store.set_issuer_status(session, record, vocabulary.IssuerStatus.REMOVED)
             new_status = "removed"
         append_event(session, at=now, actor=actor.name, action=f"issuer.{new_status}", object_type="issuer",
                      object_id=name, details={"forced": force, "reason": reason}, source_ip=actor.source_ip)

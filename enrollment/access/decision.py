@@ -20,6 +20,7 @@ from ca.ledger.audit import append_event
 from ca.ledger.models import CertificateRecord, IssuerRecord
 from ca.reasons import REASON_WORDS
 from ca.runtime import Runtime
+from ca.vocabulary import CertificateStatus, IssuerStatus, UserStatus
 from ca.x509.serials import format_serial
 from enrollment.access.views import AccessDecision, GrantedService, PerimeterPoint
 
@@ -144,7 +145,7 @@ def _decide_in_ledger(runtime: Runtime, session: Session, certificate: x509.Cert
                        f"Use the certificate delivered by the portal; request one at {portal}.", **asked)
     assert issuer is not None
     asked["issuer"] = issuer.name
-    if issuer.status == "removed":
+    if issuer.status == IssuerStatus.REMOVED:
         return _refuse(runtime, "issuer_removed",
                        f"This certificate comes from a certification authority ({issuer.name}) that is no "
                        "longer trusted.", f"Request a new certificate at {portal}.", **asked)
@@ -153,12 +154,12 @@ def _decide_in_ledger(runtime: Runtime, session: Session, certificate: x509.Cert
                        "This certificate is not in the register of the Portail PKI.",
                        f"Use the certificate delivered by the portal; request a new one at {portal}.", **asked)
     asked.update(certificate_id=row.id, not_after=row.not_after)
-    if row.status == "revoked":
+    if row.status == CertificateStatus.REVOKED:
         when = _when(row.revoked_at) if row.revoked_at else "an earlier date"
         why = REASON_WORDS.get(row.revocation_reason or "", row.revocation_reason or "no reason given")
         return _refuse(runtime, "revoked", f"This certificate was revoked on {when} ({why}).",
                        f"Request a new one at {portal}.", **asked)
-    if row.status != "issued":
+    if row.status != CertificateStatus.ISSUED:
         return _refuse(runtime, "unknown_certificate", "This certificate was never completely issued.",
                        f"Request a new one at {portal}.", **asked)
     if now < certificate.not_valid_before_utc:
@@ -185,8 +186,8 @@ def _decide_for_holder(runtime: Runtime, session: Session, row: CertificateRecor
                        f"Use your personal browser certificate; request one at {portal}.", **asked)
     user, company = holder
     asked.update(user_id=user.id, full_name=user.full_name, email=user.email)
-    if user.status != "active":
-        state = "deactivated" if user.status == "deactivated" else "not active yet"
+    if user.status != UserStatus.ACTIVE:
+        state = "deactivated" if user.status == UserStatus.DEACTIVATED else "not active yet"
         return _refuse(runtime, "account_inactive", f"Your account ({user.email}) is {state}.",
                        "Ask your company's administrator to activate it, then come back.", **asked)
     if company is None or company.id != row.company_id:

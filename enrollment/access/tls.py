@@ -28,6 +28,7 @@ from ca.keys.filekey import generate_private_key
 from ca.ledger import gate_store
 from ca.runtime import Runtime
 from ca.secrets import read_passphrase
+from ca.vocabulary import IssuerStatus
 
 RENEW_BEFORE = timedelta(days=30)
 SERVER_KEY_TYPE = "ec-p256"
@@ -52,7 +53,8 @@ def key_passphrase(path: Path) -> bytes:
 def client_ca_bundle(runtime: Runtime, *, with_root: bool) -> bytes:
     """PEM of the active and retired issuers (and their roots when `with_root`, for nginx)."""
     with runtime.sessionmaker() as session:
-        records = [r for r in gate_store.list_gate_issuers(session) if r.status in ("active", "retired")]
+        records = [r for r in gate_store.list_gate_issuers(session)
+                   if r.status in (IssuerStatus.ACTIVE, IssuerStatus.RETIRED)]
     ders: list[bytes] = [r.certificate_der for r in records]
     if with_root:
         ders += [r.root_der for r in records if r.root_der not in ders]

@@ -19,6 +19,7 @@ from ca.ledger.models import User
 from ca.ledger.portal_models import ActivationToken
 from ca.runtime import Runtime
 from ca.scope import find_company
+from ca.vocabulary import Role, UserStatus
 from enrollment.accounts.passwords import check_password_rules, hash_password
 from enrollment.accounts.sessions import token_digest
 from enrollment.accounts.users import validate_email, validate_full_name
@@ -26,7 +27,7 @@ from enrollment.accounts.views import MemberView, member_view
 from enrollment.mail import send_mail
 
 LINK_INVALID = "this link is not valid any more (used, replaced or expired): ask for a new one"
-COMPANY_ROLES = ("first-admin", "admin", "user")
+COMPANY_ROLES = (Role.FIRST_ADMIN, Role.ADMIN, Role.USER)
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,12 @@ def _check_may_invite(actor: Actor, role: str, company_id: int) -> None:
         return
     if not actor.is_company_admin or actor.company_id != company_id:
         raise NotAuthorizedError("only an administrator of the company may add people to it")
-    if role == "first-admin" or (role == "admin" and actor.role != "first-admin"):
+    if role == Role.FIRST_ADMIN or (role == Role.ADMIN and actor.role != Role.FIRST_ADMIN):
         raise NotAuthorizedError(f"you may not add a person with the role {role}")
 
 
 def invite_user(
-    runtime: Runtime, actor: Actor, *, email: str, full_name: str, role: str = "user", company_eic: str | None = None
+    runtime: Runtime, actor: Actor, *, email: str, full_name: str, role: str = Role.USER, company_eic: str | None = None
 ) -> Invitation:
     """Create the account (`invited`, no password) and e-mail the activation link."""
     email = validate_email(email)
@@ -112,7 +113,7 @@ def invite_user(
             raise BadRequestError("choose the company of the new account")
         _check_may_invite(actor, role, company.id)
         user = store.add_user(session, email=email, full_name=full_name, role=role, company_id=company.id,
-                              status="invited", at=now)
+                              status=UserStatus.INVITED, at=now)
         token, expires_at = new_link(session, runtime, user, "activate")
         append_event(session, at=now, actor=actor.name, action="user.invited", object_type="user",
                      object_id=email, company_id=company.id, details={"role": role, "full_name": full_name},
@@ -136,7 +137,7 @@ def resend_activation(runtime: Runtime, actor: Actor, *, user_id: int | None = N
         visible = actor.is_operator or (actor.is_company_admin and user.company_id == actor.company_id)
         if not visible:
             raise NotFoundError("no such user")
-        if user.password_hash is not None or user.status not in ("invited", "active"):
+        if user.password_hash is not None or user.status not in (UserStatus.INVITED, UserStatus.ACTIVE):
             raise BadRequestError(f"{user.email} has already activated the account")
         token, expires_at = new_link(session, runtime, user, "activate")
         append_event(session, at=now, actor=actor.name, action="user.activation_sent", object_type="user",
@@ -173,14 +174,14 @@ def use_link(runtime: Runtime, token: str, *, password: str | None, source_ip: s
                         expires_at=record.expires_at)
         if purpose in ("activate", "reset"):
             new_password = check_password_rules(password or "", email=user.email)
-            status = "active" if user.status == "invited" else None
+            status = UserStatus.ACTIVE if user.status == UserStatus.INVITED else None
             portal_store.mark_user(session, user, password_hash=hash_password(new_password), status=status)
             portal_store.end_user_sessions(session, user.id, now)
             action = "user.activated" if purpose == "activate" else "user.password_reset"
         else:
-            if user.status != "unconfirmed":
+            if user.status != UserStatus.UNCONFIRMED:
                 raise NotFoundError(LINK_INVALID)
-            portal_store.mark_user(session, user, status="pending" if user.company_id else "active")
+            portal_store.mark_user(session, user, status=UserStatus.PENDING if user.company_id else UserStatus.ACTIVE)
             action = "user.email_confirmed"
             if user.company_id:
                 notify = [(a.email, a.full_name) for a in portal_store.list_company_admins(session, user.company_id)]
@@ -200,7 +201,7 @@ def request_password_reset(runtime: Runtime, *, email: str, source_ip: str | Non
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
         user = portal_store.find_user_by_email(session, (email or "").strip())
-        if user is None or user.password_hash is None or user.status not in ("active", "pending"):
+        if user is None or user.password_hash is None or user.status not in (UserStatus.ACTIVE, UserStatus.PENDING):
             return
         token, expires_at = new_link(session, runtime, user, "reset")
         append_event(session, at=now, actor=user.email, action="user.password_reset_requested",

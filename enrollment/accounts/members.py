@@ -19,6 +19,7 @@ from ca.ledger.models import User
 from ca.revoke import announce_revocations, revoke_in_session
 from ca.runtime import RevokedSerial, Runtime
 from ca.scope import one_company
+from ca.vocabulary import Role, UserStatus
 from enrollment.accounts.views import MemberView, member_view
 from enrollment.mail import send_mail
 
@@ -59,13 +60,13 @@ def decide_membership(runtime: Runtime, actor: Actor, *, user_id: int, approve: 
     with runtime.sessionmaker.begin() as session:
         company_id = _company_scope(session, actor, None)
         user = _member(session, company_id, user_id)
-        if user.status != "pending":
+        if user.status != UserStatus.PENDING:
             raise BadRequestError(f"{user.email} is not waiting for approval")
         company = store.get_company(session, company_id)
         if approve:
-            portal_store.mark_user(session, user, status="active", role="user")
+            portal_store.mark_user(session, user, status=UserStatus.ACTIVE, role=Role.USER)
         else:
-            portal_store.mark_user(session, user, status="active", company_id=None)
+            portal_store.mark_user(session, user, status=UserStatus.ACTIVE, company_id=None)
         append_event(session, at=now, actor=actor.name,
                      action="user.membership_approved" if approve else "user.membership_refused",
                      object_type="user", object_id=user.email, company_id=company_id, source_ip=actor.source_ip)
@@ -83,9 +84,9 @@ def _check_may_detach(actor: Actor, user: User) -> None:
         raise BadRequestError("you cannot detach yourself; ask another administrator")
     if actor.is_operator:
         return
-    if user.role == "first-admin":
+    if user.role == Role.FIRST_ADMIN:
         raise NotAuthorizedError("only a CA operator may detach the first administrator")
-    if user.role == "admin" and actor.role != "first-admin":
+    if user.role == Role.ADMIN and actor.role != Role.FIRST_ADMIN:
         raise NotAuthorizedError("only the first administrator may detach an administrator")
 
 
@@ -117,8 +118,8 @@ def detach_user(runtime: Runtime, actor: Actor, *, user_id: int, company_eic: st
         portal_store.end_user_sessions(session, user.id, now)
         portal_store.mark_tokens_used(session, user.id, now)
         former_role = user.role
-        portal_store.mark_user(session, user, company_id=None, role="user",
-                               status="active" if user.password_hash else "invited")
+        portal_store.mark_user(session, user, company_id=None, role=Role.USER,
+                               status=UserStatus.ACTIVE if user.password_hash else UserStatus.INVITED)
         append_event(session, at=now, actor=actor.name, action="user.detached", object_type="user",
                      object_id=user.email, company_id=company_id,
                      details={"role": former_role, "revoked": [s for _, s in revoked], "groups_left": groups,

@@ -23,7 +23,7 @@ from ca.ledger import Session, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import User
 from ca.runtime import Runtime
-from ca.vocabulary import ActorKind, Role, UserStatus
+from ca.vocabulary import ActorKind, CertificateStatus, Role, UserStatus
 from enrollment.accounts.passwords import hash_password, needs_rehash, verify_password
 from enrollment.accounts.views import LoginResult, Principal
 
@@ -69,10 +69,10 @@ def log_in(runtime: Runtime, *, email: str, password: str, source_ip: str | None
     with runtime.sessionmaker.begin() as session:
         user = portal_store.find_user_by_email(session, (email or "").strip())
         valid = verify_password(user.password_hash if user else None, password or "")
-        if not valid or user is None or user.status not in LOGIN_STATUSES + ("unconfirmed",):
+        if not valid or user is None or user.status not in LOGIN_STATUSES + (UserStatus.UNCONFIRMED,):
             security_log.warning("login refused for %r from %s", (email or "")[:254], source_ip)
             raise NotAuthorizedError(LOGIN_REFUSED)
-        if user.status == "unconfirmed":
+        if user.status == UserStatus.UNCONFIRMED:
             raise NotAuthorizedError("confirm your e-mail address first: follow the link we sent you")
         if user.password_hash and needs_rehash(user.password_hash):
             portal_store.mark_user(session, user, password_hash=hash_password(password))
@@ -135,11 +135,11 @@ def authenticate_certificate(runtime: Runtime, *, certificate: bytes, source_ip:
     now = runtime.clock.now()
     with runtime.sessionmaker() as session:
         record = portal_store.find_certificate_by_der_hash(session, hashlib.sha256(certificate_der).hexdigest())
-        if (record is None or record.der != certificate_der or record.status != "issued"
+        if (record is None or record.der != certificate_der or record.status != CertificateStatus.ISSUED
                 or record.profile != "browser" or not record.not_before <= now <= record.not_after
                 or record.user_id is None):
             raise refused
         user = portal_store.get_user(session, record.user_id)
-        if user.status != "active" or user.company_id != record.company_id:
+        if user.status != UserStatus.ACTIVE or user.company_id != record.company_id:
             raise refused
         return principal_for(session, user, source_ip)

@@ -14,6 +14,7 @@ from ca.errors import BadRequestError, NotAuthorizedError
 from ca.ledger import portal_store, store
 from ca.ledger.audit import append_event
 from ca.runtime import Runtime
+from ca.vocabulary import ActorKind, Role, UserStatus
 from ca.x509.names import validate_eic
 from enrollment.accounts.activation import mail_link, new_link
 from enrollment.accounts.passwords import check_password_rules, hash_password, verify_password
@@ -34,8 +35,8 @@ def sign_up(runtime: Runtime, *, email: str, full_name: str, password: str, comp
         company = store.get_company_by_eic(session, eic) if eic else None
         existing = portal_store.find_user_by_email(session, email)
         if existing is None:
-            user = store.add_user(session, email=email, full_name=full_name, role="user",
-                                  company_id=company.id if company else None, status="unconfirmed", at=now)
+            user = store.add_user(session, email=email, full_name=full_name, role=Role.USER,
+                                  company_id=company.id if company else None, status=UserStatus.UNCONFIRMED, at=now)
             portal_store.mark_user(session, user, password_hash=password_hash)
             token, expires_at = new_link(session, runtime, user, "confirm")
             append_event(session, at=now, actor=email, action="user.signed_up", object_type="user",
@@ -56,13 +57,13 @@ def request_membership(runtime: Runtime, actor: Actor, *, company_eic: str) -> N
     eic = validate_eic(company_eic)
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
-        if actor.kind != "user" or actor.user_id is None:
+        if actor.kind != ActorKind.USER or actor.user_id is None:
             raise NotAuthorizedError("only a person's own account may ask to join a company")
         user = portal_store.get_user(session, actor.user_id)
         if user.company_id is not None:
             raise BadRequestError("you already belong to (or wait for) a company")
         company = store.get_company_by_eic(session, eic)
-        portal_store.mark_user(session, user, company_id=company.id, status="pending", role="user")
+        portal_store.mark_user(session, user, company_id=company.id, status=UserStatus.PENDING, role=Role.USER)
         append_event(session, at=now, actor=actor.name, action="user.membership_requested", object_type="user",
                      object_id=user.email, company_id=company.id, source_ip=actor.source_ip)
         admins = [(a.email, a.full_name) for a in portal_store.list_company_admins(session, company.id)]

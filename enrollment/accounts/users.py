@@ -11,9 +11,10 @@ from ca.ledger.audit import append_event
 from ca.ledger.models import User
 from ca.runtime import Runtime
 from ca.scope import company_scope, find_company
+from ca.vocabulary import Role, UserStatus
 from enrollment.accounts.views import UserView
 
-ROLES = ("operator", "first-admin", "admin", "user")
+ROLES = (Role.OPERATOR, Role.FIRST_ADMIN, Role.ADMIN, Role.USER)
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
@@ -39,16 +40,16 @@ def user_view(user: User, company_eic: str | None) -> UserView:
 
 
 def create_user(
-    runtime: Runtime, actor: Actor, *, email: str, full_name: str, company_eic: str | None, role: str = "user"
+    runtime: Runtime, actor: Actor, *, email: str, full_name: str, company_eic: str | None, role: str = Role.USER
 ) -> UserView:
     """Operators create anyone; company administrators create admins and users of their own company."""
     if role not in ROLES:
         raise BadRequestError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     email = validate_email(email)
     full_name = validate_full_name(full_name)
-    if role == "operator" and company_eic:
+    if role == Role.OPERATOR and company_eic:
         raise BadRequestError("an operator belongs to no company")
-    if role != "operator" and not company_eic:
+    if role != Role.OPERATOR and not company_eic:
         raise BadRequestError(f"a {role} needs a company (--company EIC)")
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
@@ -56,10 +57,10 @@ def create_user(
         if not actor.is_operator:
             if not (actor.is_company_admin and company and company.id == actor.company_id):
                 raise NotAuthorizedError("you may only create accounts in your own company")
-            if role in ("operator", "first-admin"):
+            if role in (Role.OPERATOR, Role.FIRST_ADMIN):
                 raise NotAuthorizedError(f"only an operator may create a {role}")
         user = store.add_user(session, email=email, full_name=full_name, role=role,
-                              company_id=company.id if company else None, status="active", at=now)
+                              company_id=company.id if company else None, status=UserStatus.ACTIVE, at=now)
         append_event(
             session, at=now, actor=actor.name, action="user.created", object_type="user", object_id=email,
             company_id=company.id if company else None, details={"role": role, "full_name": full_name},

@@ -9,6 +9,7 @@ from typing import Any
 from ca.actor import Actor
 from ca.clock import iso_or_none
 from ca.ledger.models import User
+from ca.vocabulary import ActorKind
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,11 @@ class Principal:
 
     @property
     def is_first_admin(self) -> bool:
-        return self.actor.kind == "user" and self.actor.role == "first-admin"
+        return self.actor.is_first_admin
 
     @property
     def may_request(self) -> bool:
-        return self.actor.kind == "user" and self.actor.company_id is not None
+        return self.actor.kind == ActorKind.USER and self.actor.company_id is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {"email": self.email, "full_name": self.full_name, "role": self.role, "status": self.status,

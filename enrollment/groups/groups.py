@@ -16,6 +16,7 @@ from ca.ledger.audit import append_event
 from ca.ledger.models import Group
 from ca.runtime import Runtime
 from ca.scope import own_company
+from ca.vocabulary import UserStatus
 from enrollment.accounts.views import ConnectionPointView, MemberView, member_view
 from enrollment.groups.views import GroupView, ServiceView
 
@@ -65,7 +66,7 @@ def groups_page(runtime: Runtime, actor: Actor) -> GroupsPage:
         return GroupsPage(
             groups=[_group_view(session, g, eic) for g in portal_store.list_groups(session, company_id)],
             members=[member_view(u, eic) for u in portal_store.list_company_users(session, company_id)
-                     if u.status in ("active", "invited")],
+                     if u.status in (UserStatus.ACTIVE, UserStatus.INVITED)],
             services=[ServiceView(code=s.code, name=s.name) for s in portal_store.list_services(session)],
             connection_points=[ConnectionPointView(id=p.id, code=p.code, label=p.label)
                                for p in portal_store.list_connection_points(session, company_id)],
@@ -127,7 +128,7 @@ def update_group(
             changes["name"] = group.name
         if member_ids is not None:
             users = {u.id for u in portal_store.list_company_users(session, company_id)
-                     if u.status in ("active", "invited")}
+                     if u.status in (UserStatus.ACTIVE, UserStatus.INVITED)}
             chosen = _checked_ids(member_ids, users, "member")
             current = set(portal_store.list_member_ids(session, group.id))
             for user_id in chosen - current:

@@ -149,12 +149,12 @@ def decide_request(runtime: Runtime, actor: Actor, *, request_id: int, approve: 
     with runtime.sessionmaker.begin() as session:
         request = portal_store.get_company_request(session, company_id, request_id)
         comment = _clean_comment(comment, required=not approve)
-        if request.status != "pending":
+        if request.status != RequestStatus.PENDING:
             raise BadRequestError(f"request #{request_id} is {request.status}, not pending")
         requester = portal_store.get_user(session, request.user_id)
-        if approve and (requester.status != "active" or requester.company_id != company_id):
+        if approve and (requester.status != UserStatus.ACTIVE or requester.company_id != company_id):
             raise BadRequestError(f"{requester.email} is no longer an active member of the company")
-        portal_store.mark_request(session, request, status="approved" if approve else "rejected", at=now,
+        portal_store.mark_request(session, request, status=RequestStatus.APPROVED if approve else "rejected", at=now,
                                   comment=comment)
         append_event(session, at=now, actor=actor.name,
                      action="request.approved" if approve else "request.rejected", object_type="request",
@@ -189,7 +189,7 @@ def set_approval_policy(runtime: Runtime, actor: Actor, *, policy: str, company_
     with runtime.sessionmaker.begin() as session:
         if actor.is_operator and company_eic:
             company = find_company(session, company_eic)
-        elif actor.kind == "user" and actor.role == "first-admin" and actor.company_id is not None:
+        elif actor.is_first_admin and actor.company_id is not None:
             company = store.get_company(session, actor.company_id)
         else:
             raise NotAuthorizedError("only the first administrator chooses the approval policy")

@@ -21,6 +21,7 @@ from ca.keys.filekey import generate_private_key
 from ca.ledger import portal_store
 from ca.ledger.audit import append_event
 from ca.runtime import Runtime
+from ca.vocabulary import RequestStatus
 from ca.x509.pkcs12 import ENCRYPTIONS, encode_pkcs12
 from enrollment.accounts.passwords import check_password_rules
 from enrollment.requests.approval import issue_for_request, member_of_company, record_request
@@ -81,11 +82,11 @@ def collect_generated_certificate(runtime: Runtime, actor: Actor, *, request_id:
         request = portal_store.get_company_request(session, company.id, request_id)
         if request.user_id != user.id or request.csr_der is not None:
             raise NotFoundError(f"no certificate request #{request_id}")
-        if request.status != "approved":
+        if request.status != RequestStatus.APPROVED:
             raise BadRequestError(f"request #{request_id} is {request.status}: there is nothing to collect")
         password = check_choices(password=password, encryption=encryption, key_type=key_type)
         # Claimed inside the lock, so two clicks cannot make two keys.
-        portal_store.mark_request(session, request, status="issuing")
+        portal_store.mark_request(session, request, status=RequestStatus.ISSUING)
         append_event(session, at=now, actor=actor.name, action="request.collected", object_type="request",
                      object_id=str(request_id), company_id=company.id, source_ip=actor.source_ip)
         email, full_name, company_name = user.email, user.full_name, company.name

@@ -250,8 +250,7 @@ def test_cert_issue_missing_csr_file(runner, runtime, tmp_path):
     before = snapshot(runtime)
     result = run(runner, "cert", "issue", "--csr", tmp_path / "absent.csr", "--user", ALICE, "--out",
                  tmp_path / "leaf.pem")
-    # cli/context.py reports unreadable input files through click ("Error: ..."), not the PKIError mapping.
-    refused(result, "not found", prefix="Error: " if "Error: " in result.stderr else "error: ")
+    refused(result, "not found")
     assert snapshot(runtime) == before
 
 
@@ -690,3 +689,16 @@ def test_every_command_has_help():
         assert description and description[0].strip(), f"{' '.join(path)} has no description"
         assert description[0].strip()[:40] in " ".join(result.stdout.split()), path
     assert set(CONTRACT) <= set(seen)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (("cert", "revoke", "01", "--reason", "nope"), "--reason"),
+    (("cert", "frobnicate"), "no such command"),
+    (("company", "create", "--eic", "10XFR-RTE------Q"), "--name"),
+])
+def test_usage_errors_are_one_line_too(runner, runtime, argv, fragment):
+    """A usage error is a refusal like any other: exactly one `error:` line, a non-zero exit, no change."""
+    before = snapshot(runtime)
+    line = refused(run(runner, *argv), fragment)
+    assert "--help" in line
+    assert snapshot(runtime) == before
