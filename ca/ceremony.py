@@ -23,7 +23,6 @@ Relative paths are relative to the ceremony file.
 
 from __future__ import annotations
 
-import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -105,8 +104,7 @@ def run_ceremony(plan: Ceremony, *, operator: str, now: datetime) -> list[str]:
     report = []
 
     def log(command: str, der: bytes, **kwargs: Any) -> None:
-        append_entry(plan.root_dir, at=now, operator=who, command=f"root ceremony: {command}",
-                     fingerprint=hashlib.sha256(der).hexdigest(), **kwargs)
+        append_entry(plan.root_dir, at=now, operator=who, command=f"root ceremony: {command}", signed=der, **kwargs)
 
     if plan.root is not None:
         cert = root_ca.init_root(

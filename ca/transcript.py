@@ -35,8 +35,9 @@ def _lines(root_dir: Path) -> list[str]:
 
 def append_entry(
     root_dir: Path, *, at: datetime, operator: str, command: str, inputs: dict[str, Path] | None = None,
-    outputs: dict[str, Path] | None = None, fingerprint: str | None = None, details: dict[str, Any] | None = None,
+    outputs: dict[str, Path] | None = None, signed: bytes | None = None, details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """One hash-chained line; `signed` is the DER the command signed (its SHA-256 is the fingerprint)."""
     lines = _lines(root_dir)
     previous = json.loads(lines[-1])["hash"] if lines else GENESIS
     entry: dict[str, Any] = {
@@ -46,7 +47,7 @@ def append_entry(
         "command": command,
         "inputs": {name: file_sha256(p) for name, p in (inputs or {}).items() if p.exists()},
         "outputs": {name: file_sha256(p) for name, p in (outputs or {}).items() if p.exists()},
-        "fingerprint": fingerprint,
+        "fingerprint": hashlib.sha256(signed).hexdigest() if signed is not None else None,
         "details": details or {},
         "prev_hash": previous,
     }

@@ -4,9 +4,9 @@ command that changes something appends to the root directory's hash-chained tran
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -53,10 +53,6 @@ def _dir(ctx: CLIContext, root_dir: Path | None) -> Path:
     return root_dir if root_dir is not None else ctx.settings.root.dir
 
 
-def _fingerprint(der: bytes) -> str:
-    return hashlib.sha256(der).hexdigest()
-
-
 @click.group("root")
 @click.option("--operator", default=None, help="Name of the person running the ceremony (for the transcript).")
 @click.pass_context
@@ -69,10 +65,11 @@ def _operator(ctx: click.Context) -> str:
     return str(ctx.meta.get("pki_operator") or getpass.getuser())
 
 
-def _log(ctx: click.Context, directory: Path, command: str, **kwargs: object) -> None:
-    der = kwargs.pop("der", None)
-    append_entry(directory, at=SystemClock().now(), operator=_operator(ctx), command=command,
-                 fingerprint=_fingerprint(der) if isinstance(der, bytes) else None, **kwargs)  # type: ignore[arg-type]
+def _log(ctx: click.Context, directory: Path, command: str, *, der: bytes | None = None,
+         inputs: dict[str, Path] | None = None, outputs: dict[str, Path] | None = None,
+         details: dict[str, Any] | None = None) -> None:
+    append_entry(directory, at=SystemClock().now(), operator=_operator(ctx), command=command, signed=der,
+                 inputs=inputs, outputs=outputs, details=details)
 
 
 def _refuse_existing(*paths: Path) -> None:

@@ -22,10 +22,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote
 
+from ca.errors import LedgerUnavailableError
 from ca.runtime import Runtime
+from enrollment.access.decision import portal_url
 from enrollment.access.gatekeeper import Gatekeeper
 from enrollment.access.views import AccessDecision
-from webapp.frontoffice.pages import refusal
+from webapp.frontoffice.pages import refusal, unavailable
 
 log = logging.getLogger("pki.frontoffice")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -92,8 +94,12 @@ class Gate:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         der, tls_error = self.client_certificate(environ)
         service, point = route(environ.get("PATH_INFO") or "/")
-        decision = self.gatekeeper.decide(certificate_der=der, service=service, connection_point=point,
-                                          tls_error=tls_error, source_ip=environ.get("REMOTE_ADDR"))
+        try:
+            decision = self.gatekeeper.decide(certificate_der=der, service=service, connection_point=point,
+                                              tls_error=tls_error, source_ip=environ.get("REMOTE_ADDR"))
+        except LedgerUnavailableError:
+            log.warning("ledger unavailable: the gate refuses every request until it is back")
+            return unavailable(environ, start_response, portal_url(self.runtime))
         if not decision.allowed:
             return refusal(environ, start_response, decision)
         self._record_use(decision)

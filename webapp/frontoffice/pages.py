@@ -15,7 +15,8 @@ from enrollment.access.views import AccessDecision
 
 StartResponse = Callable[..., Any]
 REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-           500: "Internal Server Error"}
+           500: "Internal Server Error", 503: "Service Unavailable"}
+RETRY_AFTER_SECONDS = 5
 SECURITY_HEADERS = [
     ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
     ("X-Content-Type-Options", "nosniff"),
@@ -75,3 +76,21 @@ def refusal(environ: dict[str, Any], start_response: StartResponse, decision: Ac
             + (f" — certificate serial <code>{escape(decision.serial)}</code>" if decision.serial else "")
             + "</small></p>")
     return respond(start_response, decision.status, html_page("Access refused", body), "text/html; charset=utf-8")
+
+
+def unavailable(environ: dict[str, Any], start_response: StartResponse, portal_url: str) -> list[bytes]:
+    """The gate cannot decide (the ledger is unavailable): it fails closed, nobody gets in, with a 503 that
+    says so and when to retry."""
+    message = "The front office cannot check certificates right now."
+    action = "Please try again in a few moments."
+    retry = [("Retry-After", str(RETRY_AFTER_SECONDS))]
+    if wants_json(environ):
+        body = json.dumps({"error": "unavailable", "message": message, "action": action,
+                           "portal_url": portal_url}, separators=(",", ":")).encode()
+        return respond(start_response, 503, body, "application/json", retry)
+    portal = escape(portal_url)
+    body = (f"<h1>Temporarily unavailable</h1><div class=\"refused\" data-code=\"unavailable\">"
+            f"<p class=\"message\">{escape(message)}</p><p class=\"action\">{escape(action)}</p></div>"
+            f"<p>Portal: <a href=\"{portal}\">{portal}</a></p>")
+    return respond(start_response, 503, html_page("Temporarily unavailable", body), "text/html; charset=utf-8",
+                   retry)
