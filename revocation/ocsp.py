@@ -36,7 +36,7 @@ from ca.x509.ocsp import (
 from ca.x509.reasons import REASON_CODES
 from ca.x509.serials import format_serial
 from ca.x509.validity import half_life, past_half_life, renewal_due
-from revocation.responder import Responder, ensure_responder
+from revocation.responder import Responder, current_responder, ensure_responder
 
 PRESIGNED_HASHES = ("sha1", "sha256")
 log = logging.getLogger("portail.ocsp")
@@ -127,15 +127,22 @@ def attach_presigner(runtime: Runtime) -> Runtime:
 
 def presign_revoked(runtime: Runtime, changed: list[RevokedSerial]) -> None:
     """A revocation listener (ca.revoke.announce_revocations): sign and store the answers of just-revoked
-    certificates after the commit, so responders in every process find them ready."""
+    certificates after the commit, so responders in every process find them ready. It signs only with a
+    responder that is already current: revoking never issues a responder certificate (the responders and the
+    maintenance pass do that)."""
     now = runtime.clock.now()
     by_issuer: dict[int, list[str]] = {}
     for issuer_id, serial in changed:
         by_issuer.setdefault(issuer_id, []).append(serial)
-    for context in _contexts(runtime, SYSTEM):
-        serials = by_issuer.get(context.issuer.id)
-        if serials:
-            _presign(runtime, context, serials, now)
+    with runtime.sessionmaker() as session:
+        records = [r for r in store.list_issuers(session) if r.id in by_issuer]
+    for record in records:
+        issuer = runtime.issuer_from_record(record)
+        responder = current_responder(runtime, issuer)
+        if responder is None:
+            log.info("no current OCSP responder for %s: its answers will be signed on demand", issuer.name)
+            continue
+        _presign(runtime, _IssuerContext(issuer, responder), by_issuer[record.id], now)
 
 
 class OCSPService:

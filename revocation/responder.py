@@ -38,19 +38,28 @@ def responder_key_path(key_dir: Path, issuer_name: str, serial: str) -> Path:
     return key_dir / "ocsp" / f"{issuer_name}-{serial}.key.pem"
 
 
-def ensure_responder(runtime: Runtime, issuer: Issuer, actor: Actor = SYSTEM) -> Responder:
-    """The issuer's current responder, issued (and its key saved) when missing or past 2/3 of its life."""
+def current_responder(runtime: Runtime, issuer: Issuer) -> Responder | None:
+    """The issuer's responder if one is current (key on disk, less than 2/3 of its life gone), else None."""
     settings = runtime.settings
     now = runtime.clock.now()
-    passphrase = read_passphrase(settings.ca.passphrase_file)
     with runtime.sessionmaker() as session:
         record = store.latest_responder(session, issuer.id, now)
-        current = (record.serial, x509.load_der_x509_certificate(record.der)) if record and record.der else None
+        if record is None or record.der is None:
+            return None
+        serial, cert = record.serial, x509.load_der_x509_certificate(record.der)
+    path = responder_key_path(settings.ca.key_dir, issuer.name, serial)
+    if not path.exists() or renewal_due(cert.not_valid_before_utc, cert.not_valid_after_utc, now):
+        return None
+    return Responder(cert, FileSigner(load_private_key(path, read_passphrase(settings.ca.passphrase_file))))
+
+
+def ensure_responder(runtime: Runtime, issuer: Issuer, actor: Actor = SYSTEM) -> Responder:
+    """The issuer's current responder, issued (and its key saved) when missing or past 2/3 of its life."""
+    current = current_responder(runtime, issuer)
     if current is not None:
-        serial, cert = current
-        path = responder_key_path(settings.ca.key_dir, issuer.name, serial)
-        if path.exists() and not renewal_due(cert.not_valid_before_utc, cert.not_valid_after_utc, now):
-            return Responder(cert, FileSigner(load_private_key(path, passphrase)))
+        return current
+    settings = runtime.settings
+    passphrase = read_passphrase(settings.ca.passphrase_file)
     key = generate_private_key(RESPONDER_KEY_TYPE)
     csr = x509.CertificateSigningRequestBuilder().subject_name(
         x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, f"{issuer.name} OCSP responder")])

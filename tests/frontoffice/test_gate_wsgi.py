@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from werkzeug.test import Client
 
+from ca.ledger.database import make_engine, make_sessionmaker
 from webapp.frontoffice import create_frontoffice
 from webapp.frontoffice.gate import pem_to_der, route
 
@@ -109,3 +110,30 @@ def test_values_are_escaped(world):
     text = Client(create_frontoffice(world.runtime, mode="direct")).get(
         "/", environ_base={"gunicorn.socket": _TLSSocket(bob.der)}).get_data(as_text=True)
     assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+@pytest.mark.parametrize("outage", ["postgresql-refusing", "sqlite-file-gone"])
+@pytest.mark.parametrize("accept", ["application/json", "text/html"])
+def test_gate_fails_closed_with_503_when_the_ledger_is_unavailable(world, tmp_path, outage, accept):
+    """A certificate the ledger would let in is refused while the ledger cannot be read: 503, Retry-After,
+    a page (or JSON) saying so — never a 500, never an allowed request on an unknown decision."""
+    bob = world.issue("bob", "bob@example.com")
+    client = Client(create_frontoffice(world.runtime, mode="direct"))
+    socket = {"gunicorn.socket": _TLSSocket(bob.der)}
+    assert client.get("/", environ_base=socket, headers={"Accept": "application/json"}).status_code == 200
+    if outage == "postgresql-refusing":
+        engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:9/none?connect_timeout=2")  # nothing listens
+    else:
+        engine = make_engine(f"sqlite:///{tmp_path / 'gone' / 'ledger.sqlite3'}")  # an empty file: no tables
+    down = replace(world.runtime, engine=engine, sessionmaker=make_sessionmaker(engine))
+    try:
+        response = Client(create_frontoffice(down, mode="direct")).get("/services/markets", environ_base=socket,
+                                                                       headers={"Accept": accept})
+    finally:
+        engine.dispose()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"].isdigit()
+    if accept == "application/json":
+        assert response.json["error"] == "unavailable"
+    else:
+        assert "Temporarily unavailable" in response.text and "Bob" not in response.text
