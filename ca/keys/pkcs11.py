@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -45,7 +46,7 @@ _SESSIONS: dict[tuple[str, str], object] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
-def _open_session(module: str, uri: KeyURI, pin: str):  # type: ignore[no-untyped-def]
+def _open_session(module: str, uri: KeyURI, pin: str) -> Any:  # a python-pkcs11 Session (untyped library)
     """One logged-in session per (module, token) per process: PKCS#11 logins are per application."""
     with _SESSIONS_LOCK:
         session = _SESSIONS.get((module, uri.token))
@@ -55,7 +56,7 @@ def _open_session(module: str, uri: KeyURI, pin: str):  # type: ignore[no-untype
         return session
 
 
-def _login(module: str, uri: KeyURI, pin: str):  # type: ignore[no-untyped-def]
+def _login(module: str, uri: KeyURI, pin: str) -> Any:
     import pkcs11
 
     try:
