@@ -1,4 +1,4 @@
-"""Benchmark: in-process issuance rate (enrollment.issuance.issue_certificate) beside the raw P-256 signature
+"""Benchmark: in-process issuance rate (ca.issuance.issue_certificate) beside the raw P-256 signature
 rate of the same issuer key, measured in the same run (issue 2 acceptance: `make bench`).
 
     .venv/bin/python bench/bench_issuance.py [--seconds S]
