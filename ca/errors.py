@@ -50,6 +50,11 @@ class NotFoundError(PKIError):
     kind = "not_found"
 
 
+class NoLedgerError(NotFoundError):
+    """The configured ledger does not exist yet (no SQLite file, no schema in the database): commands that
+    need it refuse instead of creating an empty one; only `quickstart` and `db upgrade` create it."""
+
+
 class ConflictError(PKIError):
     """The request contradicts the current state: already revoked, output file exists, duplicate."""
 

@@ -10,9 +10,10 @@ from typing import NamedTuple
 from cryptography import x509
 
 from ca.clock import Clock, SystemClock
+from ca.errors import NoLedgerError
 from ca.issuer import Issuer, load_signer
 from ca.ledger import Engine, SessionFactory
-from ca.ledger.database import make_engine, make_sessionmaker, upgrade_database
+from ca.ledger.database import describe_ledger, ledger_exists, make_engine, make_sessionmaker, upgrade_database
 from ca.ledger.models import IssuerRecord
 from ca.secrets import read_passphrase
 from ca.settings import Settings
@@ -67,12 +68,26 @@ class Runtime:
         self.engine.dispose()
 
 
-def build_runtime(settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Runtime:
-    engine = make_engine(settings.database.url)
+def build_runtime(settings: Settings, clock: Clock | None = None, *, migrate: bool = True,
+                  create: bool = True) -> Runtime:
+    """`migrate` brings the schema to the newest revision; with `create=False` a ledger that does not exist
+    yet is refused (`NoLedgerError`) before anything is created — no file, no directory, no schema."""
+    url = settings.database.url
+    if not create and not ledger_exists(url):
+        raise NoLedgerError(no_ledger_message(url))
+    engine = make_engine(url)
     if migrate:
         upgrade_database(engine)
     return Runtime(settings=settings, clock=clock or SystemClock(), engine=engine,
                    sessionmaker=make_sessionmaker(engine))
+
+
+def no_ledger_message(url: str) -> str:
+    where = describe_ledger(url)
+    if url.startswith("sqlite"):
+        return f"no ledger here ({where}): run 'pkictl quickstart', or point --config / PKI_CONFIG at your site"
+    return (f"no ledger in {where} (no ledger schema yet): run 'pkictl db upgrade', "
+            "or point --config / PKI_CONFIG at your site")
 
 
 def upgrade_ledger(settings: Settings) -> str | None:

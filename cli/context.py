@@ -22,6 +22,8 @@ class CLIContext:
     config: str | None
     _settings: Settings | None = None
     _runtime: Runtime | None = None
+    # Only `quickstart` sets this: every other command refuses a directory without a ledger (ca.runtime).
+    create_ledger: bool = False
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -33,7 +35,7 @@ class CLIContext:
     @property
     def runtime(self) -> Runtime:
         if self._runtime is None:
-            self._runtime = attach_presigner(build_runtime(self.settings))
+            self._runtime = attach_presigner(build_runtime(self.settings, create=self.create_ledger))
         return self._runtime
 
     @property

@@ -22,6 +22,7 @@ def quickstart(ctx: CLIContext, directory: Path | None) -> None:
         if ctx.config:
             ctx.config = os.path.abspath(ctx.config)
         os.chdir(directory)
+    ctx.create_ledger = True
     report = run_quickstart(ctx.runtime, ctx.actor, root_dir=ctx.settings.root.dir)
     for line in report.done or ["already set up: nothing to do"]:
         click.echo(f"  - {line}")

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, exc
-from sqlalchemy.engine import Engine, ExceptionContext
+from sqlalchemy import create_engine, event, exc, inspect
+from sqlalchemy.engine import Engine, ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from ca.errors import LedgerUnavailableError
@@ -48,8 +48,8 @@ def _translate_outages(engine: Engine) -> None:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
+        path = _sqlite_path(url)
+        if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         _sqlite_setup(engine)
@@ -57,6 +57,37 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, pool_pre_ping=True)
     _translate_outages(engine)
     return engine
+
+
+def _sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL, or None for an in-memory database."""
+    path = url.split("///", 1)[1] if "///" in url else ""
+    path = path.split("?", 1)[0]
+    return None if not path or path == ":memory:" else path
+
+
+def ledger_exists(url: str) -> bool:
+    """Whether the URL names a ledger that was created (migrated at least once), without creating anything:
+    for SQLite, the file exists and holds the schema; for a server, the database holds the schema."""
+    if url.startswith("sqlite"):
+        path = _sqlite_path(url)
+        if path is None:
+            return True  # an in-memory ledger is created with the process
+        if not Path(path).is_file():
+            return False
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return inspect(connection).has_table("alembic_version")
+    finally:
+        engine.dispose()
+
+
+def describe_ledger(url: str) -> str:
+    """Where the ledger is, safe to print: the SQLite path, or the URL without its password."""
+    if url.startswith("sqlite"):
+        return _sqlite_path(url) or ":memory:"
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -105,6 +105,10 @@ def get_issuer_by_name(session: Session, name: str) -> IssuerRecord:
     return record
 
 
+def find_issuer_by_name(session: Session, name: str) -> IssuerRecord | None:
+    return session.execute(select(IssuerRecord).where(IssuerRecord.name == name)).scalar_one_or_none()
+
+
 def get_active_issuer(session: Session) -> IssuerRecord:
     """The newest active issuer signs new certificates (during a rollover the older one is retired)."""
     record = session.execute(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -120,17 +121,48 @@ def export_issuer_key(runtime: Runtime, actor: Actor, *, name: str, new_passphra
 
 
 def restore_issuer_key(runtime: Runtime, actor: Actor, *, name: str, backup: bytes, backup_passphrase: bytes) -> None:
-    """Bring a backed-up key back into `ca.key_dir`, re-encrypted with the service's passphrase."""
+    """Bring a backed-up key back into `ca.key_dir`, re-encrypted with the service's passphrase.
+
+    All or nothing (issue 10): every check comes before the first write — the backup opens, the service's
+    passphrase is readable, neither file exists, an issuer of that name in the ledger has this very key — and
+    the two files are written inside the audit event's transaction: if writing or the commit fails, the files
+    this call created are removed (and the key directory, if this call created it), so a refusal writes nothing.
+    """
     actor.require_operator()
     check_issuer_name(name)
     try:
         key = ca_private_key(serialization.load_pem_private_key(backup, password=backup_passphrase))
     except (ValueError, TypeError):
         raise NotAuthorizedError("cannot open the backup: wrong passphrase or not an encrypted key") from None
+    service_passphrase = read_passphrase(runtime.settings.ca.passphrase_file)
     key_dir = runtime.settings.ca.key_dir
-    save_private_key(key_path(key_dir, name), key, read_passphrase(runtime.settings.ca.passphrase_file))
-    write_new_file(public_key_path(key_dir, name), key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    with runtime.sessionmaker.begin() as session:
-        append_event(session, at=runtime.clock.now(), actor=actor.name, action="issuer.key_restored",
-                     object_type="issuer", object_id=name, source_ip=actor.source_ip)
+    private_file, public_file = key_path(key_dir, name), public_key_path(key_dir, name)
+    for path in (private_file, public_file):
+        if path.exists():
+            raise ConflictError(f"refusing to overwrite existing file {path}")
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    created_dir = not key_dir.exists()
+    written: list[Path] = []
+    try:
+        with runtime.sessionmaker.begin() as session:
+            record = store.find_issuer_by_name(session, name)
+            if record is not None:
+                installed = x509.load_der_x509_certificate(record.certificate_der).public_key().public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+                if installed != public_pem:
+                    raise ConflictError(f"the backup is not the key of issuer {name}: its public key differs "
+                                        "from the installed certificate's")
+            append_event(session, at=runtime.clock.now(), actor=actor.name, action="issuer.key_restored",
+                         object_type="issuer", object_id=name, source_ip=actor.source_ip)
+            session.flush()  # the event is in place (chain head read, row inserted) before the first write
+            save_private_key(private_file, key, service_passphrase)
+            written.append(private_file)
+            write_new_file(public_file, public_pem)
+            written.append(public_file)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if created_dir and key_dir.is_dir() and not any(key_dir.iterdir()):
+            key_dir.rmdir()
+        raise

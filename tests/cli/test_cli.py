@@ -635,6 +635,7 @@ def test_quickstart_resumes_a_ceremony_stopped_before_install(tmp_path):
     runner = CliRunner(env=env)
     (tmp_path / "var" / "secrets").mkdir(parents=True)
     passphrase = write(tmp_path / "var" / "secrets" / "issuer.passphrase", PASSPHRASE)
+    ok(run(runner, "db", "upgrade"))  # commands other than quickstart need a ledger (issue 10)
     ok(run(runner, "issuer", "create", "--name", "issuing-ca-1", "--subject", "CN=Stopped,C=FR", "--out-csr",
            tmp_path / "stopped.csr", "--passphrase-file", passphrase))
     key_file = tmp_path / "var" / "keys" / "issuing-ca-1.key.pem"

@@ -40,6 +40,11 @@ def test_backup_restores_the_issuer_on_a_fresh_host(runner, runtime, session_pki
     fresh = {**environ, "PKI_DATABASE__URL": f"sqlite:///{host / 'ledger.sqlite3'}",
              "PKI_CA__KEY_DIR": str(host / "keys"), "PKI_CA__PASSPHRASE_FILE": str(host_pass)}
     result = _run(runner, "issuer", "import-key", "--name", session_pki.issuer_name, "--backup", backup,
+                  "--backup-passphrase-file", backup_pass, env=fresh)
+    assert result.exit_code != 0 and "no ledger here" in result.stderr  # a fresh host makes its ledger first
+    assert not (host / "keys").exists() and not (host / "ledger.sqlite3").exists()
+    assert _run(runner, "db", "upgrade", env=fresh).exit_code == 0
+    result = _run(runner, "issuer", "import-key", "--name", session_pki.issuer_name, "--backup", backup,
                   "--backup-passphrase-file", tmp_path / "missing.pass", env=fresh)
     assert result.exit_code != 0 and "not found" in result.stderr
     result = _run(runner, "issuer", "import-key", "--name", session_pki.issuer_name, "--backup", backup,
