@@ -20,7 +20,17 @@ _TARGETS = {"repository": "webapp.wsgi:repository", "portal": "webapp.portal_wsg
 @click.option("--workers", default=1, show_default=True, type=int)
 @pass_ctx
 def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, workers: int) -> None:
-    """Serve the repository (CA certificates, CRLs, OCSP), the portal, the front office, or all three."""
+    """Serve the repository (CA certificates, CRLs, OCSP), the portal, the front office, or all three.
+
+    \b
+    `serve all` supervises one child process per service: a child that dies
+    is restarted (backoff 0.5 s doubling to 8 s; after 5 crashes within 60 s
+    it gives up, stops the others and exits 1).
+    To stop: Ctrl-C, or `kill PID` (SIGTERM or SIGINT). In-flight requests
+    finish, every child is stopped, and it exits within 10 s.
+    A single service (`serve repository|portal|frontoffice`) stops the same way
+    (systemd units: config/deploy/).
+    """
     if service == "all":
         return _serve_all(ctx)
     if service == "frontoffice":
@@ -41,24 +51,16 @@ def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, wor
 
 
 def _serve_all(ctx: CLIContext) -> None:
-    """One child process per service on its configured address; stops them all when one ends."""
-    import subprocess
+    """One supervised child process per service on its configured address (cli/supervise.py)."""
     import sys
-    import time
 
-    ctx.runtime  # migrate once before the children start  # noqa: B018
+    from cli.supervise import supervise
+
+    ctx.runtime  # refuse a directory without a ledger, and migrate once, before the children start  # noqa: B018
+    ctx.close()
     base = [sys.executable, "-m", "cli.main"] + (["--config", os.path.abspath(ctx.config)] if ctx.config else [])
-    children = [subprocess.Popen([*base, "serve", name]) for name in ("repository", "portal", "frontoffice")]
-    try:
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            child.wait(timeout=10)
-    raise SystemExit(max(child.returncode or 0 for child in children))
+    code = supervise([(name, [*base, "serve", name]) for name in ("repository", "portal", "frontoffice")])
+    raise SystemExit(code)
 
 
 def _serve_frontoffice(ctx: CLIContext, host: str | None, port: int | None, workers: int) -> None:
