@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 WORKERS ?= 2
 
-.PHONY: install system-deps run test lint bench clean
+.PHONY: install system-deps run test lint bench drill clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,6 +30,11 @@ lint: install
 
 test: install system-deps lint
 	$(VENV)/bin/pytest -n $(WORKERS) $(PYTEST_ARGS)
+
+# Fault drills (issue 10): real processes and signals; prints a table of what was injected, checked, measured.
+# One at a time (-n 0), so that the stop and restart times are not those of a machine busy with other drills.
+drill: install
+	$(PY) -m pytest -p no:cacheprovider -p tests.drills.report -n 0 -q $(PYTEST_ARGS) tests/drills
 
 bench: install system-deps
 	$(PY) bench/run_all.py

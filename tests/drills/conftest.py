@@ -35,9 +35,17 @@ class Drill:
     checked: str = ""
     figures: dict[str, str] = field(default_factory=dict)
 
+    def __setattr__(self, name: str, value: object) -> None:
+        super().__setattr__(name, value)
+        if name in ("injected", "checked") and "figures" in self.__dict__:
+            self._sync()
+
     def figure(self, name: str, value: float | int | str, unit: str = "") -> None:
         text = f"{value:.2f}" if isinstance(value, float) else str(value)
         self.figures[name] = text + (f" {unit}" if unit else "")
+        self._sync()
+
+    def _sync(self) -> None:
         self.properties[:] = [p for p in self.properties if p[0] != "drill"]
         self.properties.append(("drill", json.dumps({"injected": self.injected, "checked": self.checked,
                                                      "figures": self.figures})))

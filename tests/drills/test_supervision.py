@@ -6,12 +6,15 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.drills.conftest import SERVICES, ServeAll, group_members, http_status, listening
-from tests.support.server import free_port
+from tests.support.server import free_port, process_environment
+from tests.support.tools import require_tool
 
 STOP_LIMIT = 10.0
 
@@ -169,3 +172,44 @@ def test_kill_9_of_serve_all_frees_the_ports_for_a_restart(site, serve_all, tmp_
     _assert_nothing_left(again)
     drill.figure("children gone", freed, "s")
     drill.figure("serving again", back, "s")
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("how", ["Ctrl-C", "kill PID"])
+def test_stopping_make_run_leaves_nothing_listening(tmp_path, drill, how):
+    drill.injected = ("SIGINT to make run's process group (a terminal's Ctrl-C)" if how == "Ctrl-C"
+                      else "SIGTERM to make's PID (`kill PID`)")
+    drill.checked = "make exits < 10 s, no child or port left"
+    ports = {name: free_port() for name in SERVICES}
+    env = process_environment({"PKI_REPOSITORY__PORT": str(ports["repository"]),
+                               "PKI_PORTAL__PORT": str(ports["portal"]),
+                               "PKI_FRONTOFFICE__PORT": str(ports["frontoffice"])})
+    log = tmp_path / "make-run.log"
+    site = tmp_path / "site"
+    site.mkdir()
+    with open(log, "wb") as out:
+        make = subprocess.Popen([require_tool("make"), "--no-print-directory", "run", f"RUN_DIR={site}"], cwd=REPO,
+                                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    server = ServeAll.__new__(ServeAll)  # only for its log parsing and readiness checks
+    server.ports, server.log, server.process = ports, log, make
+    try:
+        server.wait_ready(120)
+        started = time.monotonic()
+        if how == "Ctrl-C":
+            os.killpg(make.pid, signal.SIGINT)
+        else:
+            make.send_signal(signal.SIGTERM)
+        try:
+            make.wait(STOP_LIMIT)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"make run still running {STOP_LIMIT} s after {how}:\n{server.text()}")
+        stop_time = time.monotonic() - started
+        _assert_nothing_left(server)
+        _no_500(server)
+    finally:
+        server.cleanup()
+    drill.figure("stop time", stop_time, "s")
+    drill.figure("make exit", make.returncode)
