@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.drills.conftest import SERVICES, ServeAll, group_members, http_status, listening
-from tests.support.server import free_port, process_environment
+from tests.support.server import PKICTL, free_port, process_environment
 from tests.support.tools import require_tool
 
 STOP_LIMIT = 10.0
@@ -213,3 +213,43 @@ def test_stopping_make_run_leaves_nothing_listening(tmp_path, drill, how):
         server.cleanup()
     drill.figure("stop time", stop_time, "s")
     drill.figure("make exit", make.returncode)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("service", SERVICES)
+def test_one_service_alone_stops_on_the_same_signals(site, tmp_path, drill, service, sig):
+    drill.injected = f"{sig.name} to `pkictl serve {service} --workers 2` (as systemd runs it)"
+    drill.checked = "exit < 10 s, workers gone, port closed"
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([PKICTL, "serve", service, "--port",
+                                    str(port), "--workers", "2"], cwd=site.directory, env=site.env, stdout=out,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not listening(port):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        time.sleep(0.5)  # every worker up
+        members = group_members({process.pid})
+        assert len(members) >= 3, members  # the server and its two workers
+        started = time.monotonic()
+        process.send_signal(sig)
+        try:
+            process.wait(STOP_LIMIT)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"serve {service} still running {STOP_LIMIT} s after {sig.name}:\n{log.read_text()}")
+        stop_time = time.monotonic() - started
+        deadline = time.monotonic() + 2
+        while (left := group_members({process.pid})) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not left and not listening(port), log.read_text()
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        process.wait(10)
+    drill.figure("stop time", stop_time, "s")
+    drill.figure("exit", process.returncode)
