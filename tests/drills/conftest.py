@@ -132,6 +132,7 @@ class ServeAll:
                     "PKI_FRONTOFFICE__PORT": str(self.ports["frontoffice"]),
                     "PKI_REPOSITORY__BASE_URL": f"http://127.0.0.1:{self.ports['repository']}"}
         self.log = log
+        self.statuses: list[int] = []
         with open(log, "wb") as out:
             self.process = subprocess.Popen([PKICTL, "serve", "all"], cwd=site.directory, env=self.env, stdout=out,
                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -163,10 +164,21 @@ class ServeAll:
             time.sleep(0.1)
         return time.monotonic() - started
 
+    def status(self, url: str) -> int | None:
+        """The HTTP status of a GET (None: no answer); every status seen is kept for the no-500 check."""
+        status = http_status(url)
+        if status is not None:
+            self.statuses.append(status)
+        return status
+
     def ready(self) -> bool:
-        return (http_status(self.url("repository", "/pki/root.crt")) == 200
-                and http_status(self.url("portal", "/login")) == 200
+        return (self.status(self.url("repository", "/pki/root.crt")) == 200
+                and self.status(self.url("portal", "/login")) == 200
                 and listening(self.ports["frontoffice"]))
+
+    def assert_no_500(self) -> None:
+        assert not [s for s in self.statuses if s >= 500], self.statuses
+        assert "Internal Server Error" not in self.text() and "Traceback" not in self.text(), self.text()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> float:
         """Send `sig` to serve all only; the seconds until it exited (fails past `timeout`)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.drills.conftest import SERVICES, ServeAll, group_members, http_status, listening
+from tests.drills.conftest import SERVICES, ServeAll, group_members, listening
 from tests.support.server import PKICTL, free_port, process_environment
 from tests.support.tools import require_tool
 
@@ -30,7 +30,7 @@ def _assert_nothing_left(server: ServeAll) -> None:
 
 
 def _no_500(server: ServeAll) -> None:
-    assert " 500 " not in server.text() and "Internal Server Error" not in server.text()
+    server.assert_no_500()
 
 
 class InFlight:
@@ -72,7 +72,7 @@ def test_signal_stops_every_child(site, serve_all, tmp_path, drill, sig):
     assert b"application/ocsp-response" in answer.split(b"\r\n\r\n")[0]
     try:
         server.process.wait(STOP_LIMIT - (time.monotonic() - started))
-    except Exception:  # noqa: BLE001 - any timeout is the failure this drill looks for
+    except subprocess.TimeoutExpired:
         pytest.fail(f"serve all still running {STOP_LIMIT} s after {sig.name}:\n{server.text()}")
     stop_time = time.monotonic() - started
     assert server.process.returncode == 0, server.text()
@@ -103,7 +103,7 @@ def test_kill_9_of_a_child_is_restarted(site, serve_all, tmp_path, drill, victim
     assert len(pids) == 2 and pids[0] == first, server.text()
     assert f"{victim} (pid {first}) killed by SIGKILL" in server.text()
     if victim != "frontoffice":
-        assert http_status(server.url(victim, "/pki/root.crt" if victim == "repository" else "/login")) == 200
+        assert server.status(server.url(victim, "/pki/root.crt" if victim == "repository" else "/login")) == 200
     stop_time = server.stop(signal.SIGTERM)
     assert server.process.returncode == 0
     _assert_nothing_left(server)
@@ -127,7 +127,7 @@ def test_a_child_that_keeps_crashing_makes_serve_all_give_up(site, serve_all, tm
         serve_all.append(server)
         try:
             server.process.wait(120)
-        except Exception:  # noqa: BLE001 - a timeout is the failure this drill looks for
+        except subprocess.TimeoutExpired:
             pytest.fail(f"serve all did not give up within 120 s:\n{server.text()}")
         elapsed = time.monotonic() - started
         assert server.process.returncode == 1, server.text()
@@ -194,7 +194,7 @@ def test_stopping_make_run_leaves_nothing_listening(tmp_path, drill, how):
                                 env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     server = ServeAll.__new__(ServeAll)  # only for its log parsing and readiness checks
-    server.ports, server.log, server.process = ports, log, make
+    server.ports, server.log, server.process, server.statuses = ports, log, make, []
     try:
         server.wait_ready(120)
         started = time.monotonic()
