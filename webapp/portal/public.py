@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
+from urllib.parse import unquote, urlsplit
+
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
@@ -15,9 +18,39 @@ from webapp.portal.auth import SESSION_KEY, principal, runtime, source_ip
 bp = Blueprint("public", __name__)
 
 
+_MAX_NEXT = 2048
+
+
+def _refuse_control_characters(target: str | None) -> None:
+    """A raw control character (a newline above all) cannot be put in a Location header: a clear 400."""
+    if target and any(unicodedata.category(c) in ("Cc", "Cf") for c in target):
+        raise BadRequestError("the page to return to after login is not a valid address")
+
+
+def _is_site_path(target: str) -> bool:
+    """True for `/path…` of this site, in every form a browser could read it: browsers drop tabs and
+    newlines, read `\\` as `/`, and the value may come percent-encoded (even twice) — so each decoded form
+    must still be a plain path, never `//host`, `/\\host` or `scheme:` (ASVS 5.0 V15 open redirect)."""
+    seen = target
+    for _ in range(4):
+        browser_view = "".join(c for c in seen if unicodedata.category(c) not in ("Cc", "Cf")).strip()
+        browser_view = browser_view.replace("\\", "/")
+        if not browser_view.startswith("/") or browser_view.startswith("//"):
+            return False
+        parts = urlsplit(browser_view)
+        if parts.scheme or parts.netloc:
+            return False
+        decoded = unquote(seen)
+        if decoded == seen:
+            return True
+        seen = decoded
+    return False  # encoded more than three times over: not a link our pages make
+
+
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site (no scheme, no `//host`): no open redirect (ASVS 5.x)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only a path on this site: anything else goes home (no open redirect)."""
+    _refuse_control_characters(target)
+    if target and len(target) <= _MAX_NEXT and _is_site_path(target):
         return target
     return url_for("account.home")
 
@@ -35,6 +68,7 @@ def login_form() -> str:
 @bp.post("/login")
 def login() -> Response | tuple[str, int]:
     email = request.form.get("email", "")
+    _refuse_control_characters(request.form.get("next"))  # before the login: a refusal changes nothing
     try:
         result = log_in(runtime(), email=email, password=request.form.get("password", ""), source_ip=source_ip())
     except NotAuthorizedError as exc:
