@@ -99,15 +99,14 @@ def signup() -> str | tuple[str, int]:
     form = request.form
     try:
         sign_up(runtime(), email=form.get("email", ""), full_name=form.get("full_name", ""),
-                password=form.get("password", ""), company_eic=form.get("company_eic") or None,
-                source_ip=source_ip())
+                company_eic=form.get("company_eic") or None, source_ip=source_ip())
     except (BadRequestError, NotFoundError) as exc:
         kept = {k: form.get(k, "") for k in ("email", "full_name", "company_eic")}
         return render_template("signup.html", error=str(exc), form=kept, min_length=MIN_LENGTH,
                                max_length=MAX_LENGTH), 400
     return render_template("message.html", title="Check your mailbox",
-                           message="We sent a link to the address you gave. Open it to confirm your account; "
-                                   "it expires in a few days.")
+                           message="We sent a link to the address you gave. Open it to confirm your account and "
+                                   "choose your password; it expires in a few days.")
 
 
 @bp.get("/activate/<token>")
@@ -129,7 +128,7 @@ def activate(token: str) -> Response | tuple[str, int]:
     session.clear()
     messages = {"activate": "Your account is active. Log in with your new password.",
                 "reset": "Your password was changed. Log in with it.",
-                "confirm": "Your address is confirmed. Log in to continue."}
+                "confirm": "Your address is confirmed and your password saved. Log in to continue."}
     flash(messages[info.purpose], "success")
     return redirect(url_for("public.login"))
 
