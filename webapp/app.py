@@ -27,6 +27,7 @@ from ca.clock import Clock
 from ca.runtime import Runtime, build_runtime
 from ca.settings import Settings
 from enrollment.groups.services import seed_services
+from enrollment.mail import MailQueue
 from revocation.ocsp import attach_presigner
 from webapp.errors import register_error_handlers
 from webapp.trusted_proxy import TrustedProxy
@@ -92,6 +93,7 @@ def create_app(settings: Settings, clock: Clock | None = None, runtime: Runtime 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=portal.proxy_hops, x_proto=portal.proxy_hops,  # type: ignore[method-assign]
                                 x_host=portal.proxy_hops)
     app.extensions["portail.runtime"] = runtime
+    app.extensions["portail.mail_queue"] = MailQueue()
     app.extensions["portail.trusted_proxy"] = TrustedProxy.configure(
         addresses=portal.trusted_proxies, cert_header=portal.client_cert_header,
         verify_header=portal.proxy_verify_header, where="portal.client_cert_header")

@@ -18,6 +18,7 @@ from ca.errors import NotAuthorizedError, NotFoundError, UnauthenticatedError
 from ca.runtime import Runtime
 from enrollment.accounts.sessions import authenticate_certificate, refuse_forwarded_certificate, resume_session
 from enrollment.accounts.views import Principal
+from enrollment.mail import MailQueue
 from webapp.trusted_proxy import TrustedProxy, peer_address
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,6 +37,10 @@ def check_ids(endpoint: str | None, values: dict[str, Any] | None) -> None:
 
 def runtime() -> Runtime:
     return current_app.extensions["portail.runtime"]
+
+
+def mail_queue() -> MailQueue:
+    return current_app.extensions["portail.mail_queue"]
 
 
 def source_ip() -> str | None:
