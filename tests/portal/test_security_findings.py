@@ -52,7 +52,19 @@ def test_unused_days_out_of_range_is_a_400(client, world, days):
 
 
 @pytest.mark.parametrize("name", ["expiring_days", "unused_days"])
-def test_certificate_filters_out_of_range_are_a_400(client, world, name):
+@pytest.mark.parametrize("days", ["100000000", "1" + "0" * 30, "-100000000"])
+def test_certificate_filters_out_of_range_are_a_400(client, world, name, days):
     login(client, world.emails["alice"])
-    response = client.get(f"/admin/certificates?{name}=100000000")
+    response = client.get(f"/admin/certificates?{name}={days}")
     assert response.status_code == 400, response.status_code
+
+
+@pytest.mark.parametrize("days", ["100000000", "1" + "0" * 30])
+def test_unused_revocation_days_out_of_range_is_a_400(client, world, runtime, days):
+    from tests.portal.support import post
+
+    login(client, world.emails["alice"])
+    before = snapshot(runtime)
+    response = post(client, "/admin/unused", {"days": days, "serial": "01"})
+    assert response.status_code == 400, response.status_code
+    assert snapshot(runtime) == before
