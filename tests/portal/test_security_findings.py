@@ -68,3 +68,37 @@ def test_unused_revocation_days_out_of_range_is_a_400(client, world, runtime, da
     response = post(client, "/admin/unused", {"days": days, "serial": "01"})
     assert response.status_code == 400, response.status_code
     assert snapshot(runtime) == before
+
+
+def _browser_reading(location: str) -> str:
+    """How a browser reads a Location: tabs and newlines dropped, backslashes as slashes."""
+    return location.replace("\t", "").replace("\n", "").replace("\r", "").replace("\\", "/").strip()
+
+
+def test_any_next_value_stays_on_this_site(app):
+    from urllib.parse import unquote
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from ca.errors import BadRequestError
+    from webapp.portal.public import _safe_next
+
+    pieces = st.sampled_from(["/", "//", "\\", "%2F", "%2f", "%5C", "%09", "%0a", "%25", "\t", "\n", ":", "x",
+                              "evil.example", "http", "javascript", "@", "?", "#", " ", "%20", ".", ".."])
+    targets = st.one_of(st.text(max_size=40), st.lists(pieces, max_size=10).map("".join))
+
+    @given(target=targets)
+    @settings(max_examples=500, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    def check(target):
+        with app.test_request_context("/login"):
+            try:
+                location = _safe_next(target)
+            except BadRequestError:
+                return
+        for form in (location, unquote(location), unquote(unquote(location))):
+            seen = _browser_reading(form)
+            assert seen.startswith("/") and not seen.startswith("//"), (target, location)
+
+    check()
