@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ca.actor import Actor
-from ca.errors import BadRequestError, NotAuthorizedError, NotFoundError
+from ca.errors import BadRequestError, NotAuthorizedError, NotFoundError, TooManyRequestsError
 from ca.ledger import Session, portal_store, store
-from ca.ledger.audit import append_event
+from ca.ledger.audit import append_event, count_events
 from ca.ledger.models import User
 from ca.ledger.portal_models import ActivationToken
 from ca.runtime import Runtime
@@ -28,6 +28,7 @@ from enrollment.mail import send_mail
 
 LINK_INVALID = "this link is not valid any more (used, replaced or expired): ask for a new one"
 COMPANY_ROLES = (Role.FIRST_ADMIN, Role.ADMIN, Role.USER)
+RESENDS_PER_HOUR = 3  # each re-send mails the invited person (issue 13 finding 8), counted in the audit trail
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,10 @@ def resend_activation(runtime: Runtime, actor: Actor, *, user_id: int | None = N
             raise NotFoundError("no such user")
         if user.password_hash is not None or user.status not in (UserStatus.INVITED, UserStatus.ACTIVE):
             raise BadRequestError(f"{user.email} has already activated the account")
+        if count_events(session, action="user.activation_sent", object_id=user.email,
+                        since=now - timedelta(hours=1)) >= RESENDS_PER_HOUR:
+            raise TooManyRequestsError(f"{user.email} was sent {RESENDS_PER_HOUR} links in the last hour: "
+                                       "wait before sending another")
         token, expires_at = new_link(session, runtime, user, "activate")
         append_event(session, at=now, actor=actor.name, action="user.activation_sent", object_type="user",
                      object_id=user.email, company_id=user.company_id, source_ip=actor.source_ip)

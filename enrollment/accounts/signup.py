@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ca.actor import Actor
-from ca.errors import BadRequestError, NotAuthorizedError
+from ca.errors import BadRequestError, NotAuthorizedError, TooManyRequestsError
 from ca.ledger import portal_store, store
-from ca.ledger.audit import append_event
+from ca.ledger.audit import append_event, count_events
 from ca.ledger.models import User
 from ca.runtime import Runtime
 from ca.vocabulary import ActorKind, Role, UserStatus
@@ -26,6 +26,8 @@ from enrollment.accounts.passwords import check_password_rules, hash_password, v
 from enrollment.accounts.sessions import principal_for
 from enrollment.accounts.users import validate_email, validate_full_name
 from enrollment.mail import send_mail
+
+JOIN_REQUESTS_PER_DAY = 3  # each one mails every administrator of the company (issue 13 finding 8)
 
 
 def _stale_signup(runtime: Runtime, user: User | None, now: datetime) -> bool:
@@ -81,6 +83,10 @@ def request_membership(runtime: Runtime, actor: Actor, *, company_eic: str) -> N
         user = portal_store.get_user(session, actor.user_id)
         if user.company_id is not None:
             raise BadRequestError("you already belong to (or wait for) a company")
+        if count_events(session, action="user.membership_requested", object_id=user.email,
+                        since=now - timedelta(days=1)) >= JOIN_REQUESTS_PER_DAY:
+            raise TooManyRequestsError(f"you asked to join a company {JOIN_REQUESTS_PER_DAY} times today: "
+                                       "try again tomorrow")
         company = store.get_company_by_eic(session, eic)
         portal_store.mark_user(session, user, company_id=company.id, status=UserStatus.PENDING, role=Role.USER)
         append_event(session, at=now, actor=actor.name, action="user.membership_requested", object_type="user",

@@ -9,25 +9,11 @@ from flask_limiter.util import get_remote_address
 from webapp.portal import account, admin, operator, public
 from webapp.portal.auth import check_ids, load_principal
 
-# Mail-sending actions, per account concerned (issue 13): each re-send mails the invited person, each join
-# request mails every administrator of the company.
-RESEND_LIMIT = "3 per hour"
-JOIN_LIMIT = "3 per day"
-
 
 def _login_account_key() -> str:
     """Failed logins count per (account, client address): an attacker slows down only themselves, and the
     owner, elsewhere, still logs in with the right password (ASVS 6.3.1 without lockout abuse)."""
     return "login:" + request.form.get("email", "").strip().lower()[:254] + "|" + (get_remote_address() or "")
-
-
-def _resend_key() -> str:
-    return f"resend:{(request.view_args or {}).get('user_id')}"
-
-
-def _own_account_key() -> str:
-    current = g.get("principal")
-    return f"account:{current.user_id}" if current is not None else "account:" + (get_remote_address() or "")
 
 
 def _failed(response: object) -> bool:
@@ -50,12 +36,8 @@ def register_portal(app: Flask, limiter: Limiter) -> None:
     view = limiter.limit(settings.login_limit_account, key_func=_login_account_key, deduct_when=_failed,
                          scope="login-account-address")(view)
     app.view_functions["public.login"] = view
-    for endpoint in ("admin.resend", "operator.resend"):
-        app.view_functions[endpoint] = limiter.limit(RESEND_LIMIT, key_func=_resend_key,
-                                                     scope="resend")(app.view_functions[endpoint])
-    app.view_functions["account.join_company"] = limiter.limit(
-        JOIN_LIMIT, key_func=_own_account_key, scope="join")(app.view_functions["account.join_company"])
-    # Sign-up and reset links send e-mail: cap them per address too.
+    # Sign-up and reset links send e-mail: cap them per address too. (Re-sent activation links and join
+    # requests are limited per account by their use cases, from the audit trail, after authorization.)
     for endpoint in ("public.signup", "public.password_reset"):
         app.view_functions[endpoint] = limiter.limit("20 per hour", key_func=get_remote_address,
                                                      scope=endpoint)(app.view_functions[endpoint])
