@@ -91,3 +91,9 @@ class DeliveryError(ServiceUnavailableError):
     """A message could not be sent (SMTP or outbox): what was recorded stays, sending can be retried."""
 
     kind = "delivery_failed"
+
+
+class TooManyRequestsError(PKIError):
+    """An action that sends mail to someone else was repeated too often (HTTP 429, one CLI line)."""
+
+    kind = "rate_limited"

@@ -77,6 +77,8 @@ class PortalSettings:
     ratelimit_storage: str
     proxy_hops: int
     client_cert_header: str
+    trusted_proxies: str
+    proxy_verify_header: str
     services_file: str
 
 

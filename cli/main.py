@@ -54,9 +54,24 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 
 def _register() -> None:
-    from cli import audit, cert, company, db, issuer, lifecycle, portal, quickstart, revocation, root, serve, user
+    from cli import (
+        audit,
+        cert,
+        company,
+        db,
+        issuer,
+        lifecycle,
+        portal,
+        quickstart,
+        request,
+        revocation,
+        root,
+        serve,
+        user,
+    )
 
-    for module in (root, issuer, lifecycle, company, user, cert, revocation, audit, db, serve, quickstart, portal):
+    for module in (root, issuer, lifecycle, company, user, cert, revocation, audit, db, serve, quickstart, portal,
+                   request):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import smtplib
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import Any
 
 from ca.settings import PortalSettings
 
@@ -56,3 +60,48 @@ def send_mail(settings: PortalSettings, *, to: str, subject: str, body: str) -> 
         log.warning("could not send e-mail %r to %s: %s", subject, to, exc)
         return False
     return True
+
+
+class MailQueue:
+    """Work that sends mail, done after the answer on one background thread (issue 13 finding 7).
+
+    A request whose answer must not tell whether an account exists (the password-reset request) only
+    submits its use case here: the request then does the same work for every address, and neither the
+    ledger look-up nor the SMTP round trip shows in its duration. Owned by the application (one per
+    process, started on first use, so after a pre-fork server forked); a full queue drops the job, logged.
+    """
+
+    def __init__(self, maxsize: int = 1000) -> None:
+        self._jobs: queue.Queue[tuple[Callable[..., Any], dict[str, Any]] | None] = queue.Queue(maxsize)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[..., Any], **kwargs: Any) -> None:
+        self._start()
+        try:
+            self._jobs.put_nowait((job, kwargs))
+        except queue.Full:
+            log.error("mail queue full: %s dropped", getattr(job, "__name__", job))
+
+    def join(self) -> None:
+        """Wait until every submitted job ran (tests, and an orderly shutdown)."""
+        self._jobs.join()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="portail-mail", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._jobs.get()
+            try:
+                if item is None:
+                    return
+                job, kwargs = item
+                job(**kwargs)
+            except Exception:  # noqa: BLE001  (one failing job must not stop the mail of the others)
+                log.exception("background mail job failed")
+            finally:
+                self._jobs.task_done()

@@ -27,8 +27,10 @@ from ca.clock import Clock
 from ca.runtime import Runtime, build_runtime
 from ca.settings import Settings
 from enrollment.groups.services import seed_services
+from enrollment.mail import MailQueue
 from revocation.ocsp import attach_presigner
 from webapp.errors import register_error_handlers
+from webapp.trusted_proxy import TrustedProxy
 
 log = logging.getLogger("portail.web")
 HERE = Path(__file__).resolve().parent
@@ -85,13 +87,16 @@ def create_app(settings: Settings, clock: Clock | None = None, runtime: Runtime 
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
         WTF_CSRF_TIME_LIMIT=None,  # bound to the session, which has its own idle and absolute limits
         WTF_CSRF_SSL_STRICT=https,
-        PORTAIL_CLIENT_CERT_HEADER=portal.client_cert_header or None,
         RATELIMIT_HEADERS_ENABLED=True,
     )
     if portal.proxy_hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=portal.proxy_hops, x_proto=portal.proxy_hops,  # type: ignore[method-assign]
                                 x_host=portal.proxy_hops)
     app.extensions["portail.runtime"] = runtime
+    app.extensions["portail.mail_queue"] = MailQueue()
+    app.extensions["portail.trusted_proxy"] = TrustedProxy.configure(
+        addresses=portal.trusted_proxies, cert_header=portal.client_cert_header,
+        verify_header=portal.proxy_verify_header, where="portal.client_cert_header")
     csrf = CSRFProtect(app)
     limiter = Limiter(get_remote_address, app=app, storage_uri=portal.ratelimit_storage, strategy="moving-window")
     app.extensions["portail.limiter"] = limiter

@@ -21,6 +21,7 @@ from ca.errors import (
     PKIError,
     ServiceUnavailableError,
     SigningError,
+    TooManyRequestsError,
     UnauthenticatedError,
 )
 
@@ -36,6 +37,7 @@ STATUS_BY_CLASS: dict[type, int] = {
     LintError: 422,
     SigningError: 503,
     ServiceUnavailableError: 503,
+    TooManyRequestsError: 429,
 }
 RETRY_AFTER_SECONDS = 5
 

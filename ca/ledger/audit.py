@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from ca.ledger.models import AuditEvent
@@ -110,3 +110,10 @@ def list_events(session: Session, company_id: int | None = None, limit: int = 20
     if company_id is not None:
         query = query.where(AuditEvent.company_id == company_id)
     return list(session.execute(query).scalars())
+
+
+def count_events(session: Session, *, action: str, object_id: str, since: datetime) -> int:
+    """How many `action` events about `object_id` were written since `since` (rate limits kept in the trail)."""
+    query = select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == action, AuditEvent.object_id == object_id, AuditEvent.at >= since)
+    return int(session.execute(query).scalar_one())

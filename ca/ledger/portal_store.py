@@ -67,6 +67,20 @@ def mark_user(
     return user
 
 
+def mark_user_restarted(session: Session, user: User, *, full_name: str, role: str, company_id: int | None,
+                        status: str, at: datetime) -> User:
+    """Start an account again from nothing (a stale or unconfirmed sign-up taken over): no password, new
+    name, role, company and creation time; the caller retires its links and sessions."""
+    user.full_name = full_name
+    user.role = role
+    user.company_id = company_id
+    user.status = status
+    user.password_hash = None
+    user.created_at = at
+    session.flush()
+    return user
+
+
 def list_company_users(session: Session, company_id: int) -> list[User]:
     return list(session.execute(select(User).where(User.company_id == company_id).order_by(User.email)).scalars())
 

@@ -7,12 +7,37 @@ BadRequestError with one line that tells the person what to fix.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from cryptography import x509
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
 from ca.errors import BadRequestError
+
+# --- display names (people, companies, groups, connection points) ------------------------------------
+
+# Refused anywhere in a name: control characters (NUL breaks issuance and PostgreSQL text), format
+# characters (Cf: the bidirectional overrides and isolates U+202A-U+202E, U+2066-U+2069, zero-width
+# characters), surrogates and line/paragraph separators. A name goes into certificate subjects, pages,
+# e-mails and CSV exports, where these characters hide or reorder what a person reads (issue 13).
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def validate_display_name(value: str | None, what: str, max_length: int = 64) -> str:
+    """The one rule for every name a person types: no control or bidi characters, spaces collapsed, 1 to
+    `max_length` characters. `what` names the field in the one-line refusal ("full name", "group name")."""
+    value = value or ""
+    for position, char in enumerate(value, start=1):
+        if unicodedata.category(char) not in _REFUSED_CATEGORIES:
+            continue
+        raise BadRequestError(f"{what}: character U+{ord(char):04X} at position {position} is not allowed "
+                              "(no control, invisible or text-direction characters)")
+    name = " ".join(value.split())
+    if not 1 <= len(name) <= max_length:
+        raise BadRequestError(f"{what} must be 1 to {max_length} characters")
+    return name
+
 
 # --- EIC (ENTSO-E Energy Identification Code) -------------------------------------------------------
 

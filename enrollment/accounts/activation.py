@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ca.actor import Actor
-from ca.errors import BadRequestError, NotAuthorizedError, NotFoundError
+from ca.errors import BadRequestError, NotAuthorizedError, NotFoundError, TooManyRequestsError
 from ca.ledger import Session, portal_store, store
-from ca.ledger.audit import append_event
+from ca.ledger.audit import append_event, count_events
 from ca.ledger.models import User
 from ca.ledger.portal_models import ActivationToken
 from ca.runtime import Runtime
@@ -28,6 +28,7 @@ from enrollment.mail import send_mail
 
 LINK_INVALID = "this link is not valid any more (used, replaced or expired): ask for a new one"
 COMPANY_ROLES = (Role.FIRST_ADMIN, Role.ADMIN, Role.USER)
+RESENDS_PER_HOUR = 3  # each re-send mails the invited person (issue 13 finding 8), counted in the audit trail
 
 
 @dataclass(frozen=True)
@@ -112,12 +113,21 @@ def invite_user(
         else:
             raise BadRequestError("choose the company of the new account")
         _check_may_invite(actor, role, company.id)
-        user = store.add_user(session, email=email, full_name=full_name, role=role, company_id=company.id,
-                              status=UserStatus.INVITED, at=now)
+        existing = portal_store.find_user_by_email(session, email)
+        if existing is not None and existing.status == UserStatus.UNCONFIRMED:
+            # An unconfirmed self-sign-up proves nothing about the mailbox: the invitation takes the account
+            # over from nothing (no password, the squatter's links retired), issue 13 finding 3.
+            user = portal_store.mark_user_restarted(session, existing, full_name=full_name, role=role,
+                                                    company_id=company.id, status=UserStatus.INVITED, at=now)
+            portal_store.end_user_sessions(session, user.id, now)
+        else:
+            user = store.add_user(session, email=email, full_name=full_name, role=role, company_id=company.id,
+                                  status=UserStatus.INVITED, at=now)
         token, expires_at = new_link(session, runtime, user, "activate")
         append_event(session, at=now, actor=actor.name, action="user.invited", object_type="user",
-                     object_id=email, company_id=company.id, details={"role": role, "full_name": full_name},
-                     source_ip=actor.source_ip)
+                     object_id=email, company_id=company.id,
+                     details={"role": role, "full_name": full_name,
+                              "replaced_unconfirmed_signup": existing is not None}, source_ip=actor.source_ip)
         view, company_name = member_view(user, company.eic), company.name
     sent = mail_link(runtime, email=email, full_name=full_name, token=token, purpose="activate",
                      expires_at=expires_at, company_name=company_name)
@@ -139,6 +149,10 @@ def resend_activation(runtime: Runtime, actor: Actor, *, user_id: int | None = N
             raise NotFoundError("no such user")
         if user.password_hash is not None or user.status not in (UserStatus.INVITED, UserStatus.ACTIVE):
             raise BadRequestError(f"{user.email} has already activated the account")
+        if count_events(session, action="user.activation_sent", object_id=user.email,
+                        since=now - timedelta(hours=1)) >= RESENDS_PER_HOUR:
+            raise TooManyRequestsError(f"{user.email} was sent {RESENDS_PER_HOUR} links in the last hour: "
+                                       "wait before sending another")
         token, expires_at = new_link(session, runtime, user, "activate")
         append_event(session, at=now, actor=actor.name, action="user.activation_sent", object_type="user",
                      object_id=user.email, company_id=user.company_id, source_ip=actor.source_ip)
@@ -172,19 +186,20 @@ def use_link(runtime: Runtime, token: str, *, password: str | None, source_ip: s
         purpose = record.purpose
         info = LinkInfo(email=user.email, full_name=user.full_name, purpose=purpose,
                         expires_at=record.expires_at)
-        if purpose in ("activate", "reset"):
-            new_password = check_password_rules(password or "", email=user.email)
-            status = UserStatus.ACTIVE if user.status == UserStatus.INVITED else None
-            portal_store.mark_user(session, user, password_hash=hash_password(new_password), status=status)
-            portal_store.end_user_sessions(session, user.id, now)
-            action = "user.activated" if purpose == "activate" else "user.password_reset"
-        else:
-            if user.status != UserStatus.UNCONFIRMED:
-                raise NotFoundError(LINK_INVALID)
-            portal_store.mark_user(session, user, status=UserStatus.PENDING if user.company_id else UserStatus.ACTIVE)
+        if purpose == "confirm" and user.status != UserStatus.UNCONFIRMED:
+            raise NotFoundError(LINK_INVALID)
+        # Every link sets the password, the confirmation too: only the mailbox's owner chooses it (issue 13).
+        new_password = check_password_rules(password or "", email=user.email)
+        if purpose == "confirm":
+            status: str | None = UserStatus.PENDING if user.company_id else UserStatus.ACTIVE
             action = "user.email_confirmed"
             if user.company_id:
                 notify = [(a.email, a.full_name) for a in portal_store.list_company_admins(session, user.company_id)]
+        else:
+            status = UserStatus.ACTIVE if user.status == UserStatus.INVITED else None
+            action = "user.activated" if purpose == "activate" else "user.password_reset"
+        portal_store.mark_user(session, user, password_hash=hash_password(new_password), status=status)
+        portal_store.end_user_sessions(session, user.id, now)
         portal_store.mark_tokens_used(session, user.id, now)
         append_event(session, at=now, actor=user.email, action=action, object_type="user", object_id=user.email,
                      company_id=user.company_id, source_ip=source_ip)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from ca.actor import Actor
-from ca.errors import BadRequestError
 from ca.ledger import portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import Company
 from ca.runtime import Runtime
 from ca.scope import find_company
 from ca.vocabulary import ADMIN_ROLES
-from ca.x509.names import validate_eic
+from ca.x509.names import validate_display_name, validate_eic
 from enrollment.accounts.views import CompanyOverview, CompanyView, ConnectionPointView, member_view
 
 
@@ -23,9 +22,7 @@ def company_view(company: Company) -> CompanyView:
 def create_company(runtime: Runtime, actor: Actor, *, eic: str, name: str) -> CompanyView:
     actor.require_operator()
     eic = validate_eic(eic)
-    name = " ".join(name.split())
-    if not name or len(name) > 64:
-        raise BadRequestError("company name must be 1 to 64 characters")
+    name = validate_display_name(name, "company name")
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
         company = store.add_company(session, eic=eic, name=name, at=now)

@@ -143,3 +143,14 @@ def authenticate_certificate(runtime: Runtime, *, certificate: bytes, source_ip:
         if user.status != UserStatus.ACTIVE or user.company_id != record.company_id:
             raise refused
         return principal_for(session, user, source_ip)
+
+
+def refuse_forwarded_certificate(runtime: Runtime, *, reason: str, source_ip: str | None) -> None:
+    """A certificate header the portal may not believe (not from a trusted proxy, or not verified by it):
+    audited, then refused, so that a forged header is seen in the trail (issue 13 finding 1)."""
+    with runtime.sessionmaker.begin() as session:
+        append_event(session, at=runtime.clock.now(), actor="anonymous", action="portal.certificate_refused",
+                     object_type="certificate", object_id="forwarded", details={"reason": reason},
+                     source_ip=source_ip)
+    security_log.warning("forwarded client certificate refused from %s: %s", source_ip, reason)
+    raise NotAuthorizedError(f"client certificate refused: {reason}")

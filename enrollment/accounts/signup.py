@@ -1,5 +1,7 @@
-"""Self sign-up and a person's own account: anyone may create an account with an e-mail address and a
-password; the address is confirmed by an e-mailed link first, because it goes into certificates (rfc822Name).
+"""Self sign-up and a person's own account: anyone may start an account with an e-mail address; the
+address is confirmed by an e-mailed link first, because it goes into certificates (rfc822Name), and the
+password is chosen on that link's page, by the mailbox's owner only. An unconfirmed sign-up expires with
+its link (`portal.activation_hours`) and never stands in the way of an invitation.
 
 A person who names a company (its EIC code) then waits (`pending`) until an administrator of that company
 lets them in; without a company they may log in but not request certificates.
@@ -9,10 +11,13 @@ owner of an existing account receives a mail saying so instead.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from ca.actor import Actor
-from ca.errors import BadRequestError, NotAuthorizedError
+from ca.errors import BadRequestError, NotAuthorizedError, TooManyRequestsError
 from ca.ledger import portal_store, store
-from ca.ledger.audit import append_event
+from ca.ledger.audit import append_event, count_events
+from ca.ledger.models import User
 from ca.runtime import Runtime
 from ca.vocabulary import ActorKind, Role, UserStatus
 from ca.x509.names import validate_eic
@@ -22,31 +27,47 @@ from enrollment.accounts.sessions import principal_for
 from enrollment.accounts.users import validate_email, validate_full_name
 from enrollment.mail import send_mail
 
+JOIN_REQUESTS_PER_DAY = 3  # each one mails every administrator of the company (issue 13 finding 8)
 
-def sign_up(runtime: Runtime, *, email: str, full_name: str, password: str, company_eic: str | None,
+
+def _stale_signup(runtime: Runtime, user: User | None, now: datetime) -> bool:
+    """An unconfirmed sign-up expires with its link: it then defends its address against nobody."""
+    return (user is not None and user.status == UserStatus.UNCONFIRMED
+            and user.created_at + timedelta(hours=runtime.settings.portal.activation_hours) <= now)
+
+
+def sign_up(runtime: Runtime, *, email: str, full_name: str, company_eic: str | None,
             source_ip: str | None) -> None:
+    """Record an unconfirmed account without a password: the owner of the mailbox chooses it from the
+    confirmation link, so nobody's password can survive a confirmation they did not make (issue 13)."""
     email = validate_email(email)
     full_name = validate_full_name(full_name)
-    password = check_password_rules(password, email=email)
     eic = validate_eic(company_eic) if company_eic and company_eic.strip() else None
-    password_hash = hash_password(password)  # before the lookup: both answers cost the same time
     now = runtime.clock.now()
+    token = None
     with runtime.sessionmaker.begin() as session:
         company = store.get_company_by_eic(session, eic) if eic else None
         existing = portal_store.find_user_by_email(session, email)
-        if existing is None:
-            user = store.add_user(session, email=email, full_name=full_name, role=Role.USER,
-                                  company_id=company.id if company else None, status=UserStatus.UNCONFIRMED, at=now)
-            portal_store.mark_user(session, user, password_hash=password_hash)
+        stale = _stale_signup(runtime, existing, now)
+        if existing is None or stale:
+            company_id = company.id if company else None
+            if existing is not None:
+                user = portal_store.mark_user_restarted(session, existing, full_name=full_name, role=Role.USER,
+                                                        company_id=company_id, status=UserStatus.UNCONFIRMED, at=now)
+                portal_store.end_user_sessions(session, user.id, now)
+            else:
+                user = store.add_user(session, email=email, full_name=full_name, role=Role.USER,
+                                      company_id=company_id, status=UserStatus.UNCONFIRMED, at=now)
             token, expires_at = new_link(session, runtime, user, "confirm")
             append_event(session, at=now, actor=email, action="user.signed_up", object_type="user",
-                         object_id=email, company_id=company.id if company else None,
-                         details={"full_name": full_name}, source_ip=source_ip)
-    if existing is None:
+                         object_id=email, company_id=company_id,
+                         details={"full_name": full_name, "replaced_expired_signup": stale}, source_ip=source_ip)
+        known_email = existing.email if existing is not None else email
+    if token is not None:
         mail_link(runtime, email=email, full_name=full_name, token=token, purpose="confirm", expires_at=expires_at)
     else:
         base = runtime.settings.portal.base_url.rstrip("/")
-        send_mail(runtime.settings.portal, to=existing.email, subject="You already have an account",
+        send_mail(runtime.settings.portal, to=known_email, subject="You already have an account",
                   body=f"Hello,\n\nSomeone (hopefully you) tried to sign up on the certificate portal with this "
                        f"address, which already has an account.\nLog in at {base}/login, or choose a new "
                        f"password at {base}/password-reset.\n")
@@ -62,6 +83,10 @@ def request_membership(runtime: Runtime, actor: Actor, *, company_eic: str) -> N
         user = portal_store.get_user(session, actor.user_id)
         if user.company_id is not None:
             raise BadRequestError("you already belong to (or wait for) a company")
+        if count_events(session, action="user.membership_requested", object_id=user.email,
+                        since=now - timedelta(days=1)) >= JOIN_REQUESTS_PER_DAY:
+            raise TooManyRequestsError(f"you asked to join a company {JOIN_REQUESTS_PER_DAY} times today: "
+                                       "try again tomorrow")
         company = store.get_company_by_eic(session, eic)
         portal_store.mark_user(session, user, company_id=company.id, status=UserStatus.PENDING, role=Role.USER)
         append_event(session, at=now, actor=actor.name, action="user.membership_requested", object_type="user",
@@ -87,6 +112,7 @@ def change_password(runtime: Runtime, actor: Actor, *, current: str, new: str) -
         new = check_password_rules(new, email=user.email)
         portal_store.mark_user(session, user, password_hash=hash_password(new))
         portal_store.end_user_sessions(session, user.id, now)
+        portal_store.mark_tokens_used(session, user.id, now)  # no older reset or activation link outlives it
         principal = principal_for(session, user, actor.source_ip)
         append_event(session, at=now, actor=actor.name, action="user.password_changed", object_type="user",
                      object_id=user.email, company_id=principal.actor.company_id, source_ip=actor.source_ip)

@@ -12,6 +12,7 @@ from ca.ledger.models import User
 from ca.runtime import Runtime
 from ca.scope import company_scope, find_company
 from ca.vocabulary import Role, UserStatus
+from ca.x509.names import validate_display_name
 from enrollment.accounts.views import UserView
 
 ROLES = (Role.OPERATOR, Role.FIRST_ADMIN, Role.ADMIN, Role.USER)
@@ -28,10 +29,7 @@ def validate_email(email: str) -> str:
 
 
 def validate_full_name(name: str) -> str:
-    name = " ".join(name.split())
-    if not name or len(name) > 64:
-        raise BadRequestError("full name must be 1 to 64 characters")
-    return name
+    return validate_display_name(name, "full name")
 
 
 def user_view(user: User, company_eic: str | None) -> UserView:

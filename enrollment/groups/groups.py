@@ -10,13 +10,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ca.actor import Actor
-from ca.errors import BadRequestError, NotFoundError
+from ca.errors import NotFoundError
 from ca.ledger import Session, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import Group
 from ca.runtime import Runtime
 from ca.scope import own_company
 from ca.vocabulary import UserStatus
+from ca.x509.names import validate_display_name
 from enrollment.accounts.views import ConnectionPointView, MemberView, member_view
 from enrollment.groups.views import GroupView, ServiceView
 
@@ -36,10 +37,7 @@ def _company_of(actor: Actor) -> int:
 
 
 def _check_name(name: str) -> str:
-    name = " ".join((name or "").split())
-    if not 1 <= len(name) <= 64:
-        raise BadRequestError("a group name is 1 to 64 characters")
-    return name
+    return validate_display_name(name, "group name")
 
 
 def _group_view(session: Session, group: Group, eic: str) -> GroupView:

@@ -18,6 +18,7 @@ from ca.ledger.audit import append_event
 from ca.runtime import Runtime
 from ca.scope import find_company, one_company
 from ca.settings import Settings
+from ca.x509.names import validate_display_name
 from enrollment.accounts.views import ConnectionPointView
 from enrollment.groups.views import ServiceView
 
@@ -69,11 +70,9 @@ def list_services(runtime: Runtime, actor: Actor) -> list[ServiceView]:
 def add_connection_point(runtime: Runtime, actor: Actor, *, company_eic: str, code: str,
                          label: str) -> ConnectionPointView:
     actor.require_operator()
-    code, label = code.strip(), " ".join(label.split())
+    code, label = code.strip(), validate_display_name(label, "connection point label", max_length=128)
     if not _POINT_CODE.match(code):
         raise BadRequestError("a connection point code is 1 to 64 letters, digits, '.', '_', '/' or '-'")
-    if not 1 <= len(label) <= 128:
-        raise BadRequestError("a connection point label is 1 to 128 characters")
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
         company = find_company(session, company_eic)

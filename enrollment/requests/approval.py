@@ -18,7 +18,7 @@ from ca.ledger import Session, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import CertificateRequest, Company, User
 from ca.runtime import Runtime
-from ca.scope import find_company, own_company
+from ca.scope import find_company, one_company, own_company
 from ca.vocabulary import ActorKind, RequestStatus, UserStatus
 from ca.x509.csr import CheckedCSR, checked_csr
 from enrollment.mail import send_mail
@@ -141,13 +141,21 @@ def _clean_comment(comment: str | None, *, required: bool) -> str | None:
 
 
 def decide_request(runtime: Runtime, actor: Actor, *, request_id: int, approve: bool,
-                   comment: str | None = None) -> RequestView:
+                   comment: str | None = None, company_eic: str | None = None) -> RequestView:
     """An administrator approves (a CSR is then issued at once; a key-generation request waits for its
-    requester to collect it) or rejects with a comment."""
-    company_id = own_company(actor, "only a company administrator decides on requests")
+    requester to collect it) or rejects with a comment. Nobody decides their own request: another
+    administrator of the company does, or an operator (naming the company), who is the only one left
+    when the company has a single administrator (issue 13 finding 4)."""
+    if not actor.is_operator:
+        own_company(actor, "only a company administrator decides on requests")
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
+        company_id = one_company(session, actor, company_eic,
+                                 refusal="only a company administrator decides on requests")
         request = portal_store.get_company_request(session, company_id, request_id)
+        if actor.user_id is not None and request.user_id == actor.user_id:
+            raise NotAuthorizedError("you may not decide your own request: another administrator of the company "
+                                     "or a CA operator decides it")
         comment = _clean_comment(comment, required=not approve)
         if request.status != RequestStatus.PENDING:
             raise BadRequestError(f"request #{request_id} is {request.status}, not pending")

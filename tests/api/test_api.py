@@ -112,10 +112,11 @@ def test_client_certificate_not_from_this_ca_is_refused(app, world, runtime, ses
 
 
 def test_client_certificate_from_a_configured_proxy_header(settings, runtime, world):
-    portal = dataclasses.replace(settings.portal, client_cert_header="X-Client-Cert")
+    portal = dataclasses.replace(settings.portal, client_cert_header="X-Client-Cert", trusted_proxies="127.0.0.1")
     app = create_app(dataclasses.replace(settings, portal=portal), runtime=runtime)
     _serial, pem = _pem(runtime, world, "dave")
-    response = app.test_client().get("/api/v1/me", headers={"X-Client-Cert": quote(pem)})
+    response = app.test_client().get("/api/v1/me", headers={"X-Client-Cert": quote(pem),
+                                                            "X-SSL-Client-Verify": "SUCCESS"})
     assert response.get_json()["email"] == world.emails["dave"]
     # Without the setting, the header is ignored (anyone could send it).
     other = create_app(settings, runtime=runtime).test_client()

@@ -89,7 +89,7 @@ def test_signup_without_company_can_log_in_but_not_request(client, world, mailbo
     assert response.status_code == 200 and "Check your mailbox" in response.get_data(as_text=True)
     login(client, "sam@free.example", expect=401)  # not confirmed yet
     link = _path(mailbox.last_link("sam@free.example"))
-    assert post(client, link).status_code == 302
+    assert post(client, link, {"password": PASSWORD, "password_confirmation": PASSWORD}).status_code == 302
     login(client, "sam@free.example")
     assert "You do not belong to a company" in client.get("/home").get_data(as_text=True)
     before = snapshot(runtime)
@@ -102,7 +102,7 @@ def test_signup_without_company_can_log_in_but_not_request(client, world, mailbo
 def test_signup_naming_a_company_waits_for_its_administrator(client, world, mailbox, runtime):
     post(client, "/signup", {"email": "sam@example.com", "full_name": "Sam Joiner", "password": PASSWORD,
                              "company_eic": EIC.lower()})
-    post(client, _path(mailbox.last_link("sam@example.com")))
+    post(client, _path(mailbox.last_link("sam@example.com")), {"password": PASSWORD, "password_confirmation": PASSWORD})
     assert _status(runtime, "sam@example.com") == "pending"
     # The company's administrators are told.
     assert any("asks to join" in m["Subject"] for m in mailbox.wait_for(world.emails["alice"]))

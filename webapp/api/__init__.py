@@ -70,8 +70,29 @@ def _authenticate() -> None:
             raise CSRFError(str(exc)) from None
 
 
+MAX_JSON_DEPTH = 32
+
+
+def _depth(value: Any) -> int:
+    """How deeply a decoded body nests, without recursion (bodies are at most MAX_UPLOAD_BYTES)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            stack.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # the decoder recurses per level: a body of 100k "[" must be a 400, not a 500
+        raise BadRequestError(f"the request body nests too deeply (at most {MAX_JSON_DEPTH} levels)") from None
+    if isinstance(data, dict) and _depth(data) > MAX_JSON_DEPTH:
+        raise BadRequestError(f"the request body nests too deeply (at most {MAX_JSON_DEPTH} levels)")
     if not isinstance(data, dict):
         raise BadRequestError("the request body must be a JSON object")
     return data

@@ -28,6 +28,7 @@ from enrollment.access.decision import portal_url
 from enrollment.access.gatekeeper import Gatekeeper
 from enrollment.access.views import AccessDecision
 from webapp.frontoffice.pages import refusal, unavailable
+from webapp.trusted_proxy import TrustedProxy
 
 log = logging.getLogger("pki.frontoffice")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -42,10 +43,6 @@ def route(path: str) -> tuple[str | None, str | None]:
     if not match:
         return None, None
     return match.group(1), match.group(2)
-
-
-def _header_key(name: str) -> str:
-    return "HTTP_" + name.upper().replace("-", "_")
 
 
 def pem_to_der(value: str) -> bytes:
@@ -67,9 +64,11 @@ class Gate:
         self.app = app
         self.runtime = runtime
         self.mode = mode
-        self.trusted_proxies = frozenset(settings.trusted_proxy_addresses)
-        self.cert_key = _header_key(settings.proxy_header)
-        self.verify_key = _header_key(settings.proxy_verify_header)
+        # One rule with the portal's API (webapp/trusted_proxy.py); direct mode never reads the header.
+        self.proxy = TrustedProxy.configure(
+            addresses=settings.trusted_proxy_addresses if mode == "proxy" else (),
+            cert_header=settings.proxy_header if mode == "proxy" else "",
+            verify_header=settings.proxy_verify_header, where="frontoffice.trusted_proxies (proxy mode)")
         self.gatekeeper = Gatekeeper(runtime)
 
     def client_certificate(self, environ: dict[str, Any]) -> tuple[bytes, str | None]:
@@ -79,17 +78,9 @@ class Gate:
             getpeercert = getattr(sock, "getpeercert", None)
             der = getpeercert(binary_form=True) if getpeercert is not None else None
             return (der or b""), None
-        remote = environ.get("REMOTE_ADDR", "")
-        header = environ.get(self.cert_key, "")
-        if remote not in self.trusted_proxies:
-            return b"", (f"certificate header ignored: {remote} is not a trusted proxy" if header else None)
-        der = pem_to_der(header) if header else b""
-        verify = environ.get(self.verify_key, "")
-        if not der or verify == "SUCCESS":
-            return der, None
-        if not verify:
-            return der, "the proxy did not say whether it verified the certificate"
-        return der, verify.removeprefix("FAILED:")
+        forwarded = self.proxy.forwarded(environ)
+        der = pem_to_der(forwarded.certificate) if forwarded.certificate else b""
+        return der, (forwarded.refusal if der or not forwarded.certificate else None)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         der, tls_error = self.client_certificate(environ)

@@ -202,7 +202,8 @@ def certificates_csv() -> Response:
 @bp.get("/unused")
 @admin_required
 def unused_form() -> str:
-    days = _int_arg("days") or 90
+    days = _int_arg("days")
+    days = 90 if days is None else days
     return render_template("admin/unused.html", days=days, candidates=preview_unused(runtime(), actor(), days=days))
 
 

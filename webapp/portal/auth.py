@@ -16,8 +16,10 @@ from flask import current_app, g, redirect, request, session, url_for
 from ca.actor import Actor
 from ca.errors import NotAuthorizedError, NotFoundError, UnauthenticatedError
 from ca.runtime import Runtime
-from enrollment.accounts.sessions import authenticate_certificate, resume_session
+from enrollment.accounts.sessions import authenticate_certificate, refuse_forwarded_certificate, resume_session
 from enrollment.accounts.views import Principal
+from enrollment.mail import MailQueue
+from webapp.trusted_proxy import TrustedProxy, peer_address
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "sid"
@@ -35,6 +37,10 @@ def check_ids(endpoint: str | None, values: dict[str, Any] | None) -> None:
 
 def runtime() -> Runtime:
     return current_app.extensions["portail.runtime"]
+
+
+def mail_queue() -> MailQueue:
+    return current_app.extensions["portail.mail_queue"]
 
 
 def source_ip() -> str | None:
@@ -61,8 +67,13 @@ def load_certificate_principal() -> None:
     """API only: a client certificate from the TLS terminator, when no session was found."""
     if g.principal is not None:
         return
-    header = current_app.config.get("PORTAIL_CLIENT_CERT_HEADER")
-    pem = request.environ.get("SSL_CLIENT_CERT") or (request.headers.get(header) if header else None)
+    pem = request.environ.get("SSL_CLIENT_CERT")  # set by the WSGI server that terminated TLS itself
+    if not pem:
+        proxy: TrustedProxy = current_app.extensions["portail.trusted_proxy"]
+        forwarded = proxy.forwarded(request.environ)
+        if forwarded.refusal is not None:
+            refuse_forwarded_certificate(runtime(), reason=forwarded.refusal, source_ip=peer_address(request.environ))
+        pem = forwarded.certificate
     if not pem:
         return
     g.principal = authenticate_certificate(runtime(), certificate=unquote(pem).encode("ascii", "replace"),
