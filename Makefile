@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 WORKERS ?= 2
 
-.PHONY: install system-deps run test lint bench drill clean
+.PHONY: install system-deps run test lint bench drill fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,6 +35,16 @@ test: install system-deps lint
 # One at a time (-n 0), so that the stop and restart times are not those of a machine busy with other drills.
 drill: install
 	$(PY) -m pytest -p no:cacheprovider -p tests.drills.report -n 0 -q $(PYTEST_ARGS) tests/drills
+
+# Fuzzing (issue 10 item 8): the hypothesis properties of tests/fuzz with the "long" profile (random, many more
+# cases than CI's fixed "ci" budget) and schemathesis over the API; prints the cases tried per property.
+# The default budget (1500 cases per parser property, 150 per form, 30 per API operation) takes about 4 minutes.
+FUZZ_EXAMPLES ?= 1500
+SCHEMATHESIS_EXAMPLES ?= 30
+fuzz: install
+	FUZZ_PROFILE=long FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) SCHEMATHESIS_EXAMPLES=$(SCHEMATHESIS_EXAMPLES) \
+		$(PY) -m pytest -p no:cacheprovider -p tests.fuzz.report -n $(WORKERS) -q $(PYTEST_ARGS) \
+		tests/fuzz tests/api/test_schemathesis.py
 
 bench: install system-deps
 	$(PY) bench/run_all.py

@@ -190,7 +190,18 @@ def _cert_id_key(cert_id: asn1_ocsp.CertId) -> CertIDKey:
     name_hash, key_hash = cert_id["issuer_name_hash"].native, cert_id["issuer_key_hash"].native
     if len(name_hash) != size or len(key_hash) != size:
         raise OCSPMalformed(f"CertID hashes are not {hash_name} digests")
-    return CertIDKey(hash_name, name_hash, key_hash, cert_id["serial_number"].native)
+    serial_number = cert_id["serial_number"].native
+    if serial_number < 0:  # RFC 5280 §4.1.2.2: a positive INTEGER; we never issued a negative one
+        raise OCSPMalformed("CertID serial number is negative")
+    # The CertID is echoed byte for byte in the response: BER that asn1crypto tolerates (an empty or
+    # non-minimal INTEGER, a padded OID, a constructed OCTET STRING, NULL with content) would make the
+    # response itself unparsable (X.690 §10; found by tests/fuzz).
+    tail = der.octet_string(name_hash) + der.octet_string(key_hash) + der.integer(serial_number)
+    oid = der.oid(_OID_BY_HASH[hash_name])
+    canonical = (der.sequence(der.sequence(oid, b"\x05\x00"), tail), der.sequence(der.sequence(oid), tail))
+    if cert_id.dump() not in canonical:
+        raise OCSPMalformed("CertID is not DER-encoded")
+    return CertIDKey(hash_name, name_hash, key_hash, serial_number)
 
 
 def _nonce(extensions: asn1_ocsp.TBSRequestExtensions) -> bytes | None:

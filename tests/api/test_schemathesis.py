@@ -8,6 +8,10 @@ operations are driven here with hypothesis directly, one strategy per operation,
 
 from __future__ import annotations
 
+import json
+import os
+from collections import Counter
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +27,8 @@ from tests.portal.support import login
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
-EXAMPLES = 10
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "10"))  # per operation; `make fuzz` asks for more
+RANDOM = os.environ.get("FUZZ_PROFILE") == "long"  # `make fuzz`: new cases each run; otherwise reproducible
 
 
 @pytest.fixture
@@ -38,14 +43,14 @@ def identities(app, world) -> dict[str, dict[str, dict[str, str]]]:
     return sent
 
 
-def test_api_conforms_to_its_openapi_document(app, identities):
+def test_api_conforms_to_its_openapi_document(app, identities, request):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 18
     calls = []
     for operation in operations:
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+        @settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, database=None,
                   suppress_health_check=list(HealthCheck))
         def check(case):
             for identity in identities.values():
@@ -53,5 +58,9 @@ def test_api_conforms_to_its_openapi_document(app, identities):
                 calls.append(response.status_code)
 
         check()
+    # the cases tried, by HTTP status, for `make fuzz`'s table (tests/fuzz/report.py)
+    statuses = Counter(f"HTTP {status}" for status in calls)
+    request.node.user_properties.append(("fuzz", json.dumps({"profile": f"{EXAMPLES} per operation",
+                                                             "outcomes": dict(statuses)})))
     assert len(calls) > 3 * len(operations)
     assert any(200 <= status < 300 for status in calls), sorted(set(calls))
