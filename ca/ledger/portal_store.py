@@ -11,6 +11,7 @@ from datetime import datetime
 from types import EllipsisType
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ca.errors import ConflictError, NotFoundError
@@ -187,23 +188,34 @@ def list_connection_points(session: Session, company_id: int) -> list[Connection
 
 
 # --- groups --------------------------------------------------------------------------------------------
-def add_group(session: Session, *, company_id: int, name: str) -> Group:
-    exists = select(Group.id).where(Group.company_id == company_id, func.lower(Group.name) == name.lower())
-    if session.execute(exists).first():
+def _check_group_name_free(session: Session, company_id: int, name: str, except_id: int | None = None) -> None:
+    """Group names are unique per company whatever their case. Compared in Python (str.casefold): SQLite's
+    lower() folds ASCII only, so `ÉNERGIE` would not meet itself in SQL (found by make fuzz)."""
+    wanted = name.casefold()
+    rows = session.execute(select(Group.id, Group.name).where(Group.company_id == company_id))
+    if any(row.name.casefold() == wanted and row.id != except_id for row in rows):
         raise ConflictError(f"a group named {name!r} already exists")
+
+
+def _flush_group(session: Session, name: str) -> None:
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent creation of the same name: the unique constraint decides
+        raise ConflictError(f"a group named {name!r} already exists") from None
+
+
+def add_group(session: Session, *, company_id: int, name: str) -> Group:
+    _check_group_name_free(session, company_id, name)
     group = Group(company_id=company_id, name=name)
     session.add(group)
-    session.flush()
+    _flush_group(session, name)
     return group
 
 
 def rename_group(session: Session, group: Group, name: str) -> None:
-    exists = select(Group.id).where(Group.company_id == group.company_id, Group.id != group.id,
-                                    func.lower(Group.name) == name.lower())
-    if session.execute(exists).first():
-        raise ConflictError(f"a group named {name!r} already exists")
+    _check_group_name_free(session, group.company_id, name, except_id=group.id)
     group.name = name
-    session.flush()
+    _flush_group(session, name)
 
 
 def get_company_group(session: Session, company_id: int, group_id: int) -> Group:

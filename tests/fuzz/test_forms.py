@@ -163,17 +163,14 @@ def test_nul_is_refused_at_the_edge(who, method, url, fields, app, world):
     assert api.status_code in (400, 401), api.get_data()[:300]
 
 
-def test_duplicate_non_ascii_group_name_is_a_conflict(request, database_url, app, world):
+def test_duplicate_non_ascii_group_name_is_a_conflict(app, world):
     """Found by `make fuzz` (schemathesis, POST /api/v1/company/groups {"name": "Ô/Q\\u008c#ù©5_GE\\U00084fdbo"}
     sent twice): the second creation is an HTTP 500 (IntegrityError on UNIQUE (company_id, name)) instead of
     409. portal_store.add_group looks for a duplicate with SQL lower(name) == Python name.lower(); SQLite's
     lower() folds ASCII only, so a name with a non-ASCII capital never matches itself. The fix belongs in the
-    ledger (ca/ledger/portal_store.py add_group and rename_group), not at the edge: left for it."""
-    if database_url.startswith("sqlite"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason="SQLite lower() is ASCII-only: add_group misses "
-                                              "a duplicate non-ASCII name, IntegrityError → HTTP 500"))
+    ledger (ca/ledger/portal_store.py add_group and rename_group), where it is now fixed."""
     client = app.test_client()
     login(client, world.emails["alice"])
-    for expected in (302, 409):
-        response = client.post("/admin/groups", data={"name": "ÉNERGIE", "csrf_token": csrf_token(client)})
-        assert response.status_code == expected, response.status_code
+    for name, expected in (("ÉNERGIE", 302), ("ÉNERGIE", 409), ("énergie", 409)):
+        response = client.post("/admin/groups", data={"name": name, "csrf_token": csrf_token(client)})
+        assert response.status_code == expected, (name, response.status_code)
