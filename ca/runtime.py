@@ -67,8 +67,14 @@ class Runtime:
         self.engine.dispose()
 
 
+def engine_for(settings: Settings) -> Engine:
+    database = settings.database
+    return make_engine(database.url, sqlite_busy_timeout_ms=database.sqlite_busy_timeout_ms,
+                       connect_timeout_seconds=database.connect_timeout_seconds)
+
+
 def build_runtime(settings: Settings, clock: Clock | None = None, *, migrate: bool = True) -> Runtime:
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings)
     if migrate:
         upgrade_database(engine)
     return Runtime(settings=settings, clock=clock or SystemClock(), engine=engine,
@@ -79,7 +85,7 @@ def upgrade_ledger(settings: Settings) -> str | None:
     """`pkictl db upgrade`: migrate and report the revision now in force."""
     from ca.ledger.database import current_revision
 
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings)
     try:
         upgrade_database(engine)
         return current_revision(engine)

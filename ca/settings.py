@@ -20,6 +20,14 @@ PROFILES_FILE = Path(__file__).resolve().parent.parent / "config" / "profiles.to
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str
+    sqlite_busy_timeout_ms: int
+    connect_timeout_seconds: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.sqlite_busy_timeout_ms <= 600_000:
+            raise BadRequestError("database.sqlite_busy_timeout_ms must be 1 to 600000")
+        if not 2 <= self.connect_timeout_seconds <= 600:  # libpq waits at least 2 s when a timeout is set
+            raise BadRequestError("database.connect_timeout_seconds must be 2 to 600")
 
 
 @dataclass(frozen=True)

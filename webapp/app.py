@@ -29,6 +29,7 @@ from ca.settings import Settings
 from enrollment.groups.services import seed_services
 from revocation.ocsp import attach_presigner
 from webapp.errors import register_error_handlers
+from webapp.health import HealthEndpoints, HealthMiddleware
 
 log = logging.getLogger("portail.web")
 HERE = Path(__file__).resolve().parent
@@ -92,6 +93,8 @@ def create_app(settings: Settings, clock: Clock | None = None, runtime: Runtime 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=portal.proxy_hops, x_proto=portal.proxy_hops,  # type: ignore[method-assign]
                                 x_host=portal.proxy_hops)
     app.extensions["portail.runtime"] = runtime
+    # Probes and metrics answer before Flask (sessions, limiter, error pages): an outage cannot reach them.
+    app.wsgi_app = HealthMiddleware(app.wsgi_app, HealthEndpoints(runtime, "portal"))  # type: ignore[method-assign]
     csrf = CSRFProtect(app)
     limiter = Limiter(get_remote_address, app=app, storage_uri=portal.ratelimit_storage, strategy="moving-window")
     app.extensions["portail.limiter"] = limiter

@@ -23,11 +23,13 @@ from typing import Any
 from urllib.parse import unquote
 
 from ca.errors import LedgerUnavailableError
+from ca.metrics import GATE_DECISIONS
 from ca.runtime import Runtime
 from enrollment.access.decision import portal_url
 from enrollment.access.gatekeeper import Gatekeeper
 from enrollment.access.views import AccessDecision
 from webapp.frontoffice.pages import refusal, unavailable
+from webapp.health import HealthEndpoints
 
 log = logging.getLogger("pki.frontoffice")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -71,6 +73,7 @@ class Gate:
         self.cert_key = _header_key(settings.proxy_header)
         self.verify_key = _header_key(settings.proxy_verify_header)
         self.gatekeeper = Gatekeeper(runtime)
+        self.health = HealthEndpoints(runtime, "frontoffice")
 
     def client_certificate(self, environ: dict[str, Any]) -> tuple[bytes, str | None]:
         """(certificate DER or b'', why it cannot be trusted or None)."""
@@ -92,6 +95,9 @@ class Gate:
         return der, verify.removeprefix("FAILED:")
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        health = self.health.handle(environ, start_response)  # probes: before any decision, never audited
+        if health is not None:
+            return health
         der, tls_error = self.client_certificate(environ)
         service, point = route(environ.get("PATH_INFO") or "/")
         try:
@@ -99,7 +105,9 @@ class Gate:
                                               tls_error=tls_error, source_ip=environ.get("REMOTE_ADDR"))
         except LedgerUnavailableError:
             log.warning("ledger unavailable: the gate refuses every request until it is back")
+            GATE_DECISIONS.labels("ledger_unavailable").inc()
             return unavailable(environ, start_response, portal_url(self.runtime))
+        GATE_DECISIONS.labels(decision.code).inc()
         if not decision.allowed:
             return refusal(environ, start_response, decision)
         self._record_use(decision)

@@ -22,6 +22,7 @@ from ca.runtime import Runtime
 from ca.x509 import repository_paths as paths
 from revocation.ocsp import Answer, OCSPService
 from revocation.repository import Document, repository_documents
+from webapp.health import HEALTH_PATHS, HealthEndpoints
 
 StartResponse = Callable[..., Any]
 OCSP_TYPE = "application/ocsp-response"
@@ -39,6 +40,7 @@ class RepositoryApp:
         self._documents: dict[str, Document] = {}
         self._loaded_at = 0.0
         self._lock = threading.Lock()
+        self.health = HealthEndpoints(runtime, "repository", ocsp=self.ocsp, crls=True)
 
     def documents(self) -> dict[str, Document]:
         """The table, rebuilt every `refresh_seconds`; while the ledger is unavailable the last table keeps
@@ -66,6 +68,10 @@ class RepositoryApp:
             if method != "GET":
                 return _text(start_response, "405 Method Not Allowed", "method not allowed\n")
             return self._ocsp_get(environ, start_response)
+        if path in HEALTH_PATHS:
+            answer = self.health.handle(environ, start_response)
+            assert answer is not None
+            return answer
         if method not in ("GET", "HEAD"):
             return _text(start_response, "405 Method Not Allowed", "method not allowed\n")
         document = self.documents().get(path)
