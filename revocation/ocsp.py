@@ -180,6 +180,7 @@ class OCSPService:
         self._cursor = 0
         self._last_poll = 0.0
         self._loaded = False
+        self._poll_lock = threading.Lock()
         self._sequence = itertools.count()  # next() is atomic under the GIL: no lock of ours
         try:
             self.reload()
@@ -205,10 +206,21 @@ class OCSPService:
         now = time.monotonic()
         if self._loaded and now - self._last_poll < self.poll_seconds:
             return
-        self._last_poll = now
+        # One thread looks at the feed; the others answer from memory meanwhile instead of queueing behind
+        # it (a locked or silent ledger makes that look last the whole busy or connect timeout).
         if not self._loaded:
+            self._last_poll = now
             self.reload()
             return
+        if not self._poll_lock.acquire(blocking=False):
+            return
+        try:
+            self._last_poll = now
+            self._apply_changes()
+        finally:
+            self._poll_lock.release()
+
+    def _apply_changes(self) -> None:
         with self.runtime.sessionmaker() as session:
             cursor, changes = store.changes_since(session, self._cursor)
         if any(action.startswith("issuer.") for action, _ in changes):

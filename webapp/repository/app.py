@@ -46,13 +46,18 @@ class RepositoryApp:
         """The table, rebuilt every `refresh_seconds`; while the ledger is unavailable the last table keeps
         being served (CA certificates and CRL files do not change because the database is down)."""
         if time.monotonic() - self._loaded_at > self.refresh_seconds:
-            with self._lock:
+            # One thread rebuilds; the others serve the table they have rather than wait for a slow ledger.
+            if not self._lock.acquire(blocking=not self._documents):
+                return self._documents
+            try:
                 if time.monotonic() - self._loaded_at > self.refresh_seconds:
                     try:
                         self._documents = repository_documents(self.runtime)
                     except LedgerUnavailableError:
                         log.warning("ledger unavailable: serving the repository table loaded before")
                     self._loaded_at = time.monotonic()
+            finally:
+                self._lock.release()
         return self._documents
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
