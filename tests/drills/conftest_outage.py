@@ -23,16 +23,24 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import make_url
 
-from tests.revocation.test_ocsp_faults import TCPRelay
+from ca.runtime import Runtime
+from revocation.crl import publish_crls
+from tests.frontoffice.world import OPERATOR, Holder, build_world
+from tests.portal.support import PASSWORD, password_hash
+from tests.revocation.test_ocsp_faults import OutageRequests, TCPRelay, _prepare
 from tests.support.server import Server, free_port, start_server, stop_server
 
 BUSY_TIMEOUT_MS = 1000  # the services' SQLite busy timeout in the drills: each locked request waits this long
 CONNECT_TIMEOUT_S = 2  # the services' PostgreSQL connect timeout in the drills (libpq's minimum)
-RECOVERY_BUDGET_S = 5.0  # issue 10: every service answers again within 5 s of the ledger's return
+RECOVERY_BUDGET_S = 5.0
+ALICE = "alice@example.com"  # issue 10: every service answers again within 5 s of the ledger's return
 
 
 class Relay(TCPRelay):
@@ -232,3 +240,45 @@ def wait_until(probe: Callable[[], bool], budget: float, step: float = 0.05) -> 
             return time.monotonic() - start
         time.sleep(step)
     return None
+
+
+# --- the drill's world: a ledger with people, a gate certificate, a CRL and two leaves ----------------------
+@dataclass
+class Drill:
+    runtime: Runtime
+    services: Services
+    outage: Outage
+    bob: Holder
+    requests: OutageRequests
+    issuer_name: str
+    issuer: x509.Certificate
+    remembered_der: bytes = b""
+    crl: bytes = b""
+
+    def portal(self) -> Browser:
+        return Browser(self.services.portal.base_url)
+
+    def gate(self) -> Reply:
+        pem = quote(self.bob.certificate.public_bytes(Encoding.PEM).decode(), safe="")
+        return Browser(self.services.frontoffice.base_url).get(
+            "/", headers={"X-SSL-Client-Cert": pem, "X-SSL-Client-Verify": "SUCCESS", "Accept": "application/json"})
+
+
+@pytest.fixture(name="drill")
+def drill_fixture(bare_runtime: Runtime, session_pki, environ: dict[str, str], database_url: str,
+          tmp_path: Path) -> Iterator[Drill]:
+    runtime = bare_runtime
+    world = build_world(runtime, session_pki, tmp_path / "world")
+    for email in (ALICE, "bob@example.com"):
+        world.set_user(email, status="active", password_hash=password_hash(PASSWORD))
+    bob = world.issue("bob", "bob@example.com")
+    publish_crls(runtime, OPERATOR)
+    requests = _prepare(runtime, OPERATOR, session_pki.issuer)
+    outage = Outage(database_url)
+    try:
+        with running_services({**environ, "PKI_DATABASE__URL": outage.url}, tmp_path) as services:
+            yield Drill(runtime, services, outage, bob, requests, session_pki.issuer_name, session_pki.issuer)
+    finally:
+        outage.close()
+
+

@@ -20,75 +20,28 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import quote
+from collections.abc import Callable
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
-from ca.runtime import Runtime
-from revocation.crl import publish_crls
 from tests.conftest import PG_URL
-from tests.drills.conftest_outage import (
+from tests.drills.conftest_outage import (  # noqa: F401  (drill is a fixture)
+    ALICE,
     BUSY_TIMEOUT_MS,
     CONNECT_TIMEOUT_S,
     RECOVERY_BUDGET_S,
     Browser,
-    Outage,
+    Drill,
     Reply,
     Services,
-    running_services,
+    drill_fixture,
     wait_until,
 )
-from tests.frontoffice.world import OPERATOR, Holder, build_world
-from tests.portal.support import PASSWORD, password_hash
-from tests.revocation.test_ocsp_faults import OutageRequests, _outcome, _prepare, _remember, http_asker
+from tests.portal.support import PASSWORD
+from tests.revocation.test_ocsp_faults import _outcome, _remember, http_asker
 from tests.support.tools import in_ci
 
 MARGIN_S = 3.0  # scheduling slack on a loaded 2-core machine, on top of the configured timeout
-ALICE = "alice@example.com"
-
-
-@dataclass
-class Drill:
-    runtime: Runtime
-    services: Services
-    outage: Outage
-    bob: Holder
-    requests: OutageRequests
-    issuer_name: str
-    issuer: x509.Certificate
-    remembered_der: bytes = b""
-    crl: bytes = b""
-
-    def portal(self) -> Browser:
-        return Browser(self.services.portal.base_url)
-
-    def gate(self) -> Reply:
-        pem = quote(self.bob.certificate.public_bytes(Encoding.PEM).decode(), safe="")
-        return Browser(self.services.frontoffice.base_url).get(
-            "/", headers={"X-SSL-Client-Cert": pem, "X-SSL-Client-Verify": "SUCCESS", "Accept": "application/json"})
-
-
-@pytest.fixture
-def drill(bare_runtime: Runtime, session_pki, environ: dict[str, str], database_url: str,
-          tmp_path: Path) -> Iterator[Drill]:
-    runtime = bare_runtime
-    world = build_world(runtime, session_pki, tmp_path / "world")
-    for email in (ALICE, "bob@example.com"):
-        world.set_user(email, status="active", password_hash=password_hash(PASSWORD))
-    bob = world.issue("bob", "bob@example.com")
-    publish_crls(runtime, OPERATOR)
-    requests = _prepare(runtime, OPERATOR, session_pki.issuer)
-    outage = Outage(database_url)
-    try:
-        with running_services({**environ, "PKI_DATABASE__URL": outage.url}, tmp_path) as services:
-            yield Drill(runtime, services, outage, bob, requests, session_pki.issuer_name, session_pki.issuer)
-    finally:
-        outage.close()
 
 
 def _no_500(replies: dict[str, Reply]) -> None:
@@ -161,7 +114,18 @@ def _during(drill: Drill, alice: Browser, bound: float) -> dict[str, Reply]:
         "ocsp POST remembered": "200 SUCCESSFUL GOOD", "ocsp GET remembered": "200 SUCCESSFUL GOOD",
         "ocsp POST never_asked": "200 TRY_LATER", "ocsp GET never_asked": "200 TRY_LATER"}
     assert ocsp["ocsp POST remembered"][0].body == drill.remembered_der
+    for name, server in services.all().items():  # the outage is counted where it was met
+        errors = ledger_errors(Browser(server.base_url).get("/metrics").text)
+        print(f"  during  {name:12s} pki_ledger_errors_total {errors}")
+        assert sum(errors.values()) > 0, (name, errors)
     return replies
+
+
+def ledger_errors(metrics_text: str) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {sample.labels["kind"]: sample.value for family in text_string_to_metric_families(metrics_text)
+            if family.name == "pki_ledger_errors" for sample in family.samples if sample.name.endswith("_total")}
 
 
 def _recovery(drill: Drill, alice: Browser) -> dict[str, float | None]:

@@ -1,0 +1,119 @@
+"""`/metrics`, `/healthz` and `/readyz` of the three services, scraped from real processes (issue 10 §9).
+
+The families and their values are checked against what the test did: OCSP answers by status (good,
+malformedRequest, unauthorized) and the latency histogram, the gate's decisions by reason, the CRL's age
+and size per issuer, the responder certificate's expiry, issuance by profile (the repository issues its
+responder certificate at start), ledger errors. With PROMETHEUS_MULTIPROC_DIR and two worker processes,
+every scrape reports the sum over the workers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.drills.conftest_outage import Browser, Drill, drill_fixture  # noqa: F401  (a fixture)
+from tests.revocation.test_ocsp_faults import http_asker
+from tests.support.server import running_server
+
+FAMILIES = {"pki_certificates_issued", "pki_issuance_seconds", "pki_ocsp_responses", "pki_ocsp_response_seconds",
+            "pki_gate_decisions", "pki_ledger_errors", "pki_crl_publish_failures"}
+REPOSITORY_ONLY = {"pki_crl_age_seconds", "pki_crl_size_bytes", "pki_crl_next_update_seconds",
+                   "pki_ocsp_responder_expiry_seconds"}
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def families(text: str) -> set[str]:
+    return {family.name for family in text_string_to_metric_families(text)}
+
+
+def value(scraped: dict, name: str, **labels: str) -> float:
+    return scraped.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_health_and_readiness_of_every_service(drill: Drill) -> None:
+    services = drill.services
+    ask = http_asker(services.repository.base_url)
+    for _ in range(16):
+        assert ask("POST", drill.requests.remembered).status == 200
+    for _ in range(8):
+        ask("GET", drill.requests.never_asked)
+    ask("POST", b"not an OCSP request")
+    assert drill.gate().status == 200
+    anonymous = Browser(services.frontoffice.base_url).get("/", headers={"Accept": "application/json"})
+    assert anonymous.status == 403
+
+    scraped = {}
+    for name, server in services.all().items():
+        browser = Browser(server.base_url)
+        health = browser.get("/healthz")
+        assert health.status == 200 and json.loads(health.body) == {"service": name, "status": "alive"}
+        ready = browser.get("/readyz")
+        assert ready.status == 200, ready.text
+        checks = json.loads(ready.body)["checks"]
+        assert set(checks) == ({"ledger", "issuer_keys", "crls", "ocsp"} if name == "repository"
+                               else {"ledger", "issuer_keys"}), checks
+        reply = browser.get("/metrics")
+        assert reply.status == 200 and reply.headers["content-type"].startswith("text/plain"), reply.headers
+        found = families(reply.text)
+        expected = FAMILIES | (REPOSITORY_ONLY if name == "repository" else set())
+        assert expected <= found, (name, sorted(expected - found))
+        scraped[name] = samples(reply.text)
+
+    repository, frontoffice = scraped["repository"], scraped["frontoffice"]
+    assert value(repository, "pki_ocsp_responses_total", status="good") >= 24
+    assert value(repository, "pki_ocsp_responses_total", status="malformedRequest") == 1
+    assert value(repository, "pki_ocsp_responses_total", status="tryLater") == 0
+    timed = value(repository, "pki_ocsp_response_seconds_count")
+    total = value(repository, "pki_ocsp_response_seconds_sum")
+    assert timed >= 3 and 0 < total / timed < 0.5, (timed, total)  # one answer in 8 is timed
+    assert value(repository, "pki_certificates_issued_total", profile="ocsp-responder") >= 1
+    assert value(repository, "pki_issuance_seconds_count", profile="ocsp-responder") >= 1
+    for kind in ("full", "delta"):
+        age = value(repository, "pki_crl_age_seconds", issuer=drill.issuer_name, kind=kind)
+        size = repository[("pki_crl_size_bytes", (("issuer", drill.issuer_name), ("kind", kind)))]
+        assert 0 <= age < 3600 and 100 < size < 100_000, (kind, age, size)
+    expiry = repository[("pki_ocsp_responder_expiry_seconds", (("issuer", drill.issuer_name),))]
+    assert 0 < expiry <= 30 * 86400, expiry
+    assert value(frontoffice, "pki_gate_decisions_total", reason="ok") >= 1
+    assert value(frontoffice, "pki_gate_decisions_total", reason="no_certificate") >= 1
+    print(f"\n[drill] metrics: OCSP good {value(repository, 'pki_ocsp_responses_total', status='good'):.0f}, "
+          f"mean latency {total / timed * 1e6:.0f} µs over {timed:.0f} timed answers; responder expires in "
+          f"{expiry / 86400:.1f} days; CRL {size:.0f} bytes")
+
+
+@pytest.fixture
+def multiproc_dir(tmp_path: Path) -> Iterator[Path]:
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    yield directory
+
+
+def test_metrics_sum_over_worker_processes(runtime, environ, operator, session_pki, tmp_path, multiproc_dir):
+    """Two granian workers share PROMETHEUS_MULTIPROC_DIR: each scrape, whichever worker answers it, reports
+    every answer of both workers."""
+    from tests.revocation.test_ocsp_faults import _prepare
+
+    requests = _prepare(runtime, operator, session_pki.issuer)
+    env = {**environ, "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir)}
+    with running_server(env, tmp_path / "logs", workers=2, ready_path="/healthz") as server:
+        ask = http_asker(server.base_url)
+        sent = 60
+        for _ in range(sent):  # one connection per request: granian spreads them over its workers
+            assert ask("POST", requests.remembered).status == 200
+        counts = set()
+        for _ in range(6):
+            scraped = samples(Browser(server.base_url).get("/metrics").text)
+            counts.add(value(scraped, "pki_ocsp_responses_total", status="good"))
+        written = sorted(path.name for path in multiproc_dir.iterdir())
+    assert counts == {float(sent)}, (counts, written)
+    assert len({name.rsplit("_", 1)[-1] for name in written if name.startswith("counter_")}) >= 2, written
+    print(f"\n[drill] multiprocess metrics: {sent} answers over 2 workers, every scrape said {counts.pop():.0f}")
