@@ -128,6 +128,18 @@ class FrontOfficeSettings:
 
 
 @dataclass(frozen=True)
+class LoggingSettings:
+    format: str  # text | json
+    level: str
+
+    def __post_init__(self) -> None:
+        if self.format not in ("text", "json"):
+            raise BadRequestError(f"logging.format must be 'text' or 'json', not {self.format!r}")
+        if self.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise BadRequestError(f"logging.level must be debug, info, warning, error or critical, not {self.level!r}")
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     ca: CASettings
@@ -137,6 +149,7 @@ class Settings:
     ocsp: OCSPSettings
     portal: PortalSettings
     frontoffice: FrontOfficeSettings
+    logging: LoggingSettings
     profiles: Mapping[str, Mapping[str, Any]]
     base_dir: Path
 
@@ -150,6 +163,7 @@ _SECTIONS = {
     "ocsp": OCSPSettings,
     "portal": PortalSettings,
     "frontoffice": FrontOfficeSettings,
+    "logging": LoggingSettings,
 }
 
 

@@ -24,6 +24,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ca.actor import SYSTEM
 from ca.clock import Clock
+from ca.errors import LedgerUnavailableError
+from ca.logs import REQUEST_ID, request_id_from
 from ca.runtime import Runtime, build_runtime
 from ca.settings import Settings
 from enrollment.groups.services import seed_services
@@ -54,8 +56,15 @@ def session_secret(path: Path) -> bytes:
     return value
 
 
+def _start_request() -> None:
+    REQUEST_ID.set(request_id_from(request.headers.get("X-Request-ID")))
+
+
 def _security_headers(response: Response) -> Response:
     headers = response.headers
+    request_id = REQUEST_ID.get()
+    if request_id:
+        headers.setdefault("X-Request-ID", request_id)
     headers.setdefault("Content-Security-Policy",
                        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                        "form-action 'self'; frame-ancestors 'none'")
@@ -70,9 +79,19 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+def _start_runtime(settings: Settings, clock: Clock | None) -> Runtime:
+    """A worker that starts while the ledger is down still starts: it answers 503 until the ledger is back
+    (`pkictl serve` migrated the schema before the workers started)."""
+    try:
+        return build_runtime(settings, clock)
+    except LedgerUnavailableError as error:
+        log.error("ledger unavailable at start, serving 503 until it is back: %s", error)
+        return build_runtime(settings, clock, migrate=False)
+
+
 def create_app(settings: Settings, clock: Clock | None = None, runtime: Runtime | None = None) -> Flask:
     portal = settings.portal
-    runtime = attach_presigner(runtime or build_runtime(settings, clock))
+    runtime = attach_presigner(runtime or _start_runtime(settings, clock))
     app = Flask("webapp", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
     https = portal.base_url.lower().startswith("https://")
     app.config.update(
@@ -102,6 +121,7 @@ def create_app(settings: Settings, clock: Clock | None = None, runtime: Runtime 
     from webapp.api import create_api_blueprint
     from webapp.portal import register_portal
 
+    app.before_request(_start_request)  # first: every later step logs with the request's id
     register_portal(app, limiter)
     api = create_api_blueprint()
     csrf.exempt(api)  # the API checks X-CSRF-Token itself when a session cookie authenticates a call

@@ -10,6 +10,7 @@ every scrape reports the sum over the workers.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,3 +118,30 @@ def test_metrics_sum_over_worker_processes(runtime, environ, operator, session_p
     assert counts == {float(sent)}, (counts, written)
     assert len({name.rsplit("_", 1)[-1] for name in written if name.startswith("counter_")}) >= 2, written
     print(f"\n[drill] multiprocess metrics: {sent} answers over 2 workers, every scrape said {counts.pop():.0f}")
+
+
+def test_json_logs_one_object_per_line_with_request_id(runtime, environ, tmp_path):
+    """logging.format = json: every line of the portal's log is one JSON object with the fields; a request's
+    lines carry its id, which the response echoes (a refused login writes a security warning)."""
+    from urllib.parse import urlencode
+
+    env = {**environ, "PKI_LOGGING__FORMAT": "json", "PKI_LOGGING__LEVEL": "info"}
+    with running_server(env, tmp_path / "logs", service="portal", ready_path="/healthz") as server:
+        browser = Browser(server.base_url)
+        page = browser.get("/login", headers={"X-Request-ID": "bad id with spaces"})
+        assert page.status == 200 and len(page.headers["x-request-id"]) == 16  # not sane: a fresh one
+        csrf = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        form = urlencode({"email": "alice@example.com", "password": "wrong-password", "csrf_token": csrf}).encode()
+        refused = browser.request("POST", "/login", body=form, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "X-Request-ID": "drill-42"})
+        assert refused.status == 401 and refused.headers["x-request-id"] == "drill-42", refused.text[:300]
+        time.sleep(0.2)
+        lines = [line for line in server.log.read_text().splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in lines]
+    assert records, server.log_tail()
+    for record in records:
+        assert {"time", "level", "service", "event", "logger"} <= set(record), record
+        assert record["service"] == "portal"
+    tagged = [r for r in records if r.get("request_id") == "drill-42"]
+    assert tagged and "login refused" in tagged[0]["event"], records
+    print(f"\n[drill] JSON logs: {len(records)} line(s), e.g. {json.dumps(tagged[0])[:200]}")

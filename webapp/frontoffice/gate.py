@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ca.errors import LedgerUnavailableError
+from ca.logs import REQUEST_ID, request_id_from
 from ca.metrics import GATE_DECISIONS
 from ca.runtime import Runtime
 from enrollment.access.decision import portal_url
@@ -98,6 +99,7 @@ class Gate:
         health = self.health.handle(environ, start_response)  # probes: before any decision, never audited
         if health is not None:
             return health
+        REQUEST_ID.set(request_id_from(environ.get("HTTP_X_REQUEST_ID")))
         der, tls_error = self.client_certificate(environ)
         service, point = route(environ.get("PATH_INFO") or "/")
         try:
