@@ -25,7 +25,7 @@ from ca.errors import LedgerUnavailableError
 from ca.issuer import Issuer
 from ca.ledger import store
 from ca.ledger.models import CertificateRecord
-from ca.metrics import OCSP_OBSERVE, OCSP_RESPONSES, OCSP_RESPONSES_BY_STATUS
+from ca.metrics import OCSP_OBSERVE, OCSP_RESPONSES, OCSP_STATUSES, FastCounts
 from ca.runtime import RevokedSerial, Runtime
 from ca.vocabulary import SIGNED_STATUSES, CertificateStatus, IssuerStatus
 from ca.x509.ocsp import (
@@ -44,8 +44,8 @@ from ca.x509.validity import half_life, past_half_life, renewal_due
 from revocation.responder import Responder, current_responder, ensure_responder
 
 PRESIGNED_HASHES = ("sha1", "sha256")
-# Every answer is counted by status; one in LATENCY_SAMPLE is timed for the latency histogram, so the hot
-# path pays one counter increment (prometheus_client's own lock) and not two clock reads and a histogram.
+# Every answer is counted by status (ca.metrics.FastCounts: one C call, no lock); one in LATENCY_SAMPLE is
+# timed for the latency histogram, so the hot path does not pay two clock reads and a histogram each time.
 LATENCY_SAMPLE = 8
 log = logging.getLogger("portail.ocsp")
 
@@ -182,6 +182,8 @@ class OCSPService:
         self._loaded = False
         self._poll_lock = threading.Lock()
         self._sequence = itertools.count()  # next() is atomic under the GIL: no lock of ours
+        self.answer_counts = FastCounts(OCSP_RESPONSES, OCSP_STATUSES)
+        self._count_of = self.answer_counts.counts
         try:
             self.reload()
         except LedgerUnavailableError:
@@ -244,8 +246,11 @@ class OCSPService:
         timed = next(self._sequence) % LATENCY_SAMPLE == 0
         start = time.perf_counter() if timed else 0.0
         answer = self._respond(body, get_path)
-        child = OCSP_RESPONSES_BY_STATUS.get(answer.status)
-        (child if child is not None else OCSP_RESPONSES.labels(answer.status)).inc()
+        count = self._count_of.get(answer.status)
+        if count is not None:
+            next(count)
+        else:
+            OCSP_RESPONSES.labels(answer.status).inc()
         if timed:
             OCSP_OBSERVE(time.perf_counter() - start)
         return answer

@@ -26,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ca.metrics import flush_all
 from ca.runtime import Runtime
 from revocation.health import OK, crl_facts, readiness
 from revocation.ocsp import OCSPService
@@ -107,6 +108,7 @@ class HealthEndpoints:
         return _answer(start_response, "200 OK", body, "application/json")
 
     def metrics(self) -> bytes:
+        flush_all()  # the hot paths' pending counts (ca.metrics.FastCounts)
         # prometheus_client switches to its multiprocess value files when this variable is set at import.
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()

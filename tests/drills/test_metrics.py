@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.drills.conftest_outage import Browser, Drill, drill_fixture  # noqa: F401  (a fixture)
+from ca.metrics import FLUSH_SECONDS
+from tests.drills.conftest_outage import Browser, Drill, drill_fixture, wait_until  # noqa: F401  (a fixture)
 from tests.revocation.test_ocsp_faults import http_asker
 from tests.support.server import running_server
 
@@ -100,20 +102,25 @@ def multiproc_dir(tmp_path: Path) -> Iterator[Path]:
 
 def test_metrics_sum_over_worker_processes(runtime, environ, operator, session_pki, tmp_path, multiproc_dir):
     """Two granian workers share PROMETHEUS_MULTIPROC_DIR: each scrape, whichever worker answers it, reports
-    every answer of both workers."""
+    every answer of both workers (both counted some: one counter file per worker process)."""
     from tests.revocation.test_ocsp_faults import _prepare
 
     requests = _prepare(runtime, operator, session_pki.issuer)
     env = {**environ, "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir)}
     with running_server(env, tmp_path / "logs", workers=2, ready_path="/healthz") as server:
         ask = http_asker(server.base_url)
-        sent = 60
-        for _ in range(sent):  # one connection per request: granian spreads them over its workers
-            assert ask("POST", requests.remembered).status == 200
-        counts = set()
-        for _ in range(6):
-            scraped = samples(Browser(server.base_url).get("/metrics").text)
-            counts.add(value(scraped, "pki_ocsp_responses_total", status="good"))
+        sent = 240
+        with ThreadPoolExecutor(8) as pool:  # one connection per request, 8 at a time: both workers get some
+            statuses = list(pool.map(lambda _: ask("POST", requests.remembered).status, range(sent)))
+        assert statuses == [200] * sent
+
+        def good() -> float:
+            return value(samples(Browser(server.base_url).get("/metrics").text), "pki_ocsp_responses_total",
+                         status="good")
+
+        # Each worker moves its counts into the shared files every FLUSH_SECONDS (ca.metrics.FastCounts).
+        assert wait_until(lambda: good() == sent, FLUSH_SECONDS + 2.0, step=0.2) is not None, good()
+        counts = {good() for _ in range(6)}
         written = sorted(path.name for path in multiproc_dir.iterdir())
     assert counts == {float(sent)}, (counts, written)
     assert len({name.rsplit("_", 1)[-1] for name in written if name.startswith("counter_")}) >= 2, written
