@@ -55,8 +55,9 @@ def configure_logging(settings: LoggingSettings, service: str) -> None:
         handler.setFormatter(JSONFormatter(service))
     else:
         handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s"))
+    handler.set_name("pki-service")
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if h.get_name() == "pki-service"]:  # ours only, once per process
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.level.upper())
