@@ -57,13 +57,16 @@ class Relay(TCPRelay):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+        listener.settimeout(0.05)  # the accept loop sees the end of the hole within 50 ms
         self._held: list[socket.socket] = []
         self._hole = listener
 
         def swallow() -> None:
-            while True:
+            while self._hole is listener:
                 try:
                     client, _ = listener.accept()
+                except TimeoutError:
+                    continue
                 except OSError:
                     return
                 self._held.append(client)
@@ -73,6 +76,11 @@ class Relay(TCPRelay):
     def end_blackhole(self) -> None:
         hole = getattr(self, "_hole", None)
         if hole is not None:
+            self._hole = None
+            try:
+                hole.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept, so the port is free at once
+            except OSError:
+                pass
             hole.close()
             for client in self._held:
                 client.close()
