@@ -10,6 +10,7 @@ result — so one CSR upload is one validation read and two commits.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +23,7 @@ from ca.issuer import Issuer
 from ca.ledger import Session, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import CertificateRecord, Company, User
+from ca.metrics import CERTIFICATES_ISSUED, ISSUANCE_SECONDS
 from ca.runtime import Runtime
 from ca.vocabulary import CertificateStatus, IssuerStatus, RequestStatus, UserStatus
 from ca.x509.csr import CheckedCSR, checked_csr
@@ -163,6 +165,7 @@ def issue_certificate(
     issuer_name: str | None = None,
     request: ForRequest | None = None,
 ) -> IssuedCertificate:
+    started = time.perf_counter()
     now = runtime.clock.now()
     request_id = request.request_id if request else None
     try:
@@ -233,5 +236,7 @@ def issue_certificate(
             append_event(session, at=now, actor=actor.name, action="request.issued", object_type="request",
                          object_id=str(request_id), company_id=request.company_id, details={"serial": serial},
                          source_ip=actor.source_ip)
+    CERTIFICATES_ISSUED.labels(plan.profile.name).inc()
+    ISSUANCE_SECONDS.labels(plan.profile.name).observe(time.perf_counter() - started)
     return IssuedCertificate(serial=serial, issuer=issuer.name, certificate=certificate,
                              chain=(issuer.certificate, issuer.root), request_id=request_id)

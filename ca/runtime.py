@@ -68,6 +68,12 @@ class Runtime:
         self.engine.dispose()
 
 
+def engine_for(settings: Settings) -> Engine:
+    database = settings.database
+    return make_engine(database.url, sqlite_busy_timeout_ms=database.sqlite_busy_timeout_ms,
+                       connect_timeout_seconds=database.connect_timeout_seconds)
+
+
 def build_runtime(settings: Settings, clock: Clock | None = None, *, migrate: bool = True,
                   create: bool = True) -> Runtime:
     """`migrate` brings the schema to the newest revision; with `create=False` a ledger that does not exist
@@ -75,7 +81,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, *, migrate: bo
     url = settings.database.url
     if not create and not ledger_exists(url):
         raise NoLedgerError(no_ledger_message(url))
-    engine = make_engine(url)
+    engine = engine_for(settings)
     if migrate:
         upgrade_database(engine)
     return Runtime(settings=settings, clock=clock or SystemClock(), engine=engine,
@@ -94,7 +100,7 @@ def upgrade_ledger(settings: Settings) -> str | None:
     """`pkictl db upgrade`: migrate and report the revision now in force."""
     from ca.ledger.database import current_revision
 
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings)
     try:
         upgrade_database(engine)
         return current_revision(engine)

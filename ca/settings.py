@@ -20,6 +20,14 @@ PROFILES_FILE = Path(__file__).resolve().parent.parent / "config" / "profiles.to
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str
+    sqlite_busy_timeout_ms: int
+    connect_timeout_seconds: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.sqlite_busy_timeout_ms <= 600_000:
+            raise BadRequestError("database.sqlite_busy_timeout_ms must be 1 to 600000")
+        if not 2 <= self.connect_timeout_seconds <= 600:  # libpq waits at least 2 s when a timeout is set
+            raise BadRequestError("database.connect_timeout_seconds must be 2 to 600")
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,18 @@ class FrontOfficeSettings:
 
 
 @dataclass(frozen=True)
+class LoggingSettings:
+    format: str  # text | json
+    level: str
+
+    def __post_init__(self) -> None:
+        if self.format not in ("text", "json"):
+            raise BadRequestError(f"logging.format must be 'text' or 'json', not {self.format!r}")
+        if self.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise BadRequestError(f"logging.level must be debug, info, warning, error or critical, not {self.level!r}")
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     ca: CASettings
@@ -131,6 +151,7 @@ class Settings:
     ocsp: OCSPSettings
     portal: PortalSettings
     frontoffice: FrontOfficeSettings
+    logging: LoggingSettings
     profiles: Mapping[str, Mapping[str, Any]]
     base_dir: Path
 
@@ -144,6 +165,7 @@ _SECTIONS = {
     "ocsp": OCSPSettings,
     "portal": PortalSettings,
     "frontoffice": FrontOfficeSettings,
+    "logging": LoggingSettings,
 }
 
 

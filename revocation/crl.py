@@ -8,6 +8,7 @@ atomically (temp file, fsync, rename), so a reader never sees a partial CRL.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,11 +21,14 @@ from ca.files import write_atomically
 from ca.issuer import Issuer
 from ca.ledger import store
 from ca.ledger.audit import append_event
+from ca.metrics import CRL_PUBLISH_FAILURES
 from ca.runtime import Runtime
 from ca.vocabulary import IssuerStatus
 from ca.x509 import repository_paths as paths
 from ca.x509.crl import crl_number_of, encode_revoked_rows, encode_tbs_crl, sign_crl
 from ca.x509.der import signature_algorithm_der
+
+log = logging.getLogger("portail.crl")
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,12 @@ def _publish_one(runtime: Runtime, actor: Actor, issuer: Issuer, kind: str) -> P
         crl = sign_crl(tbs, issuer.signer)
         if _file_crl_number(path) >= number:
             raise ConflictError(f"a CRL numbered {number} or higher is already published for {issuer.name}")
-        write_atomically(path, crl)
+        try:
+            write_atomically(path, crl)
+        except OSError as error:  # disk full, I/O error: the previous CRL stays in place, the number unused
+            CRL_PUBLISH_FAILURES.labels(issuer.name).inc()
+            log.error("could not write %s CRL #%d for %s to %s: %s", kind, number, issuer.name, path, error)
+            raise
         store.save_crl_state(session, issuer_id=issuer.id, kind=kind, crl_number=number, this_update=now,
                              next_update=next_update)
         append_event(session, at=now, actor=actor.name, action=f"crl.published.{kind}", object_type="issuer",

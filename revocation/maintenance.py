@@ -12,6 +12,7 @@ import threading
 import time
 
 from ca.actor import SYSTEM
+from ca.errors import LedgerUnavailableError
 from ca.runtime import Runtime
 from revocation.crl import publish_due_crls
 from revocation.ocsp import refresh_ocsp
@@ -43,6 +44,10 @@ class MaintenanceThread(threading.Thread):
                 run_once(self.runtime, refresh_ocsp_answers=refresh)
                 if refresh:
                     last_ocsp = time.monotonic()
+            except LedgerUnavailableError as error:  # an outage: one line, and the next pass retries
+                log.warning("maintenance pass skipped, retrying in %d s: %s", interval, error)
+            except OSError as error:  # a CRL write failed (disk full...): the previous file stays served
+                log.error("maintenance pass failed, retrying in %d s: %s", interval, error)
             except Exception:  # noqa: BLE001  (keep serving; the next pass retries)
                 log.exception("maintenance pass failed")
             self.stop_event.wait(interval)

@@ -9,6 +9,7 @@ Every failure is an unsigned OCSP status, never an exception for the web layer (
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -16,11 +17,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cryptography import x509
+from cryptography.x509 import ocsp as x509_ocsp
+
 from ca.actor import SYSTEM, Actor
 from ca.errors import LedgerUnavailableError
 from ca.issuer import Issuer
 from ca.ledger import store
 from ca.ledger.models import CertificateRecord
+from ca.metrics import OCSP_OBSERVE, OCSP_RESPONSES, OCSP_STATUSES, FastCounts
 from ca.runtime import RevokedSerial, Runtime
 from ca.vocabulary import SIGNED_STATUSES, CertificateStatus, IssuerStatus
 from ca.x509.ocsp import (
@@ -39,6 +44,9 @@ from ca.x509.validity import half_life, past_half_life, renewal_due
 from revocation.responder import Responder, current_responder, ensure_responder
 
 PRESIGNED_HASHES = ("sha1", "sha256")
+# Every answer is counted by status (ca.metrics.FastCounts: one C call, no lock); one in LATENCY_SAMPLE is
+# timed for the latency histogram, so the hot path does not pay two clock reads and a histogram each time.
+LATENCY_SAMPLE = 8
 log = logging.getLogger("portail.ocsp")
 
 
@@ -50,6 +58,12 @@ class Answer:
     this_update: datetime | None = None
     next_update: datetime | None = None
     cacheable: bool = False
+    # good | revoked | unknown | several (successful answers), else the unsigned failure's name (metrics)
+    status: str = "internalError"
+
+
+def _failure(status: str) -> Answer:
+    return Answer(failure_response(status), status=status)
 
 
 @dataclass(eq=False)
@@ -73,7 +87,8 @@ def _sign(runtime: Runtime, context: _IssuerContext, statuses: list[SingleStatus
     next_update = now + timedelta(hours=runtime.settings.ocsp.validity_hours)
     der = build_response(responder_cert=context.responder.certificate, responder_signer=context.responder.signer,
                          statuses=statuses, this_update=now, next_update=next_update, produced_at=now, nonce=nonce)
-    return Answer(der, now, next_update, cacheable=nonce is None)
+    status = statuses[0].status if len(statuses) == 1 else "several"
+    return Answer(der, now, next_update, cacheable=nonce is None, status=status)
 
 
 def _presign(runtime: Runtime, context: _IssuerContext, serials: Iterable[str], now: datetime) -> int:
@@ -165,6 +180,10 @@ class OCSPService:
         self._cursor = 0
         self._last_poll = 0.0
         self._loaded = False
+        self._poll_lock = threading.Lock()
+        self._sequence = itertools.count()  # next() is atomic under the GIL: no lock of ours
+        self.answer_counts = FastCounts(OCSP_RESPONSES, OCSP_STATUSES)
+        self._count_of = self.answer_counts.counts
         try:
             self.reload()
         except LedgerUnavailableError:
@@ -189,10 +208,21 @@ class OCSPService:
         now = time.monotonic()
         if self._loaded and now - self._last_poll < self.poll_seconds:
             return
-        self._last_poll = now
+        # One thread looks at the feed; the others answer from memory meanwhile instead of queueing behind
+        # it (a locked or silent ledger makes that look last the whole busy or connect timeout).
         if not self._loaded:
+            self._last_poll = now
             self.reload()
             return
+        if not self._poll_lock.acquire(blocking=False):
+            return
+        try:
+            self._last_poll = now
+            self._apply_changes()
+        finally:
+            self._poll_lock.release()
+
+    def _apply_changes(self) -> None:
         with self.runtime.sessionmaker() as session:
             cursor, changes = store.changes_since(session, self._cursor)
         if any(action.startswith("issuer.") for action, _ in changes):
@@ -204,20 +234,38 @@ class OCSPService:
                 for request in self._requests_by_serial.pop(serial, ()):
                     self._answers.pop(request, None)
 
+    def responders(self) -> list[tuple[str, x509.Certificate]]:
+        """(issuer name, responder certificate) of every issuer this responder answers for (readiness, metrics)."""
+        contexts = {id(c): c for c in self._by_match_key.values()}.values()
+        return sorted(((c.issuer.name, c.responder.certificate) for c in contexts), key=lambda item: item[0])
+
     # -- answering -----------------------------------------------------------------------------------
     def respond(self, *, body: bytes | None = None, get_path: str | None = None) -> Answer:
         """The one entry point (see the class docstring): a POST body, or the tail of a GET path after
-        `/ocsp/` (RFC 5019 §5, RFC 6960 Appendix A.1), exactly one of them."""
+        `/ocsp/` (RFC 5019 §5, RFC 6960 Appendix A.1), exactly one of them. Counted by status (ca.metrics)."""
+        timed = next(self._sequence) % LATENCY_SAMPLE == 0
+        start = time.perf_counter() if timed else 0.0
+        answer = self._respond(body, get_path)
+        count = self._count_of.get(answer.status)
+        if count is not None:
+            next(count)
+        else:
+            OCSP_RESPONSES.labels(answer.status).inc()
+        if timed:
+            OCSP_OBSERVE(time.perf_counter() - start)
+        return answer
+
+    def _respond(self, body: bytes | None, get_path: str | None) -> Answer:
         try:
             request_der = decode_get_path(get_path) if get_path is not None else (body or b"")
             return self._answer(request_der)
         except OCSPMalformed:
-            return Answer(failure_response("malformedRequest"))
+            return _failure("malformedRequest")
         except LedgerUnavailableError:
-            return Answer(failure_response("tryLater"))
+            return _failure("tryLater")
         except Exception:  # noqa: BLE001  (RFC 6960 §2.3: internalError, never an HTTP 500)
             log.exception("OCSP request failed; answered internalError")
-            return Answer(failure_response("internalError"))
+            return _failure("internalError")
 
     def cached(self, request_der: bytes) -> Answer | None:
         """A remembered answer that is still before half of its validity (never an expired one), or None."""
@@ -249,7 +297,7 @@ class OCSPService:
         contexts = {self._by_match_key.get(cid.issuer_match_key) for cid in request.cert_ids}
         if None in contexts or len(contexts) != 1:
             # Not one of our issuers, or several issuers in one request (one responder signs per response).
-            return Answer(failure_response("unauthorized"))
+            return _failure("unauthorized")
         context = contexts.pop()
         assert context is not None
         cursor = self._cursor  # a change seen while we read the ledger means: do not remember this answer
@@ -288,7 +336,8 @@ class OCSPService:
             stored = store.get_ocsp_response(session, context.issuer.id, serial, hash_name)
             if stored is None or past_half_life(stored.this_update, stored.next_update, now):
                 return None
-            return Answer(stored.der, stored.this_update, stored.next_update, cacheable=True)
+            status = x509_ocsp.load_der_ocsp_response(stored.der).certificate_status.name.lower()
+            return Answer(stored.der, stored.this_update, stored.next_update, cacheable=True, status=status)
 
     def _remember(self, request_der: bytes, answer: Answer, serials: list[str], cursor: int) -> None:
         """Cache until half of the answer's validity (RFC 5019 §2.2: refresh well before nextUpdate) — unless

@@ -24,13 +24,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ca.actor import SYSTEM
 from ca.clock import Clock
-from ca.errors import BadRequestError
+from ca.errors import BadRequestError, LedgerUnavailableError
+from ca.logs import REQUEST_ID, request_id_from
 from ca.runtime import Runtime, build_runtime
 from ca.settings import Settings
 from enrollment.groups.services import seed_services
 from enrollment.mail import MailQueue
 from revocation.ocsp import attach_presigner
 from webapp.errors import register_error_handlers
+from webapp.health import HealthEndpoints, HealthMiddleware
 from webapp.trusted_proxy import TrustedProxy
 
 log = logging.getLogger("portail.web")
@@ -56,8 +58,15 @@ def session_secret(path: Path) -> bytes:
     return value
 
 
+def _start_request() -> None:
+    REQUEST_ID.set(request_id_from(request.headers.get("X-Request-ID")))
+
+
 def _security_headers(response: Response) -> Response:
     headers = response.headers
+    request_id = REQUEST_ID.get()
+    if request_id:
+        headers.setdefault("X-Request-ID", request_id)
     headers.setdefault("Content-Security-Policy",
                        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                        "form-action 'self'; frame-ancestors 'none'")
@@ -90,11 +99,19 @@ def _refuse_nul() -> None:
               *(item for pair in request.form.lists() for item in (pair[0], *pair[1]))]
     if _has_nul(fields) or (request.is_json and _has_nul(request.get_json(silent=True))):
         raise BadRequestError("the request contains a NUL character, which no field accepts")
+def _start_runtime(settings: Settings, clock: Clock | None) -> Runtime:
+    """A worker that starts while the ledger is down still starts: it answers 503 until the ledger is back
+    (`pkictl serve` migrated the schema before the workers started)."""
+    try:
+        return build_runtime(settings, clock)
+    except LedgerUnavailableError as error:
+        log.error("ledger unavailable at start, serving 503 until it is back: %s", error)
+        return build_runtime(settings, clock, migrate=False)
 
 
 def create_app(settings: Settings, clock: Clock | None = None, runtime: Runtime | None = None) -> Flask:
     portal = settings.portal
-    runtime = attach_presigner(runtime or build_runtime(settings, clock))
+    runtime = attach_presigner(runtime or _start_runtime(settings, clock))
     app = Flask("webapp", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
     https = portal.base_url.lower().startswith("https://")
     app.config.update(
@@ -118,6 +135,8 @@ def create_app(settings: Settings, clock: Clock | None = None, runtime: Runtime 
     app.extensions["portail.trusted_proxy"] = TrustedProxy.configure(
         addresses=portal.trusted_proxies, cert_header=portal.client_cert_header,
         verify_header=portal.proxy_verify_header, where="portal.client_cert_header")
+    # Probes and metrics answer before Flask (sessions, limiter, error pages): an outage cannot reach them.
+    app.wsgi_app = HealthMiddleware(app.wsgi_app, HealthEndpoints(runtime, "portal"))  # type: ignore[method-assign]
     csrf = CSRFProtect(app)
     limiter = Limiter(get_remote_address, app=app, storage_uri=portal.ratelimit_storage, strategy="moving-window")
     app.extensions["portail.limiter"] = limiter
@@ -125,6 +144,7 @@ def create_app(settings: Settings, clock: Clock | None = None, runtime: Runtime 
     from webapp.api import create_api_blueprint
     from webapp.portal import register_portal
 
+    app.before_request(_start_request)  # first: every later step logs with the request's id
     register_portal(app, limiter)
     api = create_api_blueprint()
     csrf.exempt(api)  # the API checks X-CSRF-Token itself when a session cookie authenticates a call

@@ -19,6 +19,7 @@ import ssl
 import threading
 import time
 
+from ca.logs import configure_logging
 from ca.runtime import Runtime, build_runtime
 from ca.settings import FrontOfficeSettings, load_settings
 from enrollment.access.tls import key_passphrase, write_client_ca_bundle
@@ -100,7 +101,9 @@ def _refresh_bundle_forever(runtime: Runtime, with_root: bool, stop: threading.E
 
 
 def _app(mode: str) -> Gate:
-    runtime = build_runtime(load_settings(None, os.environ), migrate=False)
+    settings = load_settings(None, os.environ)
+    configure_logging(settings.logging, "frontoffice")
+    runtime = build_runtime(settings, migrate=False)
     stop = threading.Event()
     threading.Thread(target=_refresh_bundle_forever, args=(runtime, mode == "proxy", stop),
                      name="client-ca-refresh", daemon=True).start()

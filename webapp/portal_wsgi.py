@@ -7,9 +7,12 @@ import os
 
 from flask import Flask
 
+from ca.logs import configure_logging
 from ca.settings import load_settings
 from webapp.app import create_app
 
 
 def portal() -> Flask:
-    return create_app(load_settings(None, os.environ))
+    settings = load_settings(None, os.environ)
+    configure_logging(settings.logging, "portal")
+    return create_app(settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ca.logs import configure_logging
 from ca.runtime import build_runtime
 from ca.settings import load_settings
 from revocation.maintenance import MaintenanceThread
@@ -11,7 +12,9 @@ from webapp.repository.app import RepositoryApp
 
 
 def repository() -> RepositoryApp:
-    runtime = build_runtime(load_settings(None, os.environ))
+    settings = load_settings(None, os.environ)
+    configure_logging(settings.logging, "repository")
+    runtime = build_runtime(settings)
     app = RepositoryApp(runtime)
     if runtime.settings.repository.maintenance:
         MaintenanceThread(runtime).start()

@@ -12,11 +12,12 @@ from sqlalchemy.engine import Engine, ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from ca.errors import LedgerUnavailableError
+from ca.metrics import LEDGER_ERRORS
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not pysqlite, decide when transactions begin.
@@ -25,7 +26,7 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -42,19 +43,37 @@ def _translate_outages(engine: Engine) -> None:
     def _on_error(context: ExceptionContext) -> BaseException | None:
         if context.is_disconnect or isinstance(context.sqlalchemy_exception,
                                                (exc.OperationalError, exc.InterfaceError)):
+            LEDGER_ERRORS.labels(_error_kind(context)).inc()
             return LedgerUnavailableError("the certificate ledger is unavailable right now; try again shortly")
         return None
 
 
-def make_engine(url: str) -> Engine:
+def _error_kind(context: ExceptionContext) -> str:
+    """A short label for the metric: disconnect, locked, connect (refused, timed out, gone) or other."""
+    if context.is_disconnect:
+        return "disconnect"
+    message = str(context.original_exception).lower()
+    if "locked" in message or "busy" in message:
+        return "locked"
+    if context.connection is None or "connect" in message or "unable to open" in message:
+        return "connect"
+    return "other"
+
+
+def make_engine(url: str, *, sqlite_busy_timeout_ms: int = 5000, connect_timeout_seconds: int = 5) -> Engine:
+    """No request waits on the ledger longer than these bounds (database.* settings): SQLite's busy timeout
+    for a lock held by another process, PostgreSQL's connect timeout for a server that does not answer."""
     if url.startswith("sqlite"):
         path = _sqlite_path(url)
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        _sqlite_setup(engine)
+        engine = create_engine(url, connect_args={"timeout": sqlite_busy_timeout_ms / 1000})
+        _sqlite_setup(engine, sqlite_busy_timeout_ms)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout=" not in url:
+            connect_args["connect_timeout"] = connect_timeout_seconds
+        engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     _translate_outages(engine)
     return engine
 

@@ -6,6 +6,8 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, text, type_coerce
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -350,14 +352,19 @@ def put_ocsp_response(
     session: Session, *, issuer_id: int, serial: str, hash_name: str, der: bytes, this_update: datetime,
     next_update: datetime,
 ) -> None:
-    record = session.get(OCSPResponseRecord, (issuer_id, serial, hash_name))
-    if record is None:
-        record = OCSPResponseRecord(issuer_id=issuer_id, serial=serial, hash_name=hash_name)
-        session.add(record)
-    record.der = der
-    record.this_update = this_update
-    record.next_update = next_update
-    session.flush()
+    """Insert or replace in one statement (ON CONFLICT DO UPDATE, PostgreSQL and SQLite ≥ 3.24): two
+    pre-signers storing the same answer at once (a responder's refresh and a maintenance pass) never collide
+    on the primary key."""
+    values = {"issuer_id": issuer_id, "serial": serial, "hash_name": hash_name, "der": der,
+              "this_update": this_update, "next_update": next_update}
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(OCSPResponseRecord).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["issuer_id", "serial", "hash_name"],
+        set_={"der": statement.excluded.der, "this_update": statement.excluded.this_update,
+              "next_update": statement.excluded.next_update},
+    )
+    session.execute(statement)
 
 
 def get_ocsp_response(session: Session, issuer_id: int, serial: str, hash_name: str) -> OCSPResponseRecord | None:

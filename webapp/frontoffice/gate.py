@@ -23,11 +23,14 @@ from typing import Any
 from urllib.parse import unquote
 
 from ca.errors import LedgerUnavailableError
+from ca.logs import REQUEST_ID, request_id_from
+from ca.metrics import GATE_DECISIONS
 from ca.runtime import Runtime
 from enrollment.access.decision import portal_url
 from enrollment.access.gatekeeper import Gatekeeper
 from enrollment.access.views import AccessDecision
 from webapp.frontoffice.pages import refusal, unavailable
+from webapp.health import HealthEndpoints
 from webapp.trusted_proxy import TrustedProxy
 
 log = logging.getLogger("pki.frontoffice")
@@ -70,6 +73,7 @@ class Gate:
             cert_header=settings.proxy_header if mode == "proxy" else "",
             verify_header=settings.proxy_verify_header, where="frontoffice.trusted_proxies (proxy mode)")
         self.gatekeeper = Gatekeeper(runtime)
+        self.health = HealthEndpoints(runtime, "frontoffice")
 
     def client_certificate(self, environ: dict[str, Any]) -> tuple[bytes, str | None]:
         """(certificate DER or b'', why it cannot be trusted or None)."""
@@ -83,6 +87,10 @@ class Gate:
         return der, (forwarded.refusal if der or not forwarded.certificate else None)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        health = self.health.handle(environ, start_response)  # probes: before any decision, never audited
+        if health is not None:
+            return health
+        REQUEST_ID.set(request_id_from(environ.get("HTTP_X_REQUEST_ID")))
         der, tls_error = self.client_certificate(environ)
         service, point = route(environ.get("PATH_INFO") or "/")
         try:
@@ -90,7 +98,9 @@ class Gate:
                                               tls_error=tls_error, source_ip=environ.get("REMOTE_ADDR"))
         except LedgerUnavailableError:
             log.warning("ledger unavailable: the gate refuses every request until it is back")
+            GATE_DECISIONS.labels("ledger_unavailable").inc()
             return unavailable(environ, start_response, portal_url(self.runtime))
+        GATE_DECISIONS.labels(decision.code).inc()
         if not decision.allowed:
             return refusal(environ, start_response, decision)
         self._record_use(decision)

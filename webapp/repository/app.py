@@ -22,6 +22,7 @@ from ca.runtime import Runtime
 from ca.x509 import repository_paths as paths
 from revocation.ocsp import Answer, OCSPService
 from revocation.repository import Document, repository_documents
+from webapp.health import HEALTH_PATHS, HealthEndpoints
 
 StartResponse = Callable[..., Any]
 OCSP_TYPE = "application/ocsp-response"
@@ -39,18 +40,24 @@ class RepositoryApp:
         self._documents: dict[str, Document] = {}
         self._loaded_at = 0.0
         self._lock = threading.Lock()
+        self.health = HealthEndpoints(runtime, "repository", ocsp=self.ocsp, crls=True)
 
     def documents(self) -> dict[str, Document]:
         """The table, rebuilt every `refresh_seconds`; while the ledger is unavailable the last table keeps
         being served (CA certificates and CRL files do not change because the database is down)."""
         if time.monotonic() - self._loaded_at > self.refresh_seconds:
-            with self._lock:
+            # One thread rebuilds; the others serve the table they have rather than wait for a slow ledger.
+            if not self._lock.acquire(blocking=not self._documents):
+                return self._documents
+            try:
                 if time.monotonic() - self._loaded_at > self.refresh_seconds:
                     try:
                         self._documents = repository_documents(self.runtime)
                     except LedgerUnavailableError:
                         log.warning("ledger unavailable: serving the repository table loaded before")
                     self._loaded_at = time.monotonic()
+            finally:
+                self._lock.release()
         return self._documents
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -66,6 +73,10 @@ class RepositoryApp:
             if method != "GET":
                 return _text(start_response, "405 Method Not Allowed", "method not allowed\n")
             return self._ocsp_get(environ, start_response)
+        if path in HEALTH_PATHS:
+            answer = self.health.handle(environ, start_response)
+            assert answer is not None
+            return answer
         if method not in ("GET", "HEAD"):
             return _text(start_response, "405 Method Not Allowed", "method not allowed\n")
         document = self.documents().get(path)
