@@ -145,9 +145,12 @@ def add_pending_certificate(session: Session, record: CertificateRecord) -> Cert
 
 
 def mark_certificate_issued(session: Session, certificate_id: int, *, der: bytes, sha256: str) -> CertificateRecord:
-    record = session.get(CertificateRecord, certificate_id)
+    """The row is locked (PostgreSQL: FOR UPDATE) before its status is read, so an intent closed out by
+    `pkictl db check --close-pending` meanwhile is seen as closed and the certificate is never handed out."""
+    record = session.get(CertificateRecord, certificate_id, with_for_update=True)
     if record is None or record.status != CertificateStatus.PENDING:
-        raise ConflictError("certificate row is not pending")
+        raise ConflictError("the certificate's intent is no longer pending (closed out by db check); "
+                            "nothing was issued")
     record.der = der
     record.sha256 = sha256
     record.status = "issued"
