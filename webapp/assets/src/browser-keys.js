@@ -41,13 +41,22 @@ async function errorText(response) {
   }
 }
 
-// RFC 2315 certs-only SignedData, as /certificates/<serial>/download/p7b gives it: certificate, issuer, root.
-async function fetchCertificates(url) {
+// RFC 2315 certs-only SignedData, as /certificates/<serial>/download/p7b gives it: the certificate, its issuer and
+// the root, in the DER order of a SET OF (not the chain's). The leaf is the one holding our public key.
+async function fetchCertificates(url, publicKey) {
   const response = await fetch(url, { credentials: "same-origin" });
   if (!response.ok) throw new Error(`the certificate could not be fetched (${response.status})`);
   const info = new pkijs.ContentInfo({ schema: asn1js.fromBER(await response.arrayBuffer()).result });
   const signed = new pkijs.SignedData({ schema: info.content });
-  return signed.certificates.map((c) => c.toSchema().toBER(false));
+  const spki = hex(await crypto.subtle.exportKey("spki", publicKey));
+  const ders = signed.certificates.map((c) => c.toSchema().toBER(false));
+  const mine = signed.certificates.findIndex((c) => hex(c.subjectPublicKeyInfo.toSchema().toBER(false)) === spki);
+  if (mine < 0) throw new Error("the certificate received is not for the key made here");
+  return { certificate: ders[mine], chain: ders.filter((_, i) => i !== mine) };
+}
+
+function hex(buffer) {
+  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function offerDownload(bytes, filename, mediaType) {
@@ -61,6 +70,10 @@ function offerDownload(bytes, filename, mediaType) {
   setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
+function slug(name) {
+  return (name || "").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "") || "certificate";
+}
+
 function doneUrl(base, serial, kind) {
   const url = new URL(base, window.location.href);
   if (serial) url.searchParams.set("serial", serial);
@@ -70,13 +83,13 @@ function doneUrl(base, serial, kind) {
 
 async function makeInBrowser(form) {
   const data = form.dataset;
-  const password = form.elements.password.value;
-  if (password !== form.elements.password_confirmation.value) throw new Error("the two passwords differ");
-  const min = Number(form.elements.password.minLength) || 0;
+  const password = form.elements.file_password.value;
+  if (password !== form.elements.file_password_confirmation.value) throw new Error("the two passwords differ");
+  const min = Number(form.elements.file_password.minLength) || 0;
   if (password.length < min) throw new Error(`the password needs at least ${min} characters`);
-  const encryption = form.elements.encryption.value;
+  const encryption = form.elements.file_encryption.value;
   say(form, "Making your key in this browser…", "info");
-  const keyPair = await generateKeyPair(form.elements.key_type.value);
+  const keyPair = await generateKeyPair(form.elements.file_key_type.value);
   const csr = await buildCsr(keyPair);
   const response = await fetch(data.submitUrl, {
     method: "POST", credentials: "same-origin",
@@ -92,17 +105,17 @@ async function makeInBrowser(form) {
                     "the key was discarded. Once the request is decided, ask again with the simplest way.");
   }
   say(form, "Certificate received; building your protected file…", "info");
-  const [certificate, ...chain] = await fetchCertificates(data.chainUrl.replace("{serial}", encodeURIComponent(serial)));
+  const { certificate, chain } = await fetchCertificates(
+    data.chainUrl.replace("{serial}", encodeURIComponent(serial)), keyPair.publicKey);
   const pfx = await buildPfx({ privateKey: keyPair.privateKey, certificate, chain, password, encryption,
                                friendlyName: data.friendlyName || "Portail PKI" });
-  offerDownload(pfx, `${data.filenamePrefix || "certificate"}-${serial.slice(0, 8)}.p12`, "application/x-pkcs12");
+  offerDownload(pfx, `${slug(data.filenamePrefix)}-${serial.slice(0, 8)}.p12`, "application/x-pkcs12");
   clearPasswords(form);
   window.location.assign(doneUrl(data.doneUrl, serial, "browser"));
 }
 
 function setUpBrowserKeys(form) {
   if (!supported()) return;
-  form.closest("[data-browser-keys-card]").hidden = false;
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const button = form.querySelector("button[type=submit]");
@@ -159,6 +172,8 @@ function setUpInstallSteps(root) {
   show(systemOf(navigator.userAgent));
 }
 
+// Offered (first) only where this browser can make the key: without WebCrypto the card stays hidden.
+if (supported()) document.querySelectorAll("[data-browser-keys-card]").forEach((card) => { card.hidden = false; });
 document.querySelectorAll("form[data-browser-keys]").forEach(setUpBrowserKeys);
 document.querySelectorAll("form[data-download-form]").forEach(setUpDownloadForm);
 document.querySelectorAll("[data-install-steps]").forEach(setUpInstallSteps);

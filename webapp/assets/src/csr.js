@@ -22,6 +22,7 @@ export async function buildCsr(keyPair) {
   request.subject.typesAndValues.push(new pkijs.AttributeTypeAndValue({
     type: "2.5.4.3", value: new asn1js.Utf8String({ value: "browser-generated key" }),
   }));
+  request.attributes = [];  // RFC 2986 §4.1: attributes [0] is present even when empty (pkijs omits it otherwise)
   await request.subjectPublicKeyInfo.importKey(keyPair.publicKey);
   await request.sign(keyPair.privateKey, "SHA-256");
   return toPem(request.toSchema().toBER(false), "CERTIFICATE REQUEST");
