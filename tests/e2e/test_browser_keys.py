@@ -18,6 +18,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -27,16 +28,19 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat, pkcs12
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from ca.actor import Actor
+from ca.ledger.models import Company, User
 from ca.runtime import build_runtime
 from ca.settings import load_settings
-from enrollment.requests.approval import set_approval_policy
+from enrollment.requests.approval import decide_request, list_my_requests, set_approval_policy
 from tests.frontoffice.servers import frontoffice_environ, start_frontoffice
-from tests.frontoffice.world import OPERATOR, build_world
+from tests.frontoffice.world import EIC, OPERATOR, build_world
 from tests.portal.support import PASSWORD, set_password
 from tests.support.server import free_port, stop_server
-from tests.support.tools import require_module, require_tool
+from tests.support.tools import require, require_module, require_tool
 from webapp.app import create_app
 
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -247,17 +251,51 @@ def test_key_made_in_the_browser_to_the_front_office(setup: Setup, tmp_path: Pat
     assert problems == []
 
 
-def test_not_offered_where_an_administrator_approves(setup: Setup) -> None:
+def test_not_offered_where_an_administrator_approves(setup: Setup, tmp_path: Path) -> None:
     """A key made in the page cannot wait for an approval (it lives only in the page): under the manual
-    policy the way is explained, not offered, and nothing can be submitted from it."""
-    set_approval_policy(setup.runtime, OPERATOR, policy="manual", company_eic="10XDEMO-PRODUCE2")
-    page = setup.browser.new_context(base_url=setup.portal).new_page()
+    policy the way is explained, not offered. The server-made file collected after approval ends on the
+    install-steps page too."""
+    from playwright.sync_api import expect
+
+    set_approval_policy(setup.runtime, OPERATOR, policy="manual", company_eic=EIC)
+    page = setup.browser.new_context(accept_downloads=True, base_url=setup.portal).new_page()
     problems, _sent = _watch(page)
     _login(page)
     page.goto("/certificates/new")
-    from playwright.sync_api import expect
-
     expect(page.get_by_text("cannot wait for an administrator's approval")).to_be_visible()
     assert page.locator("form[data-browser-keys]").count() == 0
     page.screenshot(path=str(setup.shots / "new-manual.png"), full_page=True)
+    page.get_by_role("button", name="Ask for a certificate").click()
+    page.wait_for_url("**/requests")
+    request_id = list_my_requests(setup.runtime, Actor(kind="user", name=BOB, user_id=_bob_id(setup),
+                                                       company_id=_company_id(setup), role="user"))[0].id
+    decide_request(setup.runtime, OPERATOR, request_id=request_id, approve=True, company_eic=EIC)
+    page.goto("/requests")
+    page.get_by_label("Password of the file").fill(FILES["legacy"][1])
+    page.get_by_label("The same password again").fill(FILES["legacy"][1])
+    page.locator("input[name=encryption][value=legacy]").check()
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Create and download").click()
+    p12 = tmp_path / "collected-legacy.p12"
+    download_info.value.save_as(p12)
+    _install_page(setup, page, "downloaded-collected", "Your .p12 file was made for you")
+    _check_p12(p12, FILES["legacy"][1], tmp_path)
     assert problems == []
+
+
+def _bob_id(setup: Setup) -> int:
+    with setup.runtime.sessionmaker() as session:
+        return session.execute(select(User.id).where(User.email == BOB)).scalar_one()
+
+
+def _company_id(setup: Setup) -> int:
+    with setup.runtime.sessionmaker() as session:
+        return session.execute(select(Company.id).where(Company.eic == EIC)).scalar_one()
+
+
+def test_the_bundle_evaluates_no_string() -> None:
+    """The CSP has no 'unsafe-eval': the bundle (built by make install) must not need it."""
+    bundle = Path(__file__).resolve().parents[2] / "webapp" / "static" / "build" / "browser-keys.js"
+    require(bundle.exists(), f"{bundle} is not built (make install runs npm ci and esbuild)")
+    text = bundle.read_text()
+    assert "new Function" not in text and not re.search(r"[^\w.]eval\(", text)
