@@ -191,6 +191,12 @@ def _gets_into_frontoffice(setup: Setup, p12: Path, password: str) -> None:
         context.close()
 
 
+def _see_text(page: Any, text: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text(text)).to_be_visible(timeout=10_000)
+
+
 def _install_page(setup: Setup, page: Any, name: str, kind_text: str) -> None:
     """The page after a download: the system chosen from the browser (Chromium on Linux here), switchable,
     and the link to the front office."""
@@ -214,6 +220,14 @@ def test_key_made_in_the_browser_to_the_front_office(setup: Setup, tmp_path: Pat
     page = context.new_page()
     problems, sent = _watch(page)
     _login(page)
+    # A bad password is refused in the page, before any key is made or anything sent.
+    page.goto("/certificates/new")
+    page.get_by_label("File password", exact=True).fill("one file password")
+    page.get_by_label("Repeat the file password").fill("another file password")
+    sent.clear()
+    page.get_by_role("button", name="Make my key here and download").click()
+    _see_text(page, "Nothing was downloaded: the two passwords differ")
+    assert [r for r in sent if r.method == "POST"] == []
     for encryption, (key_type, password) in FILES.items():
         page.goto("/certificates/new")
         csp = page.evaluate("() => fetch(location.href).then(r => r.headers.get('content-security-policy'))")

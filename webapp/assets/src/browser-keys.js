@@ -81,12 +81,25 @@ function doneUrl(base, serial, kind) {
   return url.toString();
 }
 
+// The server path's rules (enrollment/accounts/passwords.py) that need no list: NFKC, 8 to 128 characters
+// (code points), more than two different characters. The password never leaves the page.
+function checkedPassword(form) {
+  const password = form.elements.file_password.value.normalize("NFKC");
+  if (password !== form.elements.file_password_confirmation.value.normalize("NFKC")) {
+    throw new Error("the two passwords differ");
+  }
+  const length = [...password].length;
+  const min = Number(form.elements.file_password.minLength) || 8;
+  const max = Number(form.elements.file_password.maxLength) || 128;
+  if (length < min) throw new Error(`the password must have at least ${min} characters`);
+  if (length > max) throw new Error(`the password must have at most ${max} characters`);
+  if (new Set(password.toLowerCase()).size <= 2) throw new Error("this password is too simple: choose another one");
+  return password;
+}
+
 async function makeInBrowser(form) {
   const data = form.dataset;
-  const password = form.elements.file_password.value;
-  if (password !== form.elements.file_password_confirmation.value) throw new Error("the two passwords differ");
-  const min = Number(form.elements.file_password.minLength) || 0;
-  if (password.length < min) throw new Error(`the password needs at least ${min} characters`);
+  const password = checkedPassword(form);
   const encryption = form.elements.file_encryption.value;
   say(form, "Making your key in this browser…", "info");
   const keyPair = await generateKeyPair(form.elements.file_key_type.value);
