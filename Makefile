@@ -13,7 +13,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The browser-side key maker (issue 11): npm ci from the committed lock file, then esbuild bundles it into
+# webapp/static/build/ (git-ignored); the portal serves it itself. Rebuilt when a source or the lock changes.
+ASSETS := webapp/assets
+BUNDLE := webapp/static/build/browser-keys.js
+
+$(ASSETS)/node_modules/.package-lock.json: $(ASSETS)/package-lock.json
+	cd $(ASSETS) && npm ci --no-audit --no-fund
+	touch $@
+
+$(BUNDLE): $(ASSETS)/node_modules/.package-lock.json $(wildcard $(ASSETS)/src/*.js)
+	cd $(ASSETS) && npm run --silent build
+
+install: $(STAMP) $(BUNDLE)
 
 system-deps:
 	sh scripts/system-deps.sh

@@ -111,6 +111,11 @@ class FrontOfficeSettings:
     client_ca_file: Path
     missing_certificate_page: bool
     threads: int
+    public_url: str  # where people reach the gate ("test my certificate"); empty: https://host:port/
+
+    @property
+    def address(self) -> str:
+        return self.public_url or f"https://{self.host}:{self.port}/"
 
     def __post_init__(self) -> None:
         if self.mode not in ("direct", "proxy"):

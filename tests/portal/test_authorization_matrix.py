@@ -95,6 +95,7 @@ MATRIX: dict[str, Entry] = {
     "public.password_reset": Entry(public),
     "account.home": Entry(logged_in),
     "account.certificates": Entry(logged_in),
+    "browser_keys.after_download": Entry(logged_in),
     "account.new_certificate": Entry(member),
     "account.generate": Entry(member),
     "account.upload": Entry(member),

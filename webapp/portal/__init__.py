@@ -6,7 +6,7 @@ from flask import Flask, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from webapp.portal import account, admin, operator, public
+from webapp.portal import account, admin, browser_keys, operator, public
 from webapp.portal.auth import check_ids, load_principal
 
 
@@ -21,7 +21,7 @@ def _failed(response: object) -> bool:
 
 
 def register_portal(app: Flask, limiter: Limiter) -> None:
-    for blueprint in (public.bp, account.bp, admin.bp, operator.bp):
+    for blueprint in (public.bp, account.bp, admin.bp, operator.bp, browser_keys.bp):
         app.register_blueprint(blueprint)
     app.url_value_preprocessor(check_ids)
     app.before_request(load_principal)
