@@ -105,9 +105,10 @@ def _audit_renewal(runtime: Runtime, actor: Actor, renewable: Renewable, success
 
 
 def renew_with_csr(runtime: Runtime, actor: Actor, *, serial: str, csr_data: bytes) -> Renewal:
-    """A successor from the holder's CSR: the CSR is checked before anything is recorded."""
-    csr = checked_csr(csr_data)
+    """A successor from the holder's CSR: who may renew is checked first (a refusal says nothing about the
+    CSR), then the CSR, before anything is recorded."""
     renewable = check_renewable(runtime, actor, serial=serial)
+    csr = checked_csr(csr_data)
     issued: IssuedCertificate = issue_certificate(
         runtime, actor, csr_data=csr, user_email=renewable.user_email, profile_name="browser",
         request=ForRequest(company_id=renewable.company_id, policy=RENEWAL_POLICY,
@@ -121,10 +122,10 @@ def renew_with_generated_key(runtime: Runtime, actor: Actor, *, serial: str, pas
     """A successor with a key generated here, delivered once in a PKCS#12 (enrollment.requests.keygen)."""
     if actor.is_operator:
         raise NotAuthorizedError("a key is generated for its holder only: the holder renews in the portal")
-    password = check_choices(password=password, encryption=encryption, key_type=key_type)
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
         record, user, company = _check_renewable(session, runtime, actor, serial)
+        password = check_choices(password=password, encryption=encryption, key_type=key_type)
         renewable = Renewable(predecessor_id=record.id, serial=record.serial, user_email=user.email,
                               full_name=user.full_name, company_id=company.id, company_name=company.name,
                               not_after=record.not_after)
