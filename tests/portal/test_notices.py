@@ -190,6 +190,34 @@ def test_maintenance_job_sends_daily_and_revokes_past_grace(runtime, world, cloc
         assert store.get_certificate(session, old.serial).revocation_reason == "superseded"
 
 
+def test_maintenance_job_computes_once_a_day_from_the_configured_hour(runtime, world, clock):
+    issued = issue_for(runtime, world)
+    hour = runtime.settings.lifecycle.notice_hour
+    day = issued.certificate.not_valid_after_utc.replace(hour=0, minute=0, second=0, microsecond=0)
+    clock.set(day - timedelta(days=6) + timedelta(hours=hour - 1))  # past the 7-day mark, before the hour
+    job = LifecycleJob()
+    revoke_certificate(runtime, world.actor("dave"), serial=issue_for(runtime, world, "dave").serial,
+                       reason="cessationOfOperation")
+    job(runtime)  # before the hour: only the event notices
+    kinds = sorted(m["X-Portail-Notice"].split("/")[0] for m in outbox(runtime))
+    assert kinds == ["revoked"]
+    clock.advance(timedelta(hours=1))
+    job(runtime)  # the hour: every notice due
+    kinds = sorted(m["X-Portail-Notice"].split("/")[0] for m in outbox(runtime))
+    assert kinds.count("expiry") == 1 and kinds.count("escalation") == 2
+    count = len(outbox(runtime))
+    clock.advance(timedelta(hours=3))
+    job(runtime)  # the same day: nothing new
+    assert len(outbox(runtime)) == count
+    with runtime.sessionmaker() as session:
+        from sqlalchemy import select
+
+        from ca.ledger.models import AuditEvent
+
+        batches = session.execute(select(AuditEvent).where(AuditEvent.action == "notices.recorded")).scalars().all()
+        assert len(batches) == 2 and all(b.actor == "system" for b in batches)
+
+
 def test_pkictl_notify_run_as_of_writes_once(environ, runtime, world, tmp_path):
     """Two real `pkictl` processes at once (the second worker), then a third identical run: nothing new."""
     issued = issue_for(runtime, world)
