@@ -85,6 +85,8 @@ def test_first_access_of_the_successor_supersedes_the_predecessor(tmp_path, sess
         # The successor goes on working.
         assert curl(url, holder=successor, cacert=world.pki.root_pem).outcome == "200"
         assert re.search(r": good$", _ocsp(openssl, world, successor, ocsp_url, tmp_path).stdout, re.MULTILINE)
+        # The repository's maintenance loop ran its certificate-life job (enrollment.notices.job) cleanly.
+        assert "maintenance job" not in repository.log.read_text()
     finally:
         for server in reversed(servers):
             stop_server(server)
