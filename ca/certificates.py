@@ -15,7 +15,7 @@ from typing import Any
 from ca.actor import Actor
 from ca.clock import iso_or_none
 from ca.errors import BadRequestError, NotFoundError
-from ca.ledger import Session, portal_store, store
+from ca.ledger import Session, portal_store, renewal_store, store
 from ca.ledger.models import CertificateRecord
 from ca.runtime import Runtime
 from ca.scope import company_scope, own_company
@@ -43,6 +43,8 @@ class CertificateView:
     last_used_at: datetime | None
     sha256: str | None
     der: bytes | None
+    predecessor: str | None = None  # a renewal's link (issue 11): the serial this one succeeds
+    successor: str | None = None  # the serial of the certificate that renewed this one
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -57,6 +59,8 @@ def certificate_views(session: Session, records: Sequence[CertificateRecord], no
     issuers = {r.id: r.name for r in store.list_issuers(session)}
     companies = {c.id: c.eic for c in store.list_companies(session)}
     users = portal_store.map_user_emails(session, (r.user_id for r in records if r.user_id is not None))
+    predecessors = renewal_store.map_serials(session, (r.predecessor_id for r in records if r.predecessor_id))
+    successors = renewal_store.map_successor_serials(session, (r.id for r in records))
     views = []
     for r in records:
         status = r.status
@@ -69,6 +73,8 @@ def certificate_views(session: Session, records: Sequence[CertificateRecord], no
             company=companies.get(r.company_id) if r.company_id is not None else None,
             profile=r.profile, revoked_at=r.revoked_at, revocation_reason=r.revocation_reason,
             last_used_at=r.last_used_at, sha256=r.sha256, der=r.der,
+            predecessor=predecessors.get(r.predecessor_id) if r.predecessor_id else None,
+            successor=successors.get(r.id),
         ))
     return views
 

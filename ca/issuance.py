@@ -59,6 +59,7 @@ class ForRequest:
     company_id: int
     request_id: int | None = None
     policy: str = "auto"
+    predecessor_id: int | None = None  # a renewal (enrollment.requests.renewal): the certificate it succeeds
 
 
 def _check_actor_may_issue_for(actor: Actor, user_id: int, company_id: int | None) -> None:
@@ -194,6 +195,7 @@ def issue_certificate(
                     subject=plan.subject.rfc4514_string(), not_before=now, not_after=plan.not_after,
                     spki_sha256=csr.spki_sha256, user_id=user.id if user else None,
                     company_id=company.id if company else None, request_id=new_request_id, created_at=now,
+                    predecessor_id=request.predecessor_id if request else None,
                 ))
                 new_row_id = row.id
             row_id, request_id = new_row_id, new_request_id  # committed

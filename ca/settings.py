@@ -135,6 +135,39 @@ class FrontOfficeSettings:
 
 
 @dataclass(frozen=True)
+class LifecycleSettings:
+    """Expiry warnings, digests and renewal (issue 11); every key is documented in config/default.toml."""
+
+    expiry_warning_days: str  # comma-separated thresholds before notAfter, e.g. "30,7,1"
+    escalation_days: int
+    digest_weekday: int  # ISO weekday, 1 = Monday
+    digest_expiring_days: int
+    digest_unused_days: int
+    notice_hour: int  # UTC hour at which the maintenance loop computes the day's notices
+    notice_retry_minutes: int
+    notice_max_attempts: int
+    renewal_grace_days: int
+
+    def __post_init__(self) -> None:
+        try:
+            days = self.warning_days
+        except ValueError:
+            raise BadRequestError("lifecycle.expiry_warning_days must be comma-separated whole numbers") from None
+        if not days or any(d < 1 or d > 3650 for d in days):
+            raise BadRequestError("lifecycle.expiry_warning_days must list days from 1 to 3650")
+        if not 1 <= self.digest_weekday <= 7 or not 0 <= self.notice_hour <= 23:
+            raise BadRequestError("lifecycle.digest_weekday must be 1-7 and lifecycle.notice_hour 0-23")
+        if min(self.escalation_days, self.digest_expiring_days, self.digest_unused_days, self.notice_retry_minutes,
+               self.notice_max_attempts, self.renewal_grace_days) < 1:
+            raise BadRequestError("lifecycle day counts, retry minutes and attempts must be positive")
+
+    @property
+    def warning_days(self) -> tuple[int, ...]:
+        return tuple(sorted({int(part) for part in self.expiry_warning_days.split(",") if part.strip()},
+                            reverse=True))
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     format: str  # text | json
     level: str
@@ -157,6 +190,7 @@ class Settings:
     portal: PortalSettings
     frontoffice: FrontOfficeSettings
     logging: LoggingSettings
+    lifecycle: LifecycleSettings
     profiles: Mapping[str, Mapping[str, Any]]
     base_dir: Path
 
@@ -171,6 +205,7 @@ _SECTIONS = {
     "portal": PortalSettings,
     "frontoffice": FrontOfficeSettings,
     "logging": LoggingSettings,
+    "lifecycle": LifecycleSettings,
 }
 
 

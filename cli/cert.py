@@ -16,9 +16,10 @@ from ca.certificates import CertificateView
 from ca.errors import ConflictError
 from ca.files import write_new_file
 from cli.context import CLIContext, pass_ctx, read_input_file
+from enrollment.requests.renewal import renew_with_csr
 
 _FIELDS = ["serial", "issuer", "status", "subject", "not_before", "not_after", "user", "company", "profile",
-           "revoked_at", "revocation_reason", "last_used_at", "sha256"]
+           "revoked_at", "revocation_reason", "last_used_at", "sha256", "predecessor", "successor"]
 
 
 @click.group("cert")
@@ -95,6 +96,23 @@ def cert_show(ctx: CLIContext, serial: str, fmt: str) -> None:
     else:
         for key, value in view.to_dict().items():
             click.echo(f"{key:18} {value if value is not None else '-'}")
+
+
+@cert_group.command("renew")
+@click.argument("serial")
+@click.option("--csr", "csr_path", required=True, help="The successor's CSR (PEM or DER), or - for standard input.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the successor (PEM); never overwritten.")
+@pass_ctx
+def cert_renew(ctx: CLIContext, serial: str, csr_path: str, out: Path) -> None:
+    """Renew a live browser certificate for its holder: a successor without a new approval; the predecessor
+    is revoked (superseded) at the successor's first use or at the grace deadline."""
+    if out.exists():
+        raise ConflictError(f"refusing to overwrite existing file {out}")
+    renewal = renew_with_csr(ctx.runtime, ctx.actor, serial=serial, csr_data=read_input_file(csr_path))
+    assert renewal.pem is not None
+    write_new_file(out, renewal.pem)
+    click.echo(f"certificate {renewal.successor} renews {renewal.predecessor}, written to {out}")
 
 
 COMMANDS = [cert_group]

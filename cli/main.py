@@ -61,6 +61,7 @@ def _register() -> None:
         db,
         issuer,
         lifecycle,
+        notify,
         portal,
         quickstart,
         request,
@@ -71,7 +72,7 @@ def _register() -> None:
     )
 
     for module in (root, issuer, lifecycle, company, user, cert, revocation, audit, db, serve, quickstart, portal,
-                   request):
+                   request, notify):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -48,14 +48,19 @@ def _write_outbox(settings: PortalSettings, message: EmailMessage) -> None:
     os.replace(temporary, outbox / name)
 
 
+def deliver_message(settings: PortalSettings, message: EmailMessage) -> None:
+    """Through SMTP, or into the outbox; raises OSError or smtplib.SMTPException when it could not."""
+    if settings.smtp_host:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
+            smtp.send_message(message)
+    else:
+        _write_outbox(settings, message)
+
+
 def send_mail(settings: PortalSettings, *, to: str, subject: str, body: str) -> bool:
     message = build_message(settings, to=to, subject=subject, body=body)
     try:
-        if settings.smtp_host:
-            with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
-                smtp.send_message(message)
-        else:
-            _write_outbox(settings, message)
+        deliver_message(settings, message)
     except (OSError, smtplib.SMTPException) as exc:
         log.warning("could not send e-mail %r to %s: %s", subject, to, exc)
         return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 
 from ca.actor import SYSTEM
 from ca.errors import LedgerUnavailableError
@@ -29,10 +30,26 @@ def run_once(runtime: Runtime, *, refresh_ocsp_answers: bool) -> None:
         refresh_ocsp(runtime, SYSTEM)
 
 
+Job = Callable[[Runtime], object]
+
+
+def run_jobs(runtime: Runtime, jobs: Sequence[Job]) -> None:
+    """The adapters' extra work (e.g. enrollment's certificate-life notices, issue 11), each on its own:
+    one job failing neither stops the others nor the CRL and OCSP upkeep."""
+    for job in jobs:
+        try:
+            job(runtime)
+        except LedgerUnavailableError as error:
+            log.warning("maintenance job %s skipped until the next pass: %s", type(job).__name__, error)
+        except Exception:  # noqa: BLE001  (the next pass retries)
+            log.exception("maintenance job %s failed", type(job).__name__)
+
+
 class MaintenanceThread(threading.Thread):
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, jobs: Sequence[Job] = ()) -> None:
         super().__init__(name="pki-maintenance", daemon=True)
         self.runtime = runtime
+        self.jobs = tuple(jobs)
         self.stop_event = threading.Event()
 
     def run(self) -> None:
@@ -50,4 +67,5 @@ class MaintenanceThread(threading.Thread):
                 log.error("maintenance pass failed, retrying in %d s: %s", interval, error)
             except Exception:  # noqa: BLE001  (keep serving; the next pass retries)
                 log.exception("maintenance pass failed")
+            run_jobs(self.runtime, self.jobs)
             self.stop_event.wait(interval)

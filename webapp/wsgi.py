@@ -7,6 +7,7 @@ import os
 from ca.logs import configure_logging
 from ca.runtime import build_runtime
 from ca.settings import load_settings
+from enrollment.notices.job import LifecycleJob
 from revocation.maintenance import MaintenanceThread
 from webapp.repository.app import RepositoryApp
 
@@ -17,5 +18,5 @@ def repository() -> RepositoryApp:
     runtime = build_runtime(settings)
     app = RepositoryApp(runtime)
     if runtime.settings.repository.maintenance:
-        MaintenanceThread(runtime).start()
+        MaintenanceThread(runtime, jobs=[LifecycleJob()]).start()
     return app

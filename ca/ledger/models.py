@@ -166,6 +166,9 @@ class CertificateRecord(Base):
     revocation_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A renewal (issue 11): the certificate this one succeeds, revoked `superseded` at this one's first
+    # front-office use or at the grace deadline (ca.supersession).
+    predecessor_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"), nullable=True, index=True)
 
 
 class BlockedKey(Base):

@@ -20,7 +20,9 @@ from datetime import datetime, timedelta
 from cryptography import x509
 
 from ca.ledger import gate_store
+from ca.revoke import announce_revocations
 from ca.runtime import Runtime
+from ca.supersession import supersede_at_first_use
 from enrollment.access.bounded import BoundedDict
 from enrollment.access.decision import audit_refusal, decide_from_ledger
 from enrollment.access.views import AccessDecision
@@ -97,9 +99,14 @@ class Gatekeeper:
         previous = self._last_use.get(decision.certificate_id)
         if previous is not None and now - previous < interval:
             return False
+        superseded = None
         with self.runtime.sessionmaker.begin() as session:
             written = gate_store.mark_certificate_used(session, decision.certificate_id, at=now,
                                                        not_since=now - interval)
+            if written:  # a renewal's first use revokes its predecessor in the same transaction (issue 11)
+                superseded = supersede_at_first_use(self.runtime, session, decision.certificate_id)
+        if superseded is not None:
+            announce_revocations(self.runtime, [superseded])
         with self._lock:
             self._last_use[decision.certificate_id] = now
         return written

@@ -78,10 +78,13 @@ def record_request(runtime: Runtime, actor: Actor, *, csr: CheckedCSR | None,
 
 
 def issue_for_request(runtime: Runtime, actor: Actor, *, request_id: int, company_id: int,
-                      csr_data: bytes | CheckedCSR, user_email: str) -> IssuedCertificate:
-    """Issue for a recorded request (ca.issuance marks it `issued`, or `failed` with the reason)."""
+                      csr_data: bytes | CheckedCSR, user_email: str,
+                      predecessor_id: int | None = None) -> IssuedCertificate:
+    """Issue for a recorded request (ca.issuance marks it `issued`, or `failed` with the reason); a renewal
+    names the certificate it succeeds."""
     return issue_certificate(runtime, actor, csr_data=csr_data, user_email=user_email, profile_name="browser",
-                             request=ForRequest(company_id=company_id, request_id=request_id))
+                             request=ForRequest(company_id=company_id, request_id=request_id,
+                                                predecessor_id=predecessor_id))
 
 
 def request_certificate(runtime: Runtime, actor: Actor, *, csr_data: bytes) -> RequestOutcome:

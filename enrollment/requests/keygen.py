@@ -45,14 +45,15 @@ def _filename(full_name: str, serial: str) -> str:
 
 
 def _deliver(runtime: Runtime, actor: Actor, *, request_id: int, password: str, encryption: str, key_type: str,
-             email: str, full_name: str, company_name: str) -> Download:
+             email: str, full_name: str, company_name: str, predecessor_id: int | None = None) -> Download:
     assert actor.company_id is not None
     key = generate_private_key(key_type)
     csr = (x509.CertificateSigningRequestBuilder()
            .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "server-side key")]))
            .sign(key, hashes.SHA256()))
     issued = issue_for_request(runtime, actor, request_id=request_id, company_id=actor.company_id,
-                               csr_data=csr.public_bytes(Encoding.DER), user_email=email)
+                               csr_data=csr.public_bytes(Encoding.DER), user_email=email,
+                               predecessor_id=predecessor_id)
     body = encode_pkcs12(key, issued.certificate, issued.chain, password=password.encode("utf-8"),
                          encryption=encryption, friendly_name=f"{full_name} ({company_name})")
     del key

@@ -103,6 +103,9 @@ MATRIX: dict[str, Entry] = {
     "account.download": Entry(certificate_visible, PEOPLE_OBJECTS),
     "account.revoke_form": Entry(certificate_visible, PEOPLE_OBJECTS),
     "account.revoke": Entry(certificate_visible, PEOPLE_OBJECTS),
+    "account.renew_form": Entry(request_owner, PEOPLE_OBJECTS),  # the holder only (issue 11)
+    "account.renew_generate": Entry(request_owner, PEOPLE_OBJECTS),
+    "account.renew_upload": Entry(request_owner, PEOPLE_OBJECTS),
     "account.requests": Entry(logged_in),
     "account.collect": Entry(request_owner, PEOPLE_OBJECTS),
     "account.profile": Entry(logged_in),
@@ -141,6 +144,7 @@ MATRIX: dict[str, Entry] = {
     "api.certificates": Entry(logged_in),
     "api.certificate": Entry(certificate_visible, PEOPLE_OBJECTS),
     "api.revoke": Entry(certificate_visible, PEOPLE_OBJECTS),
+    "api.renew": Entry(request_owner, PEOPLE_OBJECTS),
     "api.requests": Entry(logged_in),
     "api.new_request": Entry(member),
     "api.company_certificates": Entry(admin),
@@ -161,7 +165,7 @@ MATRIX: dict[str, Entry] = {
 BODIES = {"api.revoke": {"reason": "cessationOfOperation"}, "api.reject": {"comment": "no"},
           "api.new_group": {"name": "Intruders"}, "api.edit_group": {"name": "Intruders"},
           "api.new_user": {"email": "intruder@example.com", "full_name": "Intruder"},
-          "api.new_request": {"csr": "x"}, "api.approve": {},
+          "api.new_request": {"csr": "x"}, "api.approve": {}, "api.renew": {"csr": "x"},
           "account.revoke": {"reason": "cessationOfOperation"}, "admin.reject_request": {"comment": "no"},
           "account.collect": {"password": "a file password", "password_confirmation": "a file password"},
           "admin.edit_group": {"name": "Intruders"}, "admin.new_group": {"name": "Intruders"}}

@@ -24,6 +24,7 @@ from enrollment.accounts.members import detach_user, list_members
 from enrollment.groups.groups import create_group, delete_group, get_group, groups_page, update_group
 from enrollment.requests.approval import decide_request, list_company_requests, list_my_requests, request_certificate
 from enrollment.requests.downloads import get_certificate, list_my_certificates
+from enrollment.requests.renewal import renew_with_csr
 from webapp.api.openapi import openapi_document
 from webapp.portal.auth import (
     ID,
@@ -161,6 +162,18 @@ def certificate(serial: str) -> Response:
 def revoke(serial: str) -> Response:
     reason = _text(_body(), "reason")
     return jsonify(revoke_certificate(runtime(), actor(), serial=serial, reason=reason or "").to_dict())
+
+
+@bp.post("/certificates/<serial>/renew")
+@member_required
+def renew(serial: str) -> tuple[Response, int]:
+    """A successor from a CSR (the browser-key page posts its CSR here too), without a new approval."""
+    csr = _text(_body(), "csr") or ""
+    renewal = renew_with_csr(runtime(), actor(), serial=serial, csr_data=csr.encode("utf-8", "replace"))
+    view = get_certificate(runtime(), actor(), serial=renewal.successor)
+    data = view.to_dict()
+    data["pem"] = (renewal.pem or b"").decode("ascii")
+    return jsonify(data), 201
 
 
 @bp.get("/requests")

@@ -33,6 +33,8 @@ SCHEMAS: dict[str, Any] = {
         "not_after": {"type": "string", "format": "date-time"}, "user": NULLABLE_STRING,
         "company": NULLABLE_STRING, "profile": {"type": "string"}, "revoked_at": NULLABLE_TIME,
         "revocation_reason": NULLABLE_STRING, "last_used_at": NULLABLE_TIME, "sha256": NULLABLE_STRING,
+        "predecessor": {"type": ["string", "null"], "description": "serial this certificate renews"},
+        "successor": {"type": ["string", "null"], "description": "serial of the certificate that renewed it"},
     }),
     "Request": _object({
         "id": {"type": "integer"}, "user": {"type": "string"}, "user_name": {"type": "string"},
@@ -114,6 +116,12 @@ def _paths() -> dict[str, Any]:
             "requestBody": _body({"reason": {"type": "string", "description": "RFC 5280 reason name"}},
                                  ["reason"]),
             "responses": _responses("200", _ref("Certificate"), "400", "409")}},
+        "/api/v1/certificates/{serial}/renew": {"post": {
+            "summary": "Renew one's live certificate from a CSR (PEM): the successor, without a new approval; "
+                       "the predecessor is revoked (superseded) at the successor's first use or grace deadline",
+            "parameters": [SERIAL], "requestBody": _body({"csr": {"type": "string"}}, ["csr"]),
+            "responses": _responses("201", {"allOf": [_ref("Certificate"), _object({"pem": {"type": "string"}})]},
+                                    "400", "409")}},
         "/api/v1/requests": {
             "get": {"summary": "My certificate requests", "responses": _responses("200", _list("Request"))},
             "post": {"summary": "Request a browser certificate from a CSR (PEM)",

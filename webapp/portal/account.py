@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from ca.certificates import CertificateView
 from ca.errors import BadRequestError
+from ca.expiry_words import expiry_words
 from ca.reasons import PLAIN_WORDS, allowed_reasons
 from ca.revoke import revoke_certificate
 from ca.x509.pkcs12 import ENCRYPTIONS
@@ -14,6 +16,7 @@ from enrollment.accounts.signup import change_password, request_membership
 from enrollment.requests.approval import list_my_requests, request_certificate
 from enrollment.requests.downloads import download_certificate, get_certificate, list_my_certificates
 from enrollment.requests.keygen import KEY_TYPES, collect_generated_certificate, request_generated_certificate
+from enrollment.requests.renewal import check_renewable, renew_with_csr, renew_with_generated_key
 from enrollment.requests.views import Download
 from webapp.portal.auth import ID, actor, login_required, member_required, principal, runtime
 
@@ -88,6 +91,57 @@ def upload() -> Response | tuple[str, int]:
 @login_required
 def certificate(serial: str) -> str:
     return render_template("certificates/detail.html", cert=get_certificate(runtime(), actor(), serial=serial))
+
+
+@bp.app_template_filter("expiry")
+def expiry(view: CertificateView) -> str:
+    """"expires in 12 days", "expired 3 days ago", "revoked" (issue 11 §5)."""
+    return expiry_words(view.not_after, runtime().clock.now(), view.status)
+
+
+def _renewal_form(serial: str, *, error: str | None = None, tab: str | None = None) -> str:
+    renewable = check_renewable(runtime(), actor(), serial=serial)
+    renew = {"serial": renewable.serial, "grace_days": runtime().settings.lifecycle.renewal_grace_days,
+             "expires": expiry_words(renewable.not_after, runtime().clock.now())}
+    return render_template("certificates/new.html", encryptions=ENCRYPTIONS, key_types=KEY_TYPES,
+                           min_length=MIN_LENGTH, max_length=MAX_LENGTH, renew=renew, error=error, tab=tab)
+
+
+@bp.get("/certificates/<serial>/renew")
+@member_required
+def renew_form(serial: str) -> str:
+    """The request form's key choices, posting to the renewal (issue 11 §2)."""
+    return _renewal_form(serial)
+
+
+@bp.post("/certificates/<serial>/renew/generate")
+@member_required
+def renew_generate(serial: str) -> Response | tuple[str, int]:
+    form = request.form
+    try:
+        if form.get("password") != form.get("password_confirmation"):
+            raise BadRequestError("the two passwords differ")
+        renewal = renew_with_generated_key(runtime(), actor(), serial=serial, password=form.get("password", ""),
+                                           encryption=form.get("encryption", "modern"),
+                                           key_type=form.get("key_type", "ec-p256"))
+    except BadRequestError as exc:
+        return _renewal_form(serial, error=str(exc), tab="generate"), 400
+    assert renewal.download is not None
+    return send_download(renewal.download)
+
+
+@bp.post("/certificates/<serial>/renew/upload")
+@member_required
+def renew_upload(serial: str) -> Response | tuple[str, int]:
+    upload_file = request.files.get("csr_file")
+    data = upload_file.read() if upload_file and upload_file.filename else request.form.get("csr", "").encode()
+    try:
+        renewal = renew_with_csr(runtime(), actor(), serial=serial, csr_data=data)
+    except BadRequestError as exc:
+        return _renewal_form(serial, error=str(exc), tab="upload"), 400
+    flash(f"Your renewed certificate is ready: download it and install it with your key. The previous one "
+          f"({renewal.predecessor[:16]}…) stops working once you use this one.", "success")
+    return redirect(url_for("account.certificate", serial=renewal.successor))
 
 
 @bp.get("/certificates/<serial>/download/<fmt>")
