@@ -1,7 +1,8 @@
 """Logging of the services: plain text, or one JSON object per line (`logging.format = "json"`), for a log
 collector. Each JSON line has `time` (UTC, ISO 8601), `level`, `service`, `event` (the message), `logger`,
-and `request_id` when the line was written while serving a request that has one (the portal and the
-front office give every request one; `X-Request-ID` from a trusted proxy is kept when it looks sane).
+`pid` (the worker process), and `request_id` when the line was written while serving a request that has one
+(the portal and the front office give every request one; `X-Request-ID` from a trusted proxy is kept when it
+looks sane).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class JSONFormatter(logging.Formatter):
             "service": self.service,
             "event": record.getMessage(),
             "logger": record.name,
+            "pid": record.process,  # which worker process wrote it (granian/gunicorn run several)
         }
         request_id = REQUEST_ID.get()
         if request_id:

@@ -59,6 +59,12 @@ class RepositorySettings:
 class CRLSettings:
     validity_hours: int
     publish_delay_seconds: int
+    refresh_seconds: int = 0  # 0: at half of validity_hours (revocation.crl_schedule)
+
+    def __post_init__(self) -> None:
+        if self.refresh_seconds < 0 or self.refresh_seconds > self.validity_hours * 3600 // 2:
+            raise BadRequestError("crl.refresh_seconds must be 0 (half of the validity) up to half of "
+                                  "crl.validity_hours in seconds")
 
 
 @dataclass(frozen=True)

@@ -25,14 +25,15 @@ def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, wor
     \b
     `serve all` supervises one child process per service: a child that dies
     is restarted (backoff 0.5 s doubling to 8 s; after 5 crashes within 60 s
-    it gives up, stops the others and exits 1).
+    it gives up, stops the others and exits 1). --host and --workers apply to
+    every service; the ports are each service's own (settings).
     To stop: Ctrl-C, or `kill PID` (SIGTERM or SIGINT). In-flight requests
     finish, every child is stopped, and it exits within 10 s.
     A single service (`serve repository|portal|frontoffice`) stops the same way
     (systemd units: config/deploy/).
     """
     if service == "all":
-        return _serve_all(ctx)
+        return _serve_all(ctx, host, port, workers)
     if service == "frontoffice":
         return _serve_frontoffice(ctx, host, port, workers)
     settings = ctx.settings
@@ -50,17 +51,27 @@ def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, wor
             workers=workers, log_enabled=False).serve()
 
 
-def _serve_all(ctx: CLIContext) -> None:
-    """One supervised child process per service on its configured address (cli/supervise.py)."""
+def all_children(base: list[str], host: str | None, workers: int) -> list[tuple[str, list[str]]]:
+    """The (name, argv) of each service `serve all` supervises: --host and --workers reach every child."""
+    options = (["--host", host] if host else []) + ["--workers", str(workers)]
+    return [(name, [*base, "serve", name, *options]) for name in ("repository", "portal", "frontoffice")]
+
+
+def _serve_all(ctx: CLIContext, host: str | None, port: int | None, workers: int) -> None:
+    """One supervised child process per service on its configured port (cli/supervise.py)."""
     import sys
 
     from cli.supervise import supervise
 
+    if port is not None:
+        raise BadRequestError("serve all runs three services on their own ports: set repository.port, "
+                              "portal.port and frontoffice.port instead of --port")
+    if workers < 1:
+        raise BadRequestError("--workers must be at least 1")
     ctx.runtime  # refuse a directory without a ledger, and migrate once, before the children start  # noqa: B018
     ctx.close()
     base = [sys.executable, "-m", "cli.main"] + (["--config", os.path.abspath(ctx.config)] if ctx.config else [])
-    code = supervise([(name, [*base, "serve", name]) for name in ("repository", "portal", "frontoffice")])
-    raise SystemExit(code)
+    raise SystemExit(supervise(all_children(base, host, workers)))
 
 
 def _serve_frontoffice(ctx: CLIContext, host: str | None, port: int | None, workers: int) -> None:

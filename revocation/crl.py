@@ -27,6 +27,7 @@ from ca.vocabulary import IssuerStatus
 from ca.x509 import repository_paths as paths
 from ca.x509.crl import crl_number_of, encode_revoked_rows, encode_tbs_crl, sign_crl
 from ca.x509.der import signature_algorithm_der
+from revocation.crl_schedule import CRLSchedule
 
 log = logging.getLogger("portail.crl")
 
@@ -128,16 +129,18 @@ def publish_crls(runtime: Runtime, actor: Actor, *, issuer_name: str | None = No
     return published
 
 
-def publish_due_crls(runtime: Runtime, actor: Actor) -> list[PublishedCRL]:
-    """The scheduler's pass: republish what a revocation made dirty, what passed half of its validity, or
-    what was never published."""
+def publish_due_crls(runtime: Runtime, actor: Actor, schedule: CRLSchedule | None = None) -> list[PublishedCRL]:
+    """The scheduler's pass: republish what a revocation made dirty, what its schedule says is due (its
+    refresh period on the monotonic clock, or no longer valid on the wall clock: revocation.crl_schedule),
+    or what was never published. The maintenance loop keeps one `schedule` across its passes."""
+    schedule = schedule or CRLSchedule(runtime.settings.crl)
     now = runtime.clock.now()
     with runtime.sessionmaker() as session:
         states = {(s.issuer_id, s.kind): s for s in store.list_crl_states(session)}
     due = []
     for issuer in publishing_issuers(runtime):
         full = states.get((issuer.id, "full"))
-        if full is None or full.dirty or now >= full.this_update + (full.next_update - full.this_update) / 2:
+        if full is None or full.dirty or schedule.due(issuer.id, full, now):
             due.append(issuer)
             continue
         delta = states.get((issuer.id, "delta"))

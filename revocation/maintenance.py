@@ -15,15 +15,17 @@ from collections.abc import Callable, Sequence
 from ca.actor import SYSTEM
 from ca.errors import LedgerUnavailableError
 from ca.runtime import Runtime
+from ca.schedule import Every, Monotonic
 from revocation.crl import publish_due_crls
+from revocation.crl_schedule import CRLSchedule
 from revocation.ocsp import refresh_ocsp
 
 log = logging.getLogger(__name__)
 OCSP_REFRESH_SECONDS = 3600.0
 
 
-def run_once(runtime: Runtime, *, refresh_ocsp_answers: bool) -> None:
-    published = publish_due_crls(runtime, SYSTEM)
+def run_once(runtime: Runtime, *, refresh_ocsp_answers: bool, crl_schedule: CRLSchedule | None = None) -> None:
+    published = publish_due_crls(runtime, SYSTEM, crl_schedule)
     for crl in published:
         log.info("published %s CRL #%d for %s (%d entries)", crl.kind, crl.crl_number, crl.issuer, crl.entries)
     if refresh_ocsp_answers:
@@ -46,26 +48,36 @@ def run_jobs(runtime: Runtime, jobs: Sequence[Job]) -> None:
 
 
 class MaintenanceThread(threading.Thread):
-    def __init__(self, runtime: Runtime, jobs: Sequence[Job] = ()) -> None:
+    """Every schedule of the loop is on the monotonic clock (ca.schedule, issue 10 item 6): the pass every
+    `crl.publish_delay_seconds` (Event.wait counts monotonic time), the OCSP re-signing look every
+    OCSP_REFRESH_SECONDS, each CRL's refresh (revocation.crl_schedule). A failed pass is retried at the next
+    one, and a late pass runs once: no catch-up burst. The adapters' `jobs` run after each pass."""
+
+    def __init__(self, runtime: Runtime, jobs: Sequence[Job] = (), *, monotonic: Monotonic = time.monotonic) -> None:
         super().__init__(name="pki-maintenance", daemon=True)
         self.runtime = runtime
         self.jobs = tuple(jobs)
         self.stop_event = threading.Event()
+        self.interval = max(1, runtime.settings.crl.publish_delay_seconds)
+        self.ocsp_refresh = Every(OCSP_REFRESH_SECONDS, monotonic=monotonic)
+        self.crl_schedule = CRLSchedule(runtime.settings.crl, monotonic=monotonic)
 
     def run(self) -> None:
-        interval = max(1, self.runtime.settings.crl.publish_delay_seconds)
-        last_ocsp = 0.0
         while not self.stop_event.is_set():
-            refresh = time.monotonic() - last_ocsp > OCSP_REFRESH_SECONDS
-            try:
-                run_once(self.runtime, refresh_ocsp_answers=refresh)
-                if refresh:
-                    last_ocsp = time.monotonic()
-            except LedgerUnavailableError as error:  # an outage: one line, and the next pass retries
-                log.warning("maintenance pass skipped, retrying in %d s: %s", interval, error)
-            except OSError as error:  # a CRL write failed (disk full...): the previous file stays served
-                log.error("maintenance pass failed, retrying in %d s: %s", interval, error)
-            except Exception:  # noqa: BLE001  (keep serving; the next pass retries)
-                log.exception("maintenance pass failed")
-            run_jobs(self.runtime, self.jobs)
-            self.stop_event.wait(interval)
+            self.run_pass()
+            self.stop_event.wait(self.interval)
+
+    def run_pass(self) -> None:
+        interval = self.interval
+        refresh = self.ocsp_refresh.due()
+        try:
+            run_once(self.runtime, refresh_ocsp_answers=refresh, crl_schedule=self.crl_schedule)
+            if refresh:
+                self.ocsp_refresh.done()
+        except LedgerUnavailableError as error:  # an outage: one line, and the next pass retries
+            log.warning("maintenance pass skipped, retrying in %d s: %s", interval, error)
+        except OSError as error:  # a CRL write failed (disk full...): the previous file stays served
+            log.error("maintenance pass failed, retrying in %d s: %s", interval, error)
+        except Exception:  # noqa: BLE001  (keep serving; the next pass retries)
+            log.exception("maintenance pass failed")
+        run_jobs(self.runtime, self.jobs)

@@ -40,7 +40,7 @@ from ca.x509.ocsp import (
 )
 from ca.x509.reasons import REASON_CODES
 from ca.x509.serials import format_serial
-from ca.x509.validity import half_life, past_half_life, renewal_due
+from ca.x509.validity import half_life, needs_refresh, renewal_due
 from revocation.responder import Responder, current_responder, ensure_responder
 
 PRESIGNED_HASHES = ("sha1", "sha256")
@@ -126,7 +126,7 @@ def refresh_ocsp(runtime: Runtime, actor: Actor, *, issuer_name: str | None = No
             stale = []
             for serial in serials:
                 stored = store.get_ocsp_response(session, context.issuer.id, serial, "sha1")
-                if force or stored is None or past_half_life(stored.this_update, stored.next_update, now):
+                if force or stored is None or needs_refresh(stored.this_update, stored.next_update, now):
                     stale.append(serial)
         total += _presign(runtime, context, stale, now)
     return total
@@ -174,8 +174,8 @@ class OCSPService:
         self.poll_seconds = poll_seconds
         self._lock = threading.Lock()
         self._by_match_key: dict[tuple[str, bytes, bytes], _IssuerContext] = {}
-        # raw request DER → (Answer, refresh deadline as a POSIX timestamp of the runtime clock)
-        self._answers: dict[bytes, tuple[Answer, float]] = {}
+        # raw request DER → (Answer, its thisUpdate and refresh deadline as POSIX timestamps of the runtime clock)
+        self._answers: dict[bytes, tuple[Answer, float, float]] = {}
         self._requests_by_serial: dict[str, set[bytes]] = {}
         self._cursor = 0
         self._last_poll = 0.0
@@ -268,9 +268,10 @@ class OCSPService:
             return _failure("internalError")
 
     def cached(self, request_der: bytes) -> Answer | None:
-        """A remembered answer that is still before half of its validity (never an expired one), or None."""
+        """A remembered answer that is valid now and before half of its validity, or None: never an expired
+        one, nor one signed "in the future" before the wall clock was stepped back (issue 10 item 6)."""
         entry = self._answers.get(request_der)
-        if entry is not None and self.runtime.clock.now().timestamp() < entry[1]:
+        if entry is not None and entry[1] <= self.runtime.clock.now().timestamp() < entry[2]:
             return entry[0]
         return None
 
@@ -334,7 +335,7 @@ class OCSPService:
             return None
         with self.runtime.sessionmaker() as session:
             stored = store.get_ocsp_response(session, context.issuer.id, serial, hash_name)
-            if stored is None or past_half_life(stored.this_update, stored.next_update, now):
+            if stored is None or needs_refresh(stored.this_update, stored.next_update, now):
                 return None
             status = x509_ocsp.load_der_ocsp_response(stored.der).certificate_status.name.lower()
             return Answer(stored.der, stored.this_update, stored.next_update, cacheable=True, status=status)
@@ -347,6 +348,6 @@ class OCSPService:
         with self._lock:
             if self._cursor != cursor:
                 return
-            self._answers[request_der] = (answer, deadline)
+            self._answers[request_der] = (answer, answer.this_update.timestamp(), deadline)
             for serial in serials:
                 self._requests_by_serial.setdefault(serial, set()).add(request_der)

@@ -2,7 +2,7 @@
 # Install the system tools the tests and benchmarks use, when running as root on Debian.
 # Elsewhere it only reports what is missing: those tests skip with the reason (and fail under CI=true).
 set -eu
-PACKAGES="openssl gnutls-bin nginx golang-cfssl wrk softhsm2 chromium curl redis-server certbot lego"
+PACKAGES="openssl gnutls-bin nginx golang-cfssl wrk softhsm2 chromium curl redis-server certbot lego faketime libfaketime"
 missing=""
 for pkg in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"

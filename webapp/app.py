@@ -119,6 +119,28 @@ def _refuse_nul() -> None:
         found = found or _nul_field(body, "body")
     if found:
         raise BadRequestError(f"the field {found!r} contains the NUL character (U+0000), which is not allowed")
+# A shared store (Redis) that stops answering must not hang a request: connecting and each command give up
+# after this many seconds, and the limiter then falls back to memory (limiter_storage).
+RATELIMIT_STORE_TIMEOUT_SECONDS = 1.0
+
+
+def limiter_storage(uri: str) -> dict[str, object]:
+    """Flask-Limiter's storage arguments for `portal.ratelimit_storage` (config/default.toml).
+
+    Several workers share their counters through a Redis store, so a limit holds whichever worker answers.
+    When the store is down or silent, each worker counts in its own memory (`in_memory_fallback_enabled`,
+    the same limits: at most workers × limit attempts instead of limit) and logs it once; it goes back to
+    the shared store when that answers again (Flask-Limiter re-checks it with a growing delay). Logins
+    never fail because of the limiter's store: never an HTTP 500 (a counter lost in the switch is logged,
+    `swallow_errors`), and not a 503 either, which would let a Redis outage lock everyone out.
+    """
+    arguments: dict[str, object] = {"storage_uri": uri, "in_memory_fallback_enabled": True, "swallow_errors": True}
+    if uri.startswith(("redis://", "rediss://", "redis+unix://")):
+        arguments["storage_options"] = {"socket_connect_timeout": RATELIMIT_STORE_TIMEOUT_SECONDS,
+                                        "socket_timeout": RATELIMIT_STORE_TIMEOUT_SECONDS}
+    return arguments
+
+
 def _start_runtime(settings: Settings, clock: Clock | None) -> Runtime:
     """A worker that starts while the ledger is down still starts: it answers 503 until the ledger is back
     (`pkictl serve` migrated the schema before the workers started)."""
@@ -158,7 +180,8 @@ def create_app(settings: Settings, clock: Clock | None = None, runtime: Runtime 
     # Probes and metrics answer before Flask (sessions, limiter, error pages): an outage cannot reach them.
     app.wsgi_app = HealthMiddleware(app.wsgi_app, HealthEndpoints(runtime, "portal"))  # type: ignore[method-assign]
     csrf = CSRFProtect(app)
-    limiter = Limiter(get_remote_address, app=app, storage_uri=portal.ratelimit_storage, strategy="moving-window")
+    limiter = Limiter(get_remote_address, app=app, strategy="moving-window",
+                      **limiter_storage(portal.ratelimit_storage))  # type: ignore[arg-type]
     app.extensions["portail.limiter"] = limiter
 
     from webapp.api import create_api_blueprint

@@ -89,7 +89,9 @@ def _http_error(error: HTTPException) -> Response:
     if isinstance(error, CSRFError):
         return error_response(400, "csrf", "the form expired or did not come from this site: reload the page "
                                            "and try again")
-    if status == 429:
+    if status == 429:  # a security event (ASVS 16.3.1): which limit, from where
+        log.warning("rate limit reached: %s %s (%s) from %s", request.method, request.path, error.description,
+                    request.remote_addr)
         return error_response(429, "rate_limited", "too many attempts: wait a few minutes and try again")
     kinds = {400: "bad_request", 401: "unauthenticated", 403: "not_authorized", 404: "not_found",
              405: "method_not_allowed", 413: "too_large"}

@@ -167,7 +167,10 @@ def put_service(session: Session, *, code: str, name: str) -> bool:
         service.name = name
     else:
         return False
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # the same code inserted at the same moment by another process (workers starting)
+        raise ConflictError(f"service {code} was defined concurrently") from None
     return True
 
 

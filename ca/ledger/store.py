@@ -347,6 +347,7 @@ def latest_responder(session: Session, issuer_id: int, now: datetime) -> Certifi
         select(CertificateRecord).where(
             CertificateRecord.issuer_id == issuer_id, CertificateRecord.profile == "ocsp-responder",
             CertificateRecord.status == CertificateStatus.ISSUED, CertificateRecord.not_after > now,
+            CertificateRecord.not_before <= now,  # not one issued "in the future" before a wall-clock step back
         ).order_by(CertificateRecord.not_after.desc()).limit(1)
     ).scalar_one_or_none()
 

@@ -20,6 +20,14 @@ def past_half_life(this_update: datetime, next_update: datetime, now: datetime) 
     return now >= half_life(this_update, next_update)
 
 
+def needs_refresh(this_update: datetime, next_update: datetime, now: datetime) -> bool:
+    """Past half-life, or not yet valid: a thisUpdate after `now` means the wall clock was stepped back since
+    signing (issue 10 item 6), and a relying party on that clock would reject it (RFC 5280 §6.3.3,
+    RFC 6960 §3.2 item 5), so it is replaced at once instead of when the clock has caught up."""
+    return now < this_update or past_half_life(this_update, next_update, now)
+
+
 def renewal_due(not_before: datetime, not_after: datetime, now: datetime) -> bool:
-    """True once less than a third of [not_before, not_after] is left (two thirds of the life passed)."""
-    return not_after - now < (not_after - not_before) / 3
+    """True once less than a third of [not_before, not_after] is left (two thirds of the life passed), or
+    while the certificate is not yet valid (the wall clock was stepped back since it was issued)."""
+    return now < not_before or not_after - now < (not_after - not_before) / 3

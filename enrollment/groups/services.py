@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 
 from ca.actor import Actor
-from ca.errors import BadRequestError
+from ca.errors import BadRequestError, ConflictError
 from ca.ledger import portal_store
 from ca.ledger.audit import append_event
 from ca.runtime import Runtime
@@ -51,6 +51,13 @@ def seed_services(runtime: Runtime, actor: Actor) -> list[str]:
     """
     actor.require_operator()
     definitions = service_definitions(runtime.settings)
+    try:
+        return _seed(runtime, actor, definitions)
+    except ConflictError:  # several portal workers start together: another one seeded first; look again
+        return _seed(runtime, actor, definitions)
+
+
+def _seed(runtime: Runtime, actor: Actor, definitions: list[ServiceView]) -> list[str]:
     now = runtime.clock.now()
     changed = []
     with runtime.sessionmaker.begin() as session:

@@ -125,7 +125,8 @@ _PID = re.compile(r"serve all: (?:re)?started (\w+) \(pid (\d+)\)")
 class ServeAll:
     """`pkictl serve all` in `site` on free ports, its output in a log; knows every child it started."""
 
-    def __init__(self, site: Site, log: Path, *, ports: dict[str, int] | None = None) -> None:
+    def __init__(self, site: Site, log: Path, *, ports: dict[str, int] | None = None,
+                 args: tuple[str, ...] = ()) -> None:
         self.ports = ports or {name: free_port() for name in SERVICES}
         self.env = {**site.env, "PKI_REPOSITORY__PORT": str(self.ports["repository"]),
                     "PKI_PORTAL__PORT": str(self.ports["portal"]),
@@ -134,8 +135,8 @@ class ServeAll:
         self.log = log
         self.statuses: list[int] = []
         with open(log, "wb") as out:
-            self.process = subprocess.Popen([PKICTL, "serve", "all"], cwd=site.directory, env=self.env, stdout=out,
-                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            self.process = subprocess.Popen([PKICTL, "serve", "all", *args], cwd=site.directory, env=self.env,
+                                            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                             start_new_session=True)
 
     def text(self) -> str:
