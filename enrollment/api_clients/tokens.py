@@ -91,7 +91,7 @@ def _refusal(state: TokenState | None, client_id: str, presented_x5t: str | None
         return "the token has expired"
     if record.cnf_x5t_s256 is not None and (
             presented_x5t is None or not secrets.compare_digest(record.cnf_x5t_s256, presented_x5t)):
-        return "the token is bound to a certificate not presented on this connection (RFC 8705 §3)"
+        return "the token is bound to a certificate not presented on this connection (RFC 8705 section 3)"
     return None
 
 

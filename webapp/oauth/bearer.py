@@ -66,6 +66,11 @@ def bearer_requested() -> bool:
     return bool(scheme) and scheme[0].lower() == "bearer"
 
 
+def _description(text: str) -> str:
+    """RFC 6749 §5.2: error_description holds only %x20-21 / %x23-5B / %x5D-7E (Authlib refuses others)."""
+    return "".join(c if 0x20 <= ord(c) <= 0x7E and c not in '"\\' else "?" for c in text)
+
+
 def _refuse(error: OAuth2Error, scope: str | None = None) -> Response:
     kind = "not_authorized" if error.status_code == 403 else "unauthenticated"
     response = jsonify({"error": {"kind": kind, "message": error.description or error.error}})
@@ -98,7 +103,7 @@ def authenticate_bearer() -> Response | None:
         principal = check_access_token(runtime, jti=token["jti"], client_id=token["client_id"],
                                        presented_x5t=x5t_s256(der) if der else None, source_ip=request.remote_addr)
     except UnauthenticatedError as exc:
-        return _refuse(InvalidTokenError(description=str(exc)))
+        return _refuse(InvalidTokenError(description=_description(str(exc))))
     scope = ROUTE_SCOPES[str(request.endpoint)]
     if scope is not None and validator.scope_insufficient(list(principal.scopes), [scope]):
         audit_refusal(runtime, action="oauth.token_refused", object_id=principal.jti,
