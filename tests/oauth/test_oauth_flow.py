@@ -202,3 +202,44 @@ def test_company_administrator_registers_for_own_company(runtime, world):
     with runtime.sessionmaker() as session:
         row = session.scalars(select(ApiClient)).one()
         assert row.secret_hash.startswith("$argon2id$") and reg.client_secret not in row.secret_hash
+
+
+def test_openapi_documents_the_bearer_scheme_and_scopes_per_route(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    scheme = document["components"]["securitySchemes"]["oauth2"]
+    assert scheme["type"] == "oauth2" and scheme["flows"]["clientCredentials"]["tokenUrl"] == "/oauth/token"
+    assert set(scheme["flows"]["clientCredentials"]["scopes"]) == {
+        "certificates:read", "certificates:request", "certificates:revoke", "users:read", "users:manage"}
+    paths = document["paths"]
+    assert {"oauth2": ["certificates:read"]} in paths["/api/v1/company/certificates"]["get"]["security"]
+    assert {"oauth2": ["users:manage"]} in paths["/api/v1/company/groups/{group_id}"]["delete"]["security"]
+    assert {"oauth2": ["certificates:revoke"]} in paths["/api/v1/certificates/{serial}/revoke"]["post"]["security"]
+    assert {"oauth2": []} in paths["/api/v1/me"]["get"]["security"]
+    assert "security" not in paths["/api/v1/certificates"]["get"]  # a person's own list: not for programs
+
+
+def test_every_client_route_answers_without_server_error(client, runtime, world):
+    """A client with every scope walks the routes open to it: the use cases accept an actor without a person."""
+    reg = _register(runtime, scope="certificates:read certificates:request certificates:revoke users:read "
+                                   "users:manage")
+    access = {"Authorization": "Bearer " + _token(client, reg)}
+    made = client.post("/api/v1/company/groups", json={"name": "Robots"}, headers=access)
+    assert made.status_code == 201, made.get_data(as_text=True)
+    group_id = made.get_json()["id"]
+    assert client.get(f"/api/v1/company/groups/{group_id}", headers=access).status_code == 200
+    assert client.patch(f"/api/v1/company/groups/{group_id}", json={"name": "Robots 2"},
+                        headers=access).get_json()["name"] == "Robots 2"
+    assert client.delete(f"/api/v1/company/groups/{group_id}", headers=access).status_code == 204
+    invited = client.post("/api/v1/company/users", json={"email": "robot-made@example.com",
+                                                         "full_name": "Made By Robot"}, headers=access)
+    assert invited.status_code == 201, invited.get_data(as_text=True)
+    detached = client.post(f"/api/v1/company/users/{invited.get_json()['user']['id']}/detach", headers=access)
+    assert detached.status_code == 200, detached.get_data(as_text=True)
+    assert client.get("/api/v1/company/requests", headers=access).status_code == 200
+    assert client.post("/api/v1/company/requests/999999/approve", json={}, headers=access).status_code == 404
+    assert client.get("/api/v1/certificates/ab12", headers=access).status_code == 404
+    assert client.post("/api/v1/certificates/ab12/revoke", json={"reason": "superseded"},
+                       headers=access).status_code == 404
+    with runtime.sessionmaker() as session:
+        actors = {e.actor for e in session.scalars(select(AuditEvent).where(AuditEvent.action.like("group.%")))}
+    assert f"api-client:{reg.client.client_id}" in actors

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.wrappers import Response
 from wtforms import ValidationError
@@ -27,6 +27,7 @@ from enrollment.requests.approval import decide_request, list_company_requests, 
 from enrollment.requests.downloads import get_certificate, list_my_certificates
 from webapp.api.openapi import openapi_document
 from webapp.oauth.bearer import authenticate_bearer, bearer_requested
+from webapp.oauth.openapi import document_bearer
 from webapp.portal.auth import (
     ID,
     actor,
@@ -133,7 +134,7 @@ def _days(name: str) -> int | None:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(openapi_document())
+    return jsonify(document_bearer(openapi_document(), current_app.url_map, url_for("oauth.token")))
 
 
 @bp.get("/me")
