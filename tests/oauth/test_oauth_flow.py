@@ -243,3 +243,14 @@ def test_every_client_route_answers_without_server_error(client, runtime, world)
     with runtime.sessionmaker() as session:
         actors = {e.actor for e in session.scalars(select(AuditEvent).where(AuditEvent.action.like("group.%")))}
     assert f"api-client:{reg.client.client_id}" in actors
+
+
+def test_a_session_cookie_gets_no_token(client, runtime, world):
+    """The OAuth endpoints need no CSRF token because a cookie authenticates nothing there (RFC 6749 §3.2)."""
+    from tests.portal.support import login
+
+    login(client, "alice@example.com")
+    before = _count(runtime, AccessTokenRecord)
+    answer = client.post("/oauth/token", data={"grant_type": "client_credentials"})
+    assert answer.status_code == 401 and answer.get_json()["error"] == "invalid_client"
+    assert _count(runtime, AccessTokenRecord) == before

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from ca.errors import PKIError
+from ca.lifecycle.token_key import token_signing_key
 from ca.runtime import Runtime
+
+log = logging.getLogger("portail.web")
 
 
 def register_oauth(app: Flask, runtime: Runtime, csrf: CSRFProtect) -> None:
@@ -13,8 +19,14 @@ def register_oauth(app: Flask, runtime: Runtime, csrf: CSRFProtect) -> None:
     from webapp.oauth.bearer import create_protector
     from webapp.oauth.endpoints import bp
     from webapp.oauth.server import create_authorization_server
+    from webapp.portal.api_clients import bp as admin_pages
 
     app.extensions["portail.oauth_server"] = create_authorization_server(app, runtime)
     app.extensions["portail.oauth_protector"] = create_protector(runtime)
     csrf.exempt(bp)
     app.register_blueprint(bp)
+    app.register_blueprint(admin_pages)  # the administrators' pages (forms with CSRF tokens)
+    try:  # created (and audited) at start, so that no GET of the JWKS ever writes to the ledger
+        token_signing_key(runtime)
+    except PKIError as error:  # the portal still serves people; the token endpoint answers this error
+        log.error("OAuth2 token-signing key unavailable: %s", error)
