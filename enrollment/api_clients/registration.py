@@ -47,8 +47,9 @@ class TlsBinding:
         if self.subject_dn:
             try:
                 name = x509.Name.from_rfc4514_string(self.subject_dn.strip())
-            except ValueError as exc:
-                raise BadRequestError(f"the subject DN is not an RFC 4514 name: {exc}") from None
+            except ValueError:
+                raise BadRequestError(f"the subject DN {self.subject_dn.strip()[:80]!r} is not an RFC 4514 name "
+                                      "(for example CN=robot,O=Company,C=FR)") from None
             return {"tls_subject_dn": name.rfc4514_string()}
         dns = (self.san_dns or "").strip().lower()
         if not dns or len(dns) > 253 or any(c.isspace() for c in dns):
