@@ -71,13 +71,15 @@ def matches_registration(row: ApiClient | ApiClientView, certificate: x509.Certi
     return False
 
 
-def company_certificate_live(runtime: Runtime, certificate_der: bytes, company_id: int) -> bool:
-    """The exact certificate is in the ledger, issued, valid now and the company's."""
+def company_certificate_live(runtime: Runtime, certificate_der: bytes, company_id: int | None) -> bool:
+    """The exact certificate is in the ledger, issued (not revoked), valid now, and the company's when one is
+    named. Read on every call, like the gate: a revocation takes effect at once (DESIGN §5)."""
     now = runtime.clock.now()
     with runtime.sessionmaker() as session:
         record = portal_store.find_certificate_by_der_hash(session, hashlib.sha256(certificate_der).hexdigest())
         return (record is not None and record.der == certificate_der and record.status == CertificateStatus.ISSUED
-                and record.company_id == company_id and record.not_before <= now <= record.not_after)
+                and (company_id is None or record.company_id == company_id)
+                and record.not_before <= now <= record.not_after)
 
 
 def certificate_authenticates(runtime: Runtime, client: ApiClientView, certificate_der: bytes) -> bool:

@@ -20,6 +20,7 @@ from ca.ledger.api_client_models import AccessTokenRecord
 from ca.ledger.audit import append_event
 from ca.runtime import Runtime
 from ca.vocabulary import ActorKind, Role
+from enrollment.api_clients.credentials import company_certificate_live, x5t_s256
 from enrollment.api_clients.views import ApiClientView, ClientPrincipal, client_view
 
 security_log = logging.getLogger("portail.security")
@@ -95,11 +96,19 @@ def _refusal(state: TokenState | None, client_id: str, presented_x5t: str | None
     return None
 
 
-def check_access_token(runtime: Runtime, *, jti: str, client_id: str, presented_x5t: str | None,
+def check_access_token(runtime: Runtime, *, jti: str, client_id: str, presented_certificate: bytes | None,
                        source_ip: str | None) -> ClientPrincipal:
-    """The principal of a token whose signature and claims were verified; UnauthenticatedError otherwise."""
+    """The principal of a token whose signature and claims were verified; UnauthenticatedError otherwise.
+
+    A bound token also needs its certificate to be still live in the ledger: revoking the certificate ends
+    the token at once, as it ends the person's access at the gate."""
     state = _state(runtime, jti)
+    presented_x5t = x5t_s256(presented_certificate) if presented_certificate else None
     reason = _refusal(state, client_id, presented_x5t, runtime.clock.now())
+    if (reason is None and state is not None and state.record.cnf_x5t_s256 is not None
+            and presented_certificate is not None
+            and not company_certificate_live(runtime, presented_certificate, None)):
+        reason = "the certificate the token is bound to is revoked or no longer valid"
     if reason is not None or state is None:
         audit_refusal(runtime, action="oauth.token_refused", object_id=jti, reason=reason or "unknown token",
                       source_ip=source_ip, company_id=state.client.company_id if state else None)

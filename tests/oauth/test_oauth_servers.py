@@ -25,6 +25,7 @@ from sqlalchemy import select
 from ca.actor import cli_operator
 from ca.issuance import issue_certificate
 from ca.ledger.models import AuditEvent
+from ca.revoke import revoke_certificate
 from ca.runtime import Runtime, build_runtime
 from ca.settings import load_settings
 from tests.conftest import EIC
@@ -213,6 +214,11 @@ def test_certificate_bound_token_at_the_mtls_alias(servers):
     assert another.status == 401 and 'bearer error="invalid_token"' in another.headers
     none = curl(servers.portal.base_url + "/api/v1/me", "-H", bearer)
     assert none.status == 401 and 'bearer error="invalid_token"' in none.headers
+    # Revoking the bound certificate ends the token at once.
+    serial = f"{x509.load_pem_x509_certificate(alice[0].read_bytes()).serial_number:x}"
+    revoke_certificate(servers.runtime, OPERATOR, serial=serial, reason="keyCompromise")
+    after = curl(servers.alias_url + "/api/v1/me", "-H", bearer, cert=alice, cacert=servers.cacert)
+    assert after.status == 401 and 'bearer error="invalid_token"' in after.headers
     # Without a certificate at the alias, a token is not bound.
     plain = _token(servers.alias_url, created["client_id"], created["client_secret"], cacert=servers.cacert)
     assert plain.status == 200 and "cnf" not in claims_of(plain.json["access_token"])

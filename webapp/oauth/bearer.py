@@ -19,7 +19,6 @@ from werkzeug.wrappers import Response
 
 from ca.errors import UnauthenticatedError
 from ca.runtime import Runtime
-from enrollment.api_clients.credentials import x5t_s256
 from enrollment.api_clients.tokens import audit_refusal, check_access_token
 from webapp.oauth.keys import public_keyset
 from webapp.oauth.mtls import peer_certificate
@@ -101,7 +100,7 @@ def authenticate_bearer() -> Response | None:
     der = peer_certificate(request.environ)
     try:
         principal = check_access_token(runtime, jti=token["jti"], client_id=token["client_id"],
-                                       presented_x5t=x5t_s256(der) if der else None, source_ip=request.remote_addr)
+                                       presented_certificate=der, source_ip=request.remote_addr)
     except UnauthenticatedError as exc:
         return _refuse(InvalidTokenError(description=_description(str(exc))))
     scope = ROUTE_SCOPES[str(request.endpoint)]
