@@ -147,6 +147,7 @@ class OAuthSettings:
 
     issuer: str
     token_lifetime_seconds: int
+    client_limit_ip: str
     mtls_base_url: str
     mtls_host: str
     mtls_port: int

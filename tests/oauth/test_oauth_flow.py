@@ -254,3 +254,19 @@ def test_a_session_cookie_gets_no_token(client, runtime, world):
     answer = client.post("/oauth/token", data={"grant_type": "client_credentials"})
     assert answer.status_code == 401 and answer.get_json()["error"] == "invalid_client"
     assert _count(runtime, AccessTokenRecord) == before
+
+
+def test_failed_client_authentications_are_limited_per_address(settings, runtime, world):
+    """Refusals only: a client that authenticates keeps getting tokens; after the limit, 429 for refusals."""
+    import dataclasses
+
+    from webapp.app import create_app
+
+    limited = dataclasses.replace(settings, oauth=dataclasses.replace(settings.oauth, client_limit_ip="3 per minute"))
+    client = create_app(limited, runtime=dataclasses.replace(runtime, settings=limited)).test_client()
+    reg = _register(runtime)
+    statuses = [client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                            headers=_basic(reg.client.client_id, "wrong")).status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    refusals = len(_events(runtime, "oauth.client_refused"))
+    assert refusals == 3  # the limited attempt cost neither an argon2 check nor an audit row
