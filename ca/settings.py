@@ -186,6 +186,31 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class OAuthSettings:
+    """OAuth2 for API clients (issue 12 item 1); every key is documented in config/default.toml [oauth]."""
+
+    issuer: str
+    token_lifetime_seconds: int
+    client_limit_ip: str
+    mtls_base_url: str
+    mtls_host: str
+    mtls_port: int
+    mtls_server_names: str
+    mtls_server_cert_file: Path
+    mtls_server_key_file: Path
+    mtls_server_key_passphrase_file: Path
+    mtls_client_ca_file: Path
+
+    def __post_init__(self) -> None:
+        if not 60 <= self.token_lifetime_seconds <= 3600:
+            raise BadRequestError("oauth.token_lifetime_seconds must be 60 to 3600")
+
+    @property
+    def mtls_server_name_list(self) -> tuple[str, ...]:
+        return tuple(part.strip() for part in self.mtls_server_names.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     ca: CASettings
@@ -197,6 +222,7 @@ class Settings:
     frontoffice: FrontOfficeSettings
     logging: LoggingSettings
     lifecycle: LifecycleSettings
+    oauth: OAuthSettings
     profiles: Mapping[str, Mapping[str, Any]]
     base_dir: Path
 
@@ -212,6 +238,7 @@ _SECTIONS = {
     "frontoffice": FrontOfficeSettings,
     "logging": LoggingSettings,
     "lifecycle": LifecycleSettings,
+    "oauth": OAuthSettings,
 }
 
 

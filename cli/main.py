@@ -55,6 +55,7 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 def _register() -> None:
     from cli import (
+        api_client,
         audit,
         cert,
         company,
@@ -72,7 +73,7 @@ def _register() -> None:
     )
 
     for module in (root, issuer, lifecycle, company, user, cert, revocation, audit, db, serve, quickstart, portal,
-                   request, notify):
+                   request, notify, api_client):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -14,7 +14,8 @@ _TARGETS = {"repository": "webapp.wsgi:repository", "portal": "webapp.portal_wsg
 
 
 @click.command("serve")
-@click.argument("service", default="repository", type=click.Choice(["repository", "portal", "frontoffice", "all"]))
+@click.argument("service", default="repository",
+                type=click.Choice(["repository", "portal", "frontoffice", "api-mtls", "all"]))
 @click.option("--host", default=None, help="Address to listen on (default from the settings).")
 @click.option("--port", default=None, type=int, help="Port to listen on (default from the settings).")
 @click.option("--workers", default=1, show_default=True, type=int)
@@ -29,6 +30,7 @@ def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, wor
     every service; the ports are each service's own (settings).
     To stop: Ctrl-C, or `kill PID` (SIGTERM or SIGINT). In-flight requests
     finish, every child is stopped, and it exits within 10 s.
+    `serve api-mtls` runs the OAuth2 mutual-TLS alias (token endpoint and API).
     A single service (`serve repository|portal|frontoffice`) stops the same way
     (systemd units: config/deploy/).
     """
@@ -36,6 +38,10 @@ def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, wor
         return _serve_all(ctx, host, port, workers)
     if service == "frontoffice":
         return _serve_frontoffice(ctx, host, port, workers)
+    if service == "api-mtls":  # the OAuth2 mutual-TLS alias (RFC 8705 §5)
+        from cli.serve_api_mtls import serve_api_mtls
+
+        return serve_api_mtls(ctx, host, port, workers)
     settings = ctx.settings
     if ctx.config:
         os.environ["PKI_CONFIG"] = os.path.abspath(ctx.config)

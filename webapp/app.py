@@ -192,6 +192,9 @@ def create_app(settings: Settings, clock: Clock | None = None, runtime: Runtime 
     api = create_api_blueprint()
     csrf.exempt(api)  # the API checks X-CSRF-Token itself when a session cookie authenticates a call
     app.register_blueprint(api)
+    from webapp.oauth import register_oauth
+
+    register_oauth(app, runtime, csrf)
     register_error_handlers(app)
     app.before_request(_refuse_nul)
     app.after_request(_security_headers)

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from ca import issuance
 from ca.ledger.models import Base
+from enrollment.api_clients.registration import create_api_client
 from enrollment.requests.approval import decide_request, request_certificate, set_approval_policy
 from enrollment.requests.keygen import request_generated_certificate
 from tests.conftest import EIC, OTHER_EIC
@@ -159,6 +160,16 @@ MATRIX: dict[str, Entry] = {
     "api.group": Entry(admin_of_object, COMPANY_OBJECTS),
     "api.edit_group": Entry(admin_of_object, COMPANY_OBJECTS),
     "api.remove_group": Entry(admin_of_object, COMPANY_OBJECTS),
+    # OAuth2 (issue 12): the endpoints authenticate clients by their credentials, never by a session; their
+    # refusals are tested in tests/oauth (invalid_client, audited). The pages are the administrators'.
+    "oauth.metadata": Entry(public),
+    "oauth.jwks": Entry(public),
+    "oauth.token": Entry(public),
+    "oauth.revoke": Entry(public),
+    "oauth.introspect": Entry(public),
+    "api_clients.index": Entry(admin),
+    "api_clients.create": Entry(admin),
+    "api_clients.revoke": Entry(admin_of_object, COMPANY_OBJECTS),
 }
 # Forms of the pages whose POST would be refused for input reasons before authorization matters get a
 # plausible body, so a refusal is an authorization refusal.
@@ -198,7 +209,11 @@ def objects(world, runtime):
     for variant, name in (("colleague", "dave"), ("other", "frank")):
         requests[variant] = request_certificate(runtime, world.actor(name), csr_data=good_csr("ec-p256")[1]).request.id
     people = {"own": world.id("carol"), "colleague": world.id("dave"), "other": world.id("frank")}
+    api_clients = {variant: create_api_client(runtime, world.actor(name), company_eic=None, name="Robot",
+                                              scope="users:read").client.client_id
+                   for variant, name in (("own", "alice"), ("other", "erin"))}
     return {
+        "client_id": api_clients,
         "serial": serials, "request_id": requests, "user_id": people,
         "group_id": {"own": world.groups["A"], "other": world.groups["B"]},
         "eic": {"own": EIC, "other": OTHER_EIC},

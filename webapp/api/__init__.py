@@ -2,15 +2,16 @@
 /api/v1/openapi.json (OpenAPI 3.1).
 
 Authentication: the portal's session cookie (then state-changing calls carry the CSRF token from
-GET /api/v1/me in `X-CSRF-Token`), or a client certificate of the `browser` profile forwarded by the TLS
-terminator. Errors are {"error": {"kind", "message"}} with the status of webapp.errors.
+GET /api/v1/me in `X-CSRF-Token`), a client certificate of the `browser` profile forwarded by the TLS
+terminator, or an OAuth2 access token (`Authorization: Bearer`, webapp.oauth.bearer, scopes per route).
+Errors are {"error": {"kind", "message"}} with the status of webapp.errors.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.wrappers import Response
 from wtforms import ValidationError
@@ -26,6 +27,8 @@ from enrollment.requests.approval import decide_request, list_company_requests, 
 from enrollment.requests.downloads import get_certificate, list_my_certificates
 from enrollment.requests.renewal import renew_with_csr
 from webapp.api.openapi import openapi_document
+from webapp.oauth.bearer import authenticate_bearer, bearer_requested
+from webapp.oauth.openapi import document_bearer
 from webapp.portal.auth import (
     ID,
     actor,
@@ -58,10 +61,12 @@ def _cross_site() -> bool:
 
 
 @bp.before_request
-def _authenticate() -> None:
+def _authenticate() -> Response | None:
+    if bearer_requested():  # an OAuth2 access token (webapp.oauth.bearer): no cookie, no CSRF to check
+        return authenticate_bearer()
     load_certificate_principal()
     if request.method in SAFE_METHODS:
-        return
+        return None
     if _cross_site():
         raise CSRFError("cross-site request refused")
     if g.get("auth_method") == "session":
@@ -69,6 +74,7 @@ def _authenticate() -> None:
             validate_csrf(request.headers.get("X-CSRF-Token"))
         except ValidationError as exc:
             raise CSRFError(str(exc)) from None
+    return None
 
 
 MAX_JSON_DEPTH = 32
@@ -129,7 +135,7 @@ def _days(name: str) -> int | None:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(openapi_document())
+    return jsonify(document_bearer(openapi_document(), current_app.url_map, url_for("oauth.token")))
 
 
 @bp.get("/me")

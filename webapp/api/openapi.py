@@ -188,7 +188,8 @@ def openapi_document() -> dict[str, Any]:
         "info": {"title": "Portail PKI enrollment API", "version": "1.0.0",
                  "description": "The enrollment portal's use cases for programs. Authenticate with the "
                                 "portal's session cookie (send the csrf_token of /api/v1/me as X-CSRF-Token "
-                                "on POST, PATCH and DELETE) or with a client certificate of the browser profile."},
+                                "on POST, PATCH and DELETE), with a client certificate of the browser profile, or "
+                                "with an OAuth2 access token (`Authorization: Bearer`, scopes per operation)."},
         "servers": [{"url": "/"}],
         "components": {
             "schemas": SCHEMAS,

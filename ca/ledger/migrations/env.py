@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from ca.ledger import notice_models, portal_models  # noqa: F401  (registers their tables in Base.metadata)
+from ca.ledger import (  # noqa: F401  (each registers its tables in Base.metadata)
+    api_client_models,
+    notice_models,
+    portal_models,
+)
 from ca.ledger.models import Base
 
 engine = context.config.attributes["engine"]
