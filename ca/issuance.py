@@ -9,7 +9,6 @@ result — so one CSR upload is one validation read and two commits.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,13 +20,13 @@ from ca.actor import Actor
 from ca.errors import BadCSRError, BadRequestError, ConflictError, NotAuthorizedError, PKIError
 from ca.fast_issuance import fast_sign
 from ca.issuer import Issuer
-from ca.ledger import Session, portal_store, store
+from ca.ledger import Session, issuance_store, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.group_commit import committer_for
-from ca.ledger.models import CertificateRecord, Company, User
+from ca.ledger.models import Company, User
 from ca.metrics import CERTIFICATES_ISSUED, ISSUANCE_SECONDS
 from ca.runtime import Runtime
-from ca.vocabulary import CertificateStatus, IssuerStatus, RequestStatus, UserStatus
+from ca.vocabulary import IssuerStatus, RequestStatus, UserStatus
 from ca.x509.csr import CheckedCSR, checked_csr
 from ca.x509.names import browser_subject
 from ca.x509.serials import format_serial, random_serial_number
@@ -184,6 +183,7 @@ def issue_certificate(
         #    — with the new request's row when the company approves automatically. Concurrent issuances share
         #    the commit (ca.ledger.group_commit); the call returns only once the row is committed.
         committer = committer_for(runtime.sessionmaker)
+        subject_text = plan.subject.rfc4514_string()
         row_id: int | None = None
 
         def record_intent(serial_number: int) -> None:
@@ -193,14 +193,12 @@ def issue_certificate(
                 new_request_id = request_id
                 if request is not None and new_request_id is None:
                     new_request_id = _record_new_request(session, actor, plan, request, csr, now)
-                row = store.add_pending_certificate(session, CertificateRecord(
-                    issuer_id=issuer.id, serial=format_serial(serial_number),
-                    status=CertificateStatus.PENDING, profile=plan.profile.name,
-                    subject=plan.subject.rfc4514_string(), not_before=now, not_after=plan.not_after,
-                    spki_sha256=csr.spki_sha256, user_id=user.id if user else None,
-                    company_id=company.id if company else None, request_id=new_request_id, created_at=now,
-                ))
-                return row.id, new_request_id
+                new_row_id = issuance_store.insert_pending(
+                    session, issuer_id=issuer.id, serial=format_serial(serial_number), profile=plan.profile.name,
+                    subject=subject_text, not_before=now, not_after=plan.not_after, spki_sha256=csr.spki_sha256,
+                    user_id=user.id if user else None, company_id=company.id if company else None,
+                    request_id=new_request_id, created_at=now)
+                return new_row_id, new_request_id
 
             row_id, request_id = committer.run(intent)  # committed
 
@@ -238,12 +236,12 @@ def issue_certificate(
     issued_row_id, issued_request_id = row_id, request_id
 
     def result(session: Session) -> None:
-        store.mark_certificate_issued(session, issued_row_id, der=der, sha256=hashlib.sha256(der).hexdigest())
-        append_event(
+        issuance_store.mark_issued(session, issued_row_id, der=der)
+        issuance_store.append_event(
             session, at=now, actor=actor.name, action="certificate.issued", object_type="certificate",
             object_id=serial, company_id=company.id if company else None,
             details={"issuer": issuer.name, "profile": plan.profile.name, "user": user.email if user else None,
-                     "subject": plan.subject.rfc4514_string()},
+                     "subject": subject_text},
             source_ip=actor.source_ip,
         )
         if request is not None and issued_request_id is not None:
