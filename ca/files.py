@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from ca.errors import ConflictError
@@ -32,12 +33,18 @@ def write_new_file(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
+    write_chunks_atomically(path, (data,), mode)
+
+
+def write_chunks_atomically(path: Path, chunks: Iterable[bytes | bytearray], mode: int = 0o644) -> None:
+    """`write_atomically` of the concatenation of `chunks`, without making it (a streamed CRL)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
