@@ -58,8 +58,10 @@ fuzz: install
 		$(PY) -m pytest -p no:cacheprovider -p tests.fuzz.report -n $(WORKERS) -q $(PYTEST_ARGS) \
 		tests/fuzz tests/api/test_schemathesis.py
 
+# `make bench QUICK=1`: shorter runs and smaller sizes (under 3 minutes); the table says what was not judged.
+QUICK ?=
 bench: install system-deps
-	$(PY) bench/run_all.py
+	QUICK=$(QUICK) $(PY) bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

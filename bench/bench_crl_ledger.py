@@ -31,6 +31,7 @@ sys.path.insert(0, str(BENCH_DIR.parent))
 sys.path.insert(0, str(BENCH_DIR))
 
 from bench_crl_encode import check_same_serials, entries, write_peer_inputs  # noqa: E402
+from results import emit, quick  # noqa: E402
 
 PASSPHRASE = b"bench-passphrase-0123456789"
 ISSUER = "bench"
@@ -212,6 +213,8 @@ def main() -> None:
     if args.worker:
         worker(args.dir, args.only_full)
         return
+    if quick() and not sys.argv[1:]:
+        args.counts = [100_000]
     results = []
     for count in args.counts:
         verify = args.verify or count <= 100_000  # parsing a million-entry CRL three times costs minutes
@@ -226,11 +229,17 @@ def main() -> None:
             ratio = f"{seconds / ours:.1f}" if ours else "-"
             cpu_text = f"{cpu:.2f}" if cpu is not None else "-"
             print(f"{tool:<32} {count:>9} {seconds:>7.2f} {cpu_text:>7} {peak:>8.0f} {ratio:>7}  {note}", flush=True)
-        if count == 1_000_000 and ours is not None:
+        if ours is not None:
             peak = rows[0][3]
-            verdict = "met" if ours <= 3 and peak <= 300 else "MISSED"
-            print(f"target for 1,000,000: ≤ 3 s and ≤ 300 MB: {verdict} ({ours:.2f} s wall, {rows[0][2]:.2f} s CPU, "
-                  f"{peak:.0f} MB)")
+            judged = count == 1_000_000
+            verdict = "met" if ours <= 2 and peak <= 200 else "MISSED"
+            if judged:
+                print(f"target for 1,000,000: ≤ 2 s and ≤ 200 MB: {verdict} ({ours:.2f} s wall, {rows[0][2]:.2f} s "
+                      f"CPU, {peak:.0f} MB)")
+            note = f"{peak:.0f} MB peak, {rows[0][2]:.2f} s CPU" + ("" if judged else "; target is for 1,000,000")
+            for tool, seconds, _cpu, tool_peak, _note in rows[2:]:
+                emit(f"CRL of {count:,} from SQLite, wall s", ours, "s", tool, seconds, "≤ 2 s, ≤ 200 MB",
+                     (ours <= 2 and peak <= 200) if judged else None, f"{note}; peer {tool_peak:.0f} MB")
 
 
 if __name__ == "__main__":

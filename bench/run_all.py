@@ -1,16 +1,44 @@
-"""`make bench`: run every bench/bench_*.py in turn, each in its own process, and fail if any of them fails.
+"""`make bench`: run every bench/bench_*.py in turn, each in its own process, fail if any of them fails, and
+end with one table of every figure beside its peer measured in the same run (bench/results.py).
 
     .venv/bin/python bench/run_all.py [NAME ...]      (NAME filters scripts, e.g. `issuance`)
+    QUICK=1 .venv/bin/python bench/run_all.py          (`make bench QUICK=1`: short runs, small sizes)
 """
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+
+
+def _number(value: object, unit: str) -> str:
+    if not isinstance(value, int | float):
+        return "-"
+    return f"{value:,.0f} {unit}" if value >= 100 else f"{value:.2f} {unit}"
+
+
+def print_table(results: list[dict[str, object]], seconds: float) -> None:
+    load = os.getloadavg()
+    quick = " (QUICK=1)" if os.environ.get("QUICK", "") not in ("", "0") else ""
+    print(f"\nmake bench{quick}: every figure beside its peer in this run; {os.cpu_count()} CPUs, load average "
+          f"{load[0]:.1f} {load[1]:.1f}, {seconds:.0f} s")
+    header = f"{'figure':<44} {'ours':>16} {'peer':<30} {'peer value':>16} {'ratio':>7}  {'target':<22} verdict"
+    print(header)
+    print("-" * len(header))
+    for row in results:
+        ours, peer_value, unit = row["ours"], row["peer_value"], str(row["unit"])
+        ratio = (f"{ours / peer_value:.2f}x" if isinstance(ours, int | float) and isinstance(peer_value, int | float)
+                 and peer_value else "-")
+        verdict = {True: "met", False: "not met", None: "not judged"}[row["met"]]  # type: ignore[index]
+        note = f"  ({row['note']})" if row.get("note") else ""
+        print(f"{str(row['figure']):<44} {_number(ours, unit):>16} {str(row['peer']):<30} "
+              f"{_number(peer_value, unit):>16} {ratio:>7}  {str(row['target']):<22} {verdict}{note}")
 
 
 def main(argv: list[str]) -> int:
@@ -21,13 +49,24 @@ def main(argv: list[str]) -> int:
         print(f"no benchmark matches {' '.join(argv)}", file=sys.stderr)
         return 2
     failed = []
+    results: list[dict[str, object]] = []
+    started = time.monotonic()
     for script in scripts:
         print(f"== {script.relative_to(BENCH_DIR.parent)}", flush=True)
         start = time.monotonic()
-        code = subprocess.call([sys.executable, str(script)], cwd=BENCH_DIR.parent)
+        process = subprocess.Popen([sys.executable, str(script)], cwd=BENCH_DIR.parent, stdout=subprocess.PIPE,
+                                   text=True)
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("BENCH-RESULT "):
+                results.append(json.loads(line.removeprefix("BENCH-RESULT ")))
+            else:
+                print(line, end="", flush=True)
+        code = process.wait()
         print(f"== {script.name}: exit {code} after {time.monotonic() - start:.1f} s\n", flush=True)
         if code != 0:
             failed.append(script.name)
+    print_table(results, time.monotonic() - started)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from ca.errors import ConflictError
 
 
-def _write_temp(path: Path, data: bytes, mode: int) -> str:
-    """A fsynced temp file beside `path` holding `data` with `mode`; its name."""
+def _write_temp(path: Path, chunks: Iterable[bytes | bytearray], mode: int) -> str:
+    """A fsynced temp file beside `path` holding the concatenation of `chunks` with `mode`; its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException:
@@ -47,7 +49,7 @@ def _fsync_directory(directory: Path) -> None:
 def write_new_file(path: Path, data: bytes, mode: int = 0o644) -> None:
     if path.exists():
         raise ConflictError(f"refusing to overwrite existing file {path}")
-    temp = _write_temp(path, data, mode)
+    temp = _write_temp(path, (data,), mode)
     try:
         os.link(temp, path)
     except FileExistsError:
@@ -58,7 +60,12 @@ def write_new_file(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
-    temp = _write_temp(path, data, mode)
+    write_chunks_atomically(path, (data,), mode)
+
+
+def write_chunks_atomically(path: Path, chunks: Iterable[bytes | bytearray], mode: int = 0o644) -> None:
+    """`write_atomically` of the concatenation of `chunks`, without making it (a streamed CRL)."""
+    temp = _write_temp(path, chunks, mode)
     try:
         os.replace(temp, path)
     except BaseException:

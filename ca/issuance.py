@@ -9,7 +9,6 @@ result — so one CSR upload is one validation read and two commits.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,13 +18,15 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca.actor import Actor
 from ca.errors import BadCSRError, BadRequestError, ConflictError, NotAuthorizedError, PKIError
+from ca.fast_issuance import fast_sign
 from ca.issuer import Issuer
-from ca.ledger import Session, portal_store, store
+from ca.ledger import Session, issuance_store, portal_store, store
 from ca.ledger.audit import append_event
-from ca.ledger.models import CertificateRecord, Company, User
+from ca.ledger.group_commit import committer_for
+from ca.ledger.models import Company, User
 from ca.metrics import CERTIFICATES_ISSUED, ISSUANCE_SECONDS
 from ca.runtime import Runtime
-from ca.vocabulary import CertificateStatus, IssuerStatus, RequestStatus, UserStatus
+from ca.vocabulary import IssuerStatus, RequestStatus, UserStatus
 from ca.x509.csr import CheckedCSR, checked_csr
 from ca.x509.names import browser_subject
 from ca.x509.serials import format_serial, random_serial_number
@@ -180,33 +181,44 @@ def issue_certificate(
         lint = runtime.settings.ca.lint_before_sign
 
         # 2. Transaction 1: the intent row with a fresh random serial (drawn again on a collision), committed
-        #    — with the new request's row when the company approves automatically.
+        #    — with the new request's row when the company approves automatically. Concurrent issuances share
+        #    the commit (ca.ledger.group_commit); the call returns only once the row is committed.
+        committer = committer_for(runtime.sessionmaker)
+        subject_text = plan.subject.rfc4514_string()
         row_id: int | None = None
 
-        def record_intent(preview: x509.Certificate) -> None:
+        def record_intent(serial_number: int) -> None:
             nonlocal row_id, request_id
-            new_request_id = request_id
-            with runtime.sessionmaker.begin() as session:
+
+            def intent(session: Session) -> tuple[int, int | None]:
+                new_request_id = request_id
                 if request is not None and new_request_id is None:
                     new_request_id = _record_new_request(session, actor, plan, request, csr, now)
-                row = store.add_pending_certificate(session, CertificateRecord(
-                    issuer_id=issuer.id, serial=format_serial(preview.serial_number),
-                    status=CertificateStatus.PENDING, profile=plan.profile.name,
-                    subject=plan.subject.rfc4514_string(), not_before=now, not_after=plan.not_after,
-                    spki_sha256=csr.spki_sha256, user_id=user.id if user else None,
-                    company_id=company.id if company else None, request_id=new_request_id, created_at=now,
-                    predecessor_id=request.predecessor_id if request else None,
-                ))
-                new_row_id = row.id
-            row_id, request_id = new_row_id, new_request_id  # committed
+                new_row_id = issuance_store.insert_pending(
+                    session, issuer_id=issuer.id, serial=format_serial(serial_number), profile=plan.profile.name,
+                    subject=subject_text, not_before=now, not_after=plan.not_after, spki_sha256=csr.spki_sha256,
+                    user_id=user.id if user else None, company_id=company.id if company else None,
+                    request_id=new_request_id, created_at=now,
+                    predecessor_id=request.predecessor_id if request else None)
+                return new_row_id, new_request_id
 
-        # 3. Sign once, exactly the linted TBS bytes (ca.x509.signing: preview, lint, intent, sign, check).
+            row_id, request_id = committer.run(intent)  # committed
+
+        # 3. Sign once, exactly the checked TBS bytes: the fast path's template (its shape linted once,
+        #    the varying fields by exact validators), or the builder pipeline (preview, lint, intent, sign).
+        certificate = None
         for _attempt in range(_SERIAL_ATTEMPTS):
-            builder = leaf_builder(plan.profile, plan.subject, ca_public_key(csr.csr.public_key()), issuer.certificate,
-                                   random_serial_number(), now, plan.not_after, urls, emails=plan.emails,
-                                   dns_names=dns_names)
+            serial_number = random_serial_number()
             try:
-                certificate = sign_certificate(builder, issuer.signer, lint=lint, before_signing=record_intent)
+                certificate = fast_sign(plan, csr, issuer, urls, serial_number, now, dns_names, lint=lint,
+                                        before_signing=record_intent)
+                if certificate is None:  # the template cannot encode these values exactly: the builder does
+                    builder = leaf_builder(plan.profile, plan.subject, ca_public_key(csr.csr.public_key()),
+                                           issuer.certificate, serial_number, now, plan.not_after, urls,
+                                           emails=plan.emails, dns_names=dns_names)
+                    certificate = sign_certificate(builder, issuer.signer, lint=lint,
+                                                   before_signing=lambda preview: record_intent(
+                                                       preview.serial_number))
                 break
             except ConflictError:
                 if row_id is not None:
@@ -218,26 +230,30 @@ def issue_certificate(
         if request is not None and request_id is not None:
             mark_request_failed(runtime, actor, company_id=request.company_id, request_id=request_id, error=error)
         raise
-    assert row_id is not None
+    assert row_id is not None and certificate is not None
 
     # 4. Transaction 2: store the DER and the audit events; only then may the certificate leave.
     der = certificate.public_bytes(Encoding.DER)
     serial = format_serial(certificate.serial_number)
-    with runtime.sessionmaker.begin() as session:
-        store.mark_certificate_issued(session, row_id, der=der, sha256=hashlib.sha256(der).hexdigest())
-        append_event(
+    issued_row_id, issued_request_id = row_id, request_id
+
+    def result(session: Session) -> None:
+        issuance_store.mark_issued(session, issued_row_id, der=der)
+        issuance_store.append_event(
             session, at=now, actor=actor.name, action="certificate.issued", object_type="certificate",
             object_id=serial, company_id=company.id if company else None,
             details={"issuer": issuer.name, "profile": plan.profile.name, "user": user.email if user else None,
-                     "subject": plan.subject.rfc4514_string()},
+                     "subject": subject_text},
             source_ip=actor.source_ip,
         )
-        if request is not None and request_id is not None:
-            row = portal_store.get_company_request(session, request.company_id, request_id)
+        if request is not None and issued_request_id is not None:
+            row = portal_store.get_company_request(session, request.company_id, issued_request_id)
             portal_store.mark_request(session, row, status=RequestStatus.ISSUED, at=row.decided_at or now)
             append_event(session, at=now, actor=actor.name, action="request.issued", object_type="request",
-                         object_id=str(request_id), company_id=request.company_id, details={"serial": serial},
-                         source_ip=actor.source_ip)
+                         object_id=str(issued_request_id), company_id=request.company_id,
+                         details={"serial": serial}, source_ip=actor.source_ip)
+
+    committer.run(result)  # committed: the certificate may leave
     CERTIFICATES_ISSUED.labels(plan.profile.name).inc()
     ISSUANCE_SECONDS.labels(plan.profile.name).observe(time.perf_counter() - started)
     return IssuedCertificate(serial=serial, issuer=issuer.name, certificate=certificate,

@@ -17,7 +17,7 @@ from cryptography import x509
 
 from ca.actor import Actor
 from ca.errors import ConflictError
-from ca.files import write_atomically
+from ca.files import write_chunks_atomically
 from ca.issuer import Issuer
 from ca.ledger import store
 from ca.ledger.audit import append_event
@@ -25,7 +25,7 @@ from ca.metrics import CRL_PUBLISH_FAILURES
 from ca.runtime import Runtime
 from ca.vocabulary import IssuerStatus
 from ca.x509 import repository_paths as paths
-from ca.x509.crl import crl_number_of, encode_revoked_rows, encode_tbs_crl, sign_crl
+from ca.x509.crl import crl_number_of, encode_revoked_rows, signed_crl_chunks, tbs_crl_chunks
 from ca.x509.der import signature_algorithm_der
 from revocation.crl_schedule import CRLSchedule
 
@@ -79,17 +79,17 @@ def _publish_one(runtime: Runtime, actor: Actor, issuer: Issuer, kind: str) -> P
             delta_base, freshest = full_state.crl_number, None
 
         revoked, count = encode_revoked_rows(rows)
-        tbs = encode_tbs_crl(
+        tbs = tbs_crl_chunks(
             issuer_name_der=issuer.certificate.subject.public_bytes(), issuer_key_id=ski,
             signature_algorithm_der=signature_algorithm_der(issuer.signer.key_type), this_update=now,
             next_update=next_update, crl_number=number, encoded_entries=revoked,
             delta_base_crl_number=delta_base, freshest_crl_url=freshest,
         )
-        crl = sign_crl(tbs, issuer.signer)
+        crl = signed_crl_chunks(tbs, issuer.signer)  # streamed: hashed and written chunk by chunk
         if _file_crl_number(path) >= number:
             raise ConflictError(f"a CRL numbered {number} or higher is already published for {issuer.name}")
         try:
-            write_atomically(path, crl)
+            write_chunks_atomically(path, crl)
         except OSError as error:  # disk full, I/O error: the previous CRL stays in place, the number unused
             CRL_PUBLISH_FAILURES.labels(issuer.name).inc()
             log.error("could not write %s CRL #%d for %s to %s: %s", kind, number, issuer.name, path, error)

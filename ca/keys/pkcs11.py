@@ -121,6 +121,22 @@ class PKCS11Signer:
         with self._lock:
             return bytes(self._private.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS))
 
+    def sign_digest(self, digest: bytes) -> bytes:
+        """`sign` over data of this `hash_for(key_type)` digest: raw CKM_ECDSA, or CKM_RSA_PKCS over the
+        DigestInfo of RFC 8017 §9.2 (the same bytes CKM_SHA256_RSA_PKCS builds inside the token)."""
+        from pkcs11 import Mechanism
+        from pkcs11.util.ec import encode_ecdsa_signature
+
+        if self._key_type.startswith("ec-"):
+            with self._lock:
+                raw = self._private.sign(digest, mechanism=Mechanism.ECDSA)
+            return encode_ecdsa_signature(raw)
+        with self._lock:
+            return bytes(self._private.sign(_SHA256_DIGEST_INFO + digest, mechanism=Mechanism.RSA_PKCS))
+
+
+_SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")  # RFC 8017 §9.2 note 1
+
 
 def _rsa_spki(pkcs1_der: bytes) -> bytes:
     """Wrap an RSAPublicKey (PKCS#1) in a SubjectPublicKeyInfo (RFC 3279 §2.3.1)."""

@@ -22,8 +22,8 @@ def list_stale_pending(session: Session, recorded_before: datetime, *, lock: boo
 
     `lock` takes their row locks (PostgreSQL FOR UPDATE): an issuance finishing at the same moment either
     stored its DER first (the row is then re-read as issued and drops out of the result) or waits and finds
-    the row closed (store.mark_certificate_issued locks it too), so a certificate is never both handed out
-    and closed out."""
+    the row closed (issuance_store.mark_issued re-reads it under the row lock), so a certificate is never
+    both handed out and closed out."""
     query = (select(CertificateRecord)
              .where(CertificateRecord.status == CertificateStatus.PENDING,
                     CertificateRecord.created_at <= recorded_before)

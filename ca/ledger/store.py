@@ -144,20 +144,6 @@ def add_pending_certificate(session: Session, record: CertificateRecord) -> Cert
     return record
 
 
-def mark_certificate_issued(session: Session, certificate_id: int, *, der: bytes, sha256: str) -> CertificateRecord:
-    """The row is locked (PostgreSQL: FOR UPDATE) before its status is read, so an intent closed out by
-    `pkictl db check --close-pending` meanwhile is seen as closed and the certificate is never handed out."""
-    record = session.get(CertificateRecord, certificate_id, with_for_update=True)
-    if record is None or record.status != CertificateStatus.PENDING:
-        raise ConflictError("the certificate's intent is no longer pending (closed out by db check); "
-                            "nothing was issued")
-    record.der = der
-    record.sha256 = sha256
-    record.status = "issued"
-    session.flush()
-    return record
-
-
 def get_certificate(session: Session, serial: str, issuer_id: int | None = None) -> CertificateRecord:
     query = select(CertificateRecord).where(CertificateRecord.serial == serial)
     if issuer_id is not None:

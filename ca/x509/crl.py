@@ -13,10 +13,11 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from ca.x509 import der
 from ca.x509.reasons import REASON_CODES
-from ca.x509.signer import Signer
+from ca.x509.signer import Signer, hash_for
 
 RevokedEntry = tuple[int, datetime, int | None]
 """(serial_number, revocation_date UTC-aware, RFC 5280 §5.3.1 reason code or None)."""
@@ -214,6 +215,28 @@ def encode_tbs_crl(
 
     `issuer_name_der` is copied byte for byte (§5.1.2.3: it must match the issuer's subject exactly).
     """
+    return b"".join(tbs_crl_chunks(
+        issuer_name_der=issuer_name_der, issuer_key_id=issuer_key_id,
+        signature_algorithm_der=signature_algorithm_der, this_update=this_update, next_update=next_update,
+        crl_number=crl_number, entries=entries, delta_base_crl_number=delta_base_crl_number,
+        freshest_crl_url=freshest_crl_url, encoded_entries=encoded_entries))
+
+
+def tbs_crl_chunks(
+    *,
+    issuer_name_der: bytes,
+    issuer_key_id: bytes,
+    signature_algorithm_der: bytes,
+    this_update: datetime,
+    next_update: datetime,
+    crl_number: int,
+    entries: Iterable[RevokedEntry] = (),
+    delta_base_crl_number: int | None = None,
+    freshest_crl_url: str | None = None,
+    encoded_entries: bytes | bytearray | None = None,
+) -> list[bytes | bytearray]:
+    """`encode_tbs_crl` as the chunks that make it, in order, never joined: the entries (the bulk of a large
+    CRL) stay the one buffer they were encoded into."""
     _check_header(
         issuer_name_der,
         issuer_key_id,
@@ -235,7 +258,25 @@ def encode_tbs_crl(
         parts += [b"\x30" + der.length(len(revoked)), revoked]
     parts.append(_crl_extensions(issuer_key_id, crl_number, delta_base_crl_number, freshest_crl_url))
     body_length = sum(len(part) for part in parts)
-    return b"".join([b"\x30", der.length(body_length), *parts])  # the one copy of the entries
+    return [b"\x30" + der.length(body_length), *parts]
+
+
+def signed_crl_chunks(tbs_chunks: Sequence[bytes | bytearray], signer: Signer) -> list[bytes | bytearray]:
+    """CertificateList (RFC 5280 §5.1) as chunks around the TBS chunks, for writing without a joined copy.
+
+    A signer that signs digests (ca.x509.signer.DigestSigner) gets the TBS hashed chunk by chunk; any other
+    signer gets the TBS joined once."""
+    sign_digest = getattr(signer, "sign_digest", None)
+    if sign_digest is not None:
+        digest = hashes.Hash(hash_for(signer.key_type))
+        for chunk in tbs_chunks:
+            digest.update(chunk)
+        signature = sign_digest(digest.finalize())
+    else:
+        signature = signer.sign(b"".join(tbs_chunks))
+    algorithm, bits = der.signature_algorithm_der(signer.key_type), der.bit_string(signature)
+    body = sum(len(chunk) for chunk in tbs_chunks) + len(algorithm) + len(bits)
+    return [b"\x30" + der.length(body), *tbs_chunks, algorithm, bits]
 
 
 def crl_number_of(data: bytes) -> int:

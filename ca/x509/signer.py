@@ -36,6 +36,14 @@ class Signer(Protocol):
         ...
 
 
+class DigestSigner(Signer, Protocol):
+    """A Signer that also signs a digest computed by the caller (streamed structures: CRLs)."""
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        """Signature over the data whose `hash_for(key_type)` digest is `digest`."""
+        ...
+
+
 def hash_for(key_type: str) -> hashes.SHA256 | hashes.SHA384:
     """SHA-384 for P-384 (matching strength, RFC 5480 §4), SHA-256 otherwise (RFC 4055 §5 for RSA)."""
     if key_type not in KEY_TYPES:
@@ -56,5 +64,5 @@ def ca_private_key(key: PrivateKeyTypes) -> ec.EllipticCurvePrivateKey | rsa.RSA
     raise TypeError(f"unsupported key type {type(key).__name__}")
 
 
-__all__ = ["KEY_TYPES", "CertificateIssuerPrivateKeyTypes", "CertificateIssuerPublicKeyTypes", "Signer",
+__all__ = ["KEY_TYPES", "CertificateIssuerPrivateKeyTypes", "CertificateIssuerPublicKeyTypes", "DigestSigner", "Signer",
            "ca_private_key", "ca_public_key", "hash_for"]

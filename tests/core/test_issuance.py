@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ca import certificates, issuance
 from ca.errors import BadCSRError, BadRequestError, NotAuthorizedError
-from ca.ledger import store
+from ca.ledger import issuance_store, store
 from ca.ledger.models import CertificateRecord
 from ca.x509.keycheck import spki_sha256
 from enrollment.accounts import users as accounts
@@ -140,7 +140,7 @@ def test_crash_between_signing_and_second_commit(runtime, operator, monkeypatch)
     def crash(*args, **kwargs):
         raise RuntimeError("injected crash after signing")
 
-    monkeypatch.setattr(store, "mark_certificate_issued", crash)
+    monkeypatch.setattr(issuance_store, "mark_issued", crash)
     _key, csr = good_csr("ec-p256")
     with pytest.raises(RuntimeError, match="injected"):
         _issue(runtime, operator, csr)

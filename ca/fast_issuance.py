@@ -1,0 +1,83 @@
+"""The issuance fast path (issue 14 §1): sign a leaf's TBSCertificate encoded from its shape's template.
+
+The guarantees of the builder pipeline (ca.x509.signing) are kept: the shape is linted with pkilint once,
+when it is first needed in this process (and again whenever anything it is made of changes: issuer
+certificate, profile, repository URLs — they are its key); the varying fields pass the template's exact
+validators or the certificate goes through the builder and pkilint as a whole; the intent is committed
+before the key signs; the signature is verified over exactly the encoded bytes before anything leaves; every
+certificate is linted again after the fact (ca.post_lint).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from prometheus_client import Counter
+
+from ca.issuer import Issuer
+from ca.x509.csr import CheckedCSR
+from ca.x509.signer import ca_public_key
+from ca.x509.signing import lint_or_refuse, sign_tbs
+from ca.x509.tbs_template import Shape, ShapeKey, encode_tbs, key_family, make_shape
+from ca.x509.templates import Profile, RepositoryURLs
+
+FAST_PATH = Counter("pki_issuance_fast_path", "Leaf certificates signed from a shape template (template) or "
+                    "left to the builder because the template could not encode them exactly (builder)", ["path"])
+_TEMPLATE = FAST_PATH.labels("template")
+_BUILDER = FAST_PATH.labels("builder")
+
+_shapes: dict[ShapeKey, Shape] = {}
+_linted: set[ShapeKey] = set()
+_lock = threading.Lock()
+
+
+class LeafPlan(Protocol):
+    @property
+    def profile(self) -> Profile: ...
+    @property
+    def subject(self) -> x509.Name: ...
+    @property
+    def emails(self) -> tuple[str, ...]: ...
+    @property
+    def not_after(self) -> datetime: ...
+
+
+def shape_for(key: ShapeKey, *, lint: bool) -> Shape:
+    """The shape of `key`, made once per process and linted once (LintError: nothing of it is ever signed)."""
+    shape = _shapes.get(key)
+    if shape is not None and (key in _linted or not lint):
+        return shape
+    with _lock:
+        shape = _shapes.get(key)
+        if shape is None:
+            shape = make_shape(key)
+        if lint and key not in _linted:
+            lint_or_refuse(shape.reference)
+            _linted.add(key)
+        _shapes[key] = shape
+    return shape
+
+
+def fast_sign(plan: LeafPlan, csr: CheckedCSR, issuer: Issuer, urls: RepositoryURLs, serial_number: int,
+              now: datetime, dns_names: Sequence[str], *, lint: bool,
+              before_signing: Callable[[int], None]) -> x509.Certificate | None:
+    """The signed, verified certificate; or None before anything is recorded when the template cannot encode
+    these values exactly (the caller then uses the builder pipeline)."""
+    public_key = ca_public_key(csr.csr.public_key())
+    key = ShapeKey(issuer.certificate.public_bytes(Encoding.DER), issuer.signer.key_type, plan.profile, urls,
+                   key_family(public_key), bool(plan.emails or dns_names))
+    tbs = encode_tbs(shape_for(key, lint=lint), serial_number=serial_number, not_before=now,
+                     not_after=plan.not_after, subject=plan.subject, public_key=public_key, emails=plan.emails,
+                     dns_names=dns_names)
+    if tbs is None:
+        _BUILDER.inc()
+        return None
+    before_signing(serial_number)
+    certificate = sign_tbs(tbs, issuer.signer)
+    _TEMPLATE.inc()
+    return certificate
