@@ -77,3 +77,30 @@ def test_the_compiled_catalog_is_that_of_the_po_file(locale):
         compiled = {m.id: m.string for m in read_mo(handle) if m.id}
     source = {m.id: m.string for m in _catalog(locale) if m.id and m.string}
     assert compiled == source, f"{mo_path} is older than its .po: run `make install`"
+
+
+def _sources() -> str:
+    return "\n".join(path.read_text(encoding="utf-8") for package in ("ca", "enrollment", "revocation", "webapp")
+                     for path in (ROOT / package).rglob("*.py") if path.name != "error_messages.py")
+
+
+def test_every_listed_use_case_message_is_still_raised():
+    """webapp.error_messages lists the English texts by hand: one that changed at its call site would
+    silently stay English. Each must still be in the code, a `%(name)s` standing for an f-string field."""
+    import re
+
+    from webapp.error_messages import MESSAGES, PAGE_TEXTS
+
+    sources = re.sub(r'"\s*\n\s*f?"', "", _sources())  # implicit concatenation over lines: one literal
+    gone = []
+    for msgid in MESSAGES + PAGE_TEXTS:
+        parts = re.split(r"%\(\w+\)s", msgid)
+        if len(parts) == 1:
+            found = f'"{msgid}"' in sources
+        else:
+            field = r"\{[^{}]+\}"
+            pattern = field.join(re.escape(part) for part in parts)
+            found = re.search(pattern, sources) is not None
+        if not found:
+            gone.append(msgid)
+    assert not gone, f"listed in webapp/error_messages.py but no longer in the code: {gone}"
