@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Flask, redirect, request, session
+from flask import Blueprint, Flask, g, redirect, request, session
 from flask_babel import Babel, get_locale, gettext
 from werkzeug.wrappers import Response
 
@@ -92,6 +92,19 @@ def switch() -> Response:
     return redirect(target)
 
 
+def _remember_choice() -> None:
+    """before_request: the visitor's choice, read before a login or logout clears the session."""
+    g.chosen_locale = session.get(SESSION_LOCALE)
+
+
+def _keep_choice(response: Response) -> Response:
+    """after_request: a login or logout starts a new session (no fixation, ASVS 7.2.4), not a new language."""
+    chosen = g.get("chosen_locale")
+    if chosen in SUPPORTED_LOCALES and SESSION_LOCALE not in session:
+        session[SESSION_LOCALE] = chosen
+    return response
+
+
 def _template_values() -> dict[str, object]:
     return {"current_locale": str(get_locale() or runtime().settings.portal.default_locale),
             "locale_names": LOCALE_NAMES, "language_return_path": _return_path()}
@@ -102,5 +115,7 @@ def init_i18n(app: Flask) -> None:
     app.config["BABEL_DEFAULT_LOCALE"] = app.extensions["portail.runtime"].settings.portal.default_locale
     Babel(app, locale_selector=select_locale)
     app.register_blueprint(bp)
+    app.before_request(_remember_choice)
+    app.after_request(_keep_choice)
     app.context_processor(_template_values)
     app.jinja_env.filters["translate_message"] = translate_message

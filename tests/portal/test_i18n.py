@@ -80,6 +80,21 @@ def test_an_anonymous_choice_is_kept_in_the_session_and_returns_to_the_page(clie
     assert _lang(page) == "en" and "Create an account" in page.get_data(as_text=True)
 
 
+def test_an_anonymous_choice_survives_login_and_logout(client, runtime, world, french_default):
+    post(client, "/language", {"locale": "en", "next": "/login"}, headers={"Accept-Language": "fr"})
+    login(client, world.emails["carol"])
+    assert _lang(client.get("/home", headers={"Accept-Language": "fr"})) == "en"
+    assert _saved_locale(runtime, world.emails["carol"]) is None  # kept in the cookie, not saved unasked
+    response = post(client, "/logout", follow_redirects=True, headers={"Accept-Language": "fr"})
+    assert _lang(response) == "en" and "You are logged out." in response.get_data(as_text=True)
+
+
+def test_the_logout_message_is_in_the_page_language(client, world, french_default):
+    login(client, world.emails["carol"])
+    response = post(client, "/logout", follow_redirects=True, headers={"Accept-Language": "fr"})
+    assert "Vous êtes déconnecté." in response.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "%2F%2Fevil"])
 def test_the_switch_never_sends_elsewhere(client, target):
     response = post(client, "/language", {"locale": "fr", "next": target})
