@@ -40,7 +40,7 @@ def portal(runtime, world) -> Iterator[tuple[str, object]]:  # noqa: F811
         server.shutdown()
 
 
-def test_the_browser_language_the_switch_and_the_saved_choice(portal, world):
+def test_the_browser_language_the_switch_and_the_saved_choice(portal, world):  # noqa: F811
     from playwright.sync_api import expect
 
     url, browser = portal
