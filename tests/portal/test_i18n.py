@@ -151,6 +151,16 @@ def test_use_case_errors_and_error_pages_are_translated(client, world, french_de
     assert "<h1>Not found</h1>" in english.get_data(as_text=True)
 
 
+def test_the_public_pages_messages_are_translated(client, world, french_default):
+    sent = post(client, "/password-reset", {"email": world.emails["carol"]}, headers={"Accept-Language": "fr"})
+    body = sent.get_data(as_text=True)
+    assert sent.status_code == 200 and "<h1>Consultez votre messagerie</h1>" in body
+    assert "un lien pour choisir un nouveau mot de passe vous a été envoyé" in body
+    login(client, world.emails["alice"])
+    profile = client.get("/profile", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "<td>premier administrateur</td>" in profile and "<th>Rôle</th>" in profile
+
+
 def test_a_message_with_values_is_translated_with_its_values(app):
     from webapp.i18n import translate_message
 
