@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 WORKERS ?= 2
 
-.PHONY: install system-deps run test lint bench drill fuzz clean
+.PHONY: install catalogs-update system-deps run test lint bench drill fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,6 +26,12 @@ $(BUNDLE): $(ASSETS)/node_modules/.package-lock.json $(wildcard $(ASSETS)/src/*.
 	cd $(ASSETS) && npm run --silent build
 
 install: $(STAMP) $(BUNDLE)
+	$(VENV)/bin/pybabel -q compile -d webapp/translations
+
+# The message catalogs (issue 15): extract every marked string and merge it into the fr and en .po files.
+catalogs-update: install
+	$(VENV)/bin/pybabel -q extract -F babel.cfg --project="Portail PKI" --msgid-bugs-address="the lead of the Portail PKI project" --no-location --sort-output -o build/messages.pot webapp enrollment
+	$(VENV)/bin/pybabel -q update -N -i build/messages.pot -d webapp/translations
 
 system-deps:
 	sh scripts/system-deps.sh

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ca.errors import BadRequestError
+from ca.locales import check_locale
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 PROFILES_FILE = Path(__file__).resolve().parent.parent / "config" / "profiles.toml"
@@ -94,6 +95,10 @@ class PortalSettings:
     trusted_proxies: str
     proxy_verify_header: str
     services_file: str
+    default_locale: str = "fr"  # issue 15: the language when neither the person nor the browser chose one
+
+    def __post_init__(self) -> None:
+        check_locale(self.default_locale, "portal.default_locale")
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,8 @@ def environ(tmp_path: Path, session_pki: SessionPKI, database_url: str) -> dict[
         "PKI_CA__PKCS11_PIN_FILE": str(tmp_path / "secrets" / "pkcs11.pin"),
         "PKI_PORTAL__SECRET_FILE": str(tmp_path / "secrets" / "session.key"),
         "PKI_PORTAL__OUTBOX_DIR": str(tmp_path / "outbox"),
+        # The suite reads the pages in English; the French default is tested by tests/portal/test_i18n.py.
+        "PKI_PORTAL__DEFAULT_LOCALE": "en",
     }
 
 

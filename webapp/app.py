@@ -33,6 +33,7 @@ from enrollment.mail import MailQueue
 from revocation.ocsp import attach_presigner
 from webapp.errors import register_error_handlers
 from webapp.health import HealthEndpoints, HealthMiddleware
+from webapp.i18n import init_i18n
 from webapp.trusted_proxy import TrustedProxy
 
 log = logging.getLogger("portail.web")
@@ -189,6 +190,7 @@ def create_app(settings: Settings, clock: Clock | None = None, runtime: Runtime 
 
     app.before_request(_start_request)  # first: every later step logs with the request's id
     register_portal(app, limiter)
+    init_i18n(app)
     api = create_api_blueprint()
     csrf.exempt(api)  # the API checks X-CSRF-Token itself when a session cookie authenticates a call
     app.register_blueprint(api)

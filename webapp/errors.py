@@ -24,6 +24,8 @@ from ca.errors import (
     TooManyRequestsError,
     UnauthenticatedError,
 )
+from webapp.error_messages import N_
+from webapp.i18n import translate_message
 
 log = logging.getLogger("portail.web")
 
@@ -50,9 +52,13 @@ def status_for(error: PKIError) -> int:
     return 500
 
 
-TITLES = {400: "This cannot be done as asked", 401: "Please log in", 403: "Not allowed", 404: "Not found",
-          405: "Not allowed", 409: "Already done or in conflict", 413: "Too large", 422: "This cannot be issued",
-          429: "Too many attempts", 500: "Something went wrong", 503: "Temporarily unavailable"}
+TITLES = {400: N_("This cannot be done as asked"), 401: N_("Please log in"), 403: N_("Not allowed"),
+          404: N_("Not found"), 405: N_("Not allowed"), 409: N_("Already done or in conflict"),
+          413: N_("Too large"), 422: N_("This cannot be issued"), 429: N_("Too many attempts"),
+          500: N_("Something went wrong"), 503: N_("Temporarily unavailable")}
+INTERNAL = N_("the service could not complete this request")
+CSRF_REFUSED = N_("the form expired or did not come from this site: reload the page and try again")
+RATE_LIMITED = N_("too many attempts: wait a few minutes and try again")
 
 
 def wants_json() -> bool:
@@ -65,9 +71,10 @@ def wants_json() -> bool:
 def error_response(status: int, kind: str, message: str) -> Response:
     if wants_json():
         response = jsonify({"error": {"kind": kind, "message": message}})
-    else:
-        response = Response(render_template("error.html", status=status, title=TITLES.get(status, "Error"),
-                                            message=message), mimetype="text/html")
+    else:  # the page in the reader's language; the JSON above stays English, as programs read it (webapp.i18n)
+        response = Response(render_template("error.html", status=status,
+                                            title=translate_message(TITLES.get(status, N_("Error"))),
+                                            message=translate_message(message)), mimetype="text/html")
     response.status_code = status
     return response
 
@@ -77,7 +84,7 @@ def _pki_error(error: PKIError) -> Response:
     if status >= 500:
         log.error("%s on %s %s: %s", type(error).__name__, request.method, request.path, error)
     if status == 500:  # a PKIError subclass nobody mapped: a bug, shown without detail
-        return error_response(500, "internal", "the service could not complete this request")
+        return error_response(500, "internal", INTERNAL)
     response = error_response(status, error.kind, str(error))
     if status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -87,12 +94,11 @@ def _pki_error(error: PKIError) -> Response:
 def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
     if isinstance(error, CSRFError):
-        return error_response(400, "csrf", "the form expired or did not come from this site: reload the page "
-                                           "and try again")
+        return error_response(400, "csrf", CSRF_REFUSED)
     if status == 429:  # a security event (ASVS 16.3.1): which limit, from where
         log.warning("rate limit reached: %s %s (%s) from %s", request.method, request.path, error.description,
                     request.remote_addr)
-        return error_response(429, "rate_limited", "too many attempts: wait a few minutes and try again")
+        return error_response(429, "rate_limited", RATE_LIMITED)
     kinds = {400: "bad_request", 401: "unauthenticated", 403: "not_authorized", 404: "not_found",
              405: "method_not_allowed", 413: "too_large"}
     response = error_response(status, kinds.get(status, "http_error"), error.description or error.name)
@@ -104,7 +110,7 @@ def _http_error(error: HTTPException) -> Response:
 
 def _unexpected(error: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.path, exc_info=error)
-    return error_response(500, "internal", "the service could not complete this request")
+    return error_response(500, "internal", INTERNAL)
 
 
 def register_error_handlers(app: Flask) -> None:

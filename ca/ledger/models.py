@@ -68,6 +68,8 @@ class User(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The portal language the person chose (ca.locales); None: their browser's Accept-Language decides.
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
 
 class Group(Base):

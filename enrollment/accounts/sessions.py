@@ -60,6 +60,7 @@ def principal_for(session: Session, user: User, source_ip: str | None) -> Princi
         company_name=company.name if company and member else None,
         requested_company=company.eic if company and not member else None,
         approval_policy=company.approval_policy if company and member else None,
+        locale=user.locale,
     )
 
 

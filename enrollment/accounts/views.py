@@ -52,6 +52,7 @@ class Principal:
     company_name: str | None
     requested_company: str | None = None  # EIC a pending user waits to join
     approval_policy: str | None = None  # of the company: auto | manual
+    locale: str | None = None  # the portal language the person chose; None: the browser's
 
     @property
     def is_operator(self) -> bool:

@@ -94,6 +94,7 @@ MATRIX: dict[str, Entry] = {
     "public.activate": Entry(nobody),
     "public.password_reset_form": Entry(public),
     "public.password_reset": Entry(public),
+    "i18n.switch": Entry(public),  # anyone chooses their language; a person saves only their own
     "account.home": Entry(logged_in),
     "account.certificates": Entry(logged_in),
     "browser_keys.after_download": Entry(logged_in),

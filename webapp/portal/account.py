@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from ca.certificates import CertificateView
@@ -63,8 +64,8 @@ def generate() -> Response | tuple[str, int]:
         return render_template("certificates/new.html", encryptions=ENCRYPTIONS, key_types=KEY_TYPES,
                                min_length=MIN_LENGTH, max_length=MAX_LENGTH, error=str(exc), tab="generate"), 400
     if download is None:
-        flash(f"Request #{view.id} is waiting for an administrator. You will get an e-mail; then collect your "
-              "certificate on this page.", "info")
+        flash(gettext("Request #%(id)s is waiting for an administrator. You will get an e-mail; then collect "
+                      "your certificate on this page.", id=view.id), "info")
         return redirect(url_for("account.requests"))
     return send_download(download)
 
@@ -80,10 +81,10 @@ def upload() -> Response | tuple[str, int]:
         return render_template("certificates/new.html", encryptions=ENCRYPTIONS, key_types=KEY_TYPES,
                                min_length=MIN_LENGTH, max_length=MAX_LENGTH, error=str(exc), tab="upload"), 400
     if outcome.serial is None:
-        flash(f"Request #{outcome.request.id} is waiting for an administrator. You will get an e-mail when it is "
-              "decided.", "info")
+        flash(gettext("Request #%(id)s is waiting for an administrator. You will get an e-mail when it is "
+                      "decided.", id=outcome.request.id), "info")
         return redirect(url_for("account.requests"))
-    flash("Your certificate is ready: download it below and install it with your key.", "success")
+    flash(gettext("Your certificate is ready: download it below and install it with your key."), "success")
     return redirect(url_for("account.certificate", serial=outcome.serial))
 
 
@@ -162,7 +163,7 @@ def revoke_form(serial: str) -> str:
 @login_required
 def revoke(serial: str) -> Response:
     view = revoke_certificate(runtime(), actor(), serial=serial, reason=request.form.get("reason", ""))
-    flash(f"Certificate {view.serial} is revoked: it no longer opens any door.", "success")
+    flash(gettext("Certificate %(serial)s is revoked: it no longer opens any door.", serial=view.serial), "success")
     current = principal()
     mine = current is not None and view.user == current.email
     return redirect(url_for("account.certificates") if mine else url_for("admin.certificates"))
@@ -200,7 +201,7 @@ def password() -> Response:
         raise BadRequestError("the two new passwords differ")
     change_password(runtime(), actor(), current=form.get("current_password", ""), new=form.get("new_password", ""))
     session.clear()
-    flash("Your password was changed and every session ended. Log in with the new password.", "success")
+    flash(gettext("Your password was changed and every session ended. Log in with the new password."), "success")
     return redirect(url_for("public.login"))
 
 
@@ -208,5 +209,5 @@ def password() -> Response:
 @login_required
 def join_company() -> Response:
     request_membership(runtime(), actor(), company_eic=request.form.get("company_eic", ""))
-    flash("Your request was sent to the company's administrators.", "info")
+    flash(gettext("Your request was sent to the company's administrators."), "info")
     return redirect(url_for("account.home"))
