@@ -55,6 +55,7 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 def _register() -> None:
     from cli import (
+        acme,
         audit,
         cert,
         company,
@@ -70,7 +71,7 @@ def _register() -> None:
         user,
     )
 
-    for module in (root, issuer, lifecycle, company, user, cert, revocation, audit, db, serve, quickstart, portal,
+    for module in (acme, root, issuer, lifecycle, company, user, cert, revocation, audit, db, serve, quickstart, portal,
                    request):
         for command in module.COMMANDS:
             cli.add_command(command)

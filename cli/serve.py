@@ -14,13 +14,15 @@ _TARGETS = {"repository": "webapp.wsgi:repository", "portal": "webapp.portal_wsg
 
 
 @click.command("serve")
-@click.argument("service", default="repository", type=click.Choice(["repository", "portal", "frontoffice", "all"]))
+@click.argument("service", default="repository",
+                type=click.Choice(["repository", "portal", "frontoffice", "acme", "all"]))
 @click.option("--host", default=None, help="Address to listen on (default from the settings).")
 @click.option("--port", default=None, type=int, help="Port to listen on (default from the settings).")
 @click.option("--workers", default=1, show_default=True, type=int)
 @pass_ctx
 def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, workers: int) -> None:
-    """Serve the repository (CA certificates, CRLs, OCSP), the portal, the front office, or all three.
+    """Serve the repository (CA certificates, CRLs, OCSP), the portal, the front office, the ACME server
+    (HTTPS, directory at <acme.base_url>/acme/directory, docs/acme.md), or all of them.
 
     \b
     `serve all` supervises one child process per service: a child that dies
@@ -35,6 +37,8 @@ def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, wor
         return _serve_all(ctx)
     if service == "frontoffice":
         return _serve_frontoffice(ctx, host, port, workers)
+    if service == "acme":
+        return _serve_acme(ctx, host, port, workers)
     settings = ctx.settings
     if ctx.config:
         os.environ["PKI_CONFIG"] = os.path.abspath(ctx.config)
@@ -59,7 +63,7 @@ def _serve_all(ctx: CLIContext) -> None:
     ctx.runtime  # refuse a directory without a ledger, and migrate once, before the children start  # noqa: B018
     ctx.close()
     base = [sys.executable, "-m", "cli.main"] + (["--config", os.path.abspath(ctx.config)] if ctx.config else [])
-    code = supervise([(name, [*base, "serve", name]) for name in ("repository", "portal", "frontoffice")])
+    code = supervise([(name, [*base, "serve", name]) for name in ("repository", "portal", "frontoffice", "acme")])
     raise SystemExit(code)
 
 
@@ -93,6 +97,29 @@ def _serve_frontoffice(ctx: CLIContext, host: str | None, port: int | None, work
     ctx.close()
     argv = [sys.executable, "-m", "gunicorn", "-c", "python:webapp.frontoffice.gunicorn_conf",
             "--bind", f"{address}:{listen_port}", "--workers", str(workers), "webapp.frontoffice_server:direct_app()"]
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
+
+
+def _serve_acme(ctx: CLIContext, host: str | None, port: int | None, workers: int) -> None:
+    """ACME (RFC 8555, docs/acme.md) over HTTPS with a certificate from our own issuer (gunicorn: it decrypts
+    the server key with its passphrase file; webapp/acme/gunicorn_conf.py)."""
+    import sys
+
+    from enrollment.acme_server.tls import prepare_acme_tls
+
+    settings = ctx.settings.acme
+    if ctx.config:
+        os.environ["PKI_CONFIG"] = os.path.abspath(ctx.config)
+    tls = prepare_acme_tls(ctx.runtime)
+    if tls.issued_serial:
+        click.echo(f"issued the ACME server's certificate {tls.issued_serial} ({tls.chain_file})", err=True)
+    address, listen_port = host or settings.host, port or settings.port
+    click.echo(f"acme listening on https://{address}:{listen_port}/acme/directory "
+               f"(directory URL {settings.directory_base}/acme/directory)", err=True)
+    ctx.close()
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:webapp.acme.gunicorn_conf",
+            "--bind", f"{address}:{listen_port}", "--workers", str(workers), "webapp.acme_wsgi:acme()"]
     sys.stderr.flush()
     os.execv(sys.executable, argv)
 

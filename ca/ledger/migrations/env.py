@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-from ca.ledger import portal_models  # noqa: F401  (registers the portal tables in Base.metadata)
+from ca.ledger import (
+    acme_models,  # noqa: F401  (registers the ACME tables in Base.metadata)
+    portal_models,  # noqa: F401  (registers the portal tables in Base.metadata)
+)
 from ca.ledger.models import Base
 
 engine = context.config.attributes["engine"]
