@@ -19,7 +19,7 @@ from ca.runtime import Runtime
 from ca.vocabulary import ActorKind
 from enrollment.acme_server.eab import as_jwk, verify_eab
 from enrollment.acme_server.errors import AcmeError, malformed, unauthorized
-from enrollment.acme_server.jws import SignedRequest, load_jwk, parse_request, thumbprint
+from enrollment.acme_server.jws import ALGORITHMS, SignedRequest, bad_algorithm, load_jwk, parse_request, thumbprint
 from enrollment.acme_server.nonces import use_nonce
 from enrollment.acme_server.urls import Urls
 
@@ -164,23 +164,25 @@ def change_key(runtime: Runtime, urls: Urls, caller: Caller) -> AcmeAccount:
 
 
 def parse_request_inner(outer: dict[str, Any]) -> SignedRequest:
-    """The inner JWS of keyChange has no nonce (§7.3.5); read it with the same checks otherwise."""
-    if not isinstance(outer.get("protected"), str):
-        raise malformed("keyChange payload must be a JWS")
+    """The inner JWS of keyChange (§7.3.5): an allowed algorithm, the new key as jwk, a url, no nonce."""
+    if not isinstance(outer.get("protected"), str) or "signatures" in outer or outer.get("header"):
+        raise malformed("keyChange payload must be a flattened JWS with only a protected header")
     try:
         header = json.loads(jose.b64decode(outer["protected"]))
     except (ValueError, TypeError):
         raise malformed("keyChange: the inner protected header is unreadable") from None
-    if not isinstance(header, dict) or "nonce" in header:
-        raise malformed("keyChange: the inner JWS must not carry a nonce")
-    header["nonce"] = "inner"  # parse_request insists on one; it is never checked for the inner JWS
-    patched = dict(outer, protected=jose.b64encode(json.dumps(header).encode()).decode())
-    request = parse_request(json.dumps(patched).encode())
-    # Verify against the original bytes: the patched header changed the signing input.
-    original = acme_jws.JWS.from_json(outer)
-    assert isinstance(original, jose.JWS)
-    return SignedRequest(jws=original, payload=original.payload, nonce="", url=request.url, jwk=request.jwk,
-                         kid=request.kid)
+    if not isinstance(header, dict) or "nonce" in header or "kid" in header or "jwk" not in header:
+        raise malformed("keyChange: the inner JWS carries the new key as jwk, and no nonce or kid")
+    if header.get("alg") not in ALGORITHMS:
+        raise bad_algorithm(header.get("alg"))
+    try:
+        inner = acme_jws.JWS.from_json(outer)
+    except (jose.DeserializationError, ValueError, TypeError) as exc:
+        raise malformed(f"keyChange: the inner JWS cannot be read: {exc}") from None
+    assert isinstance(inner, jose.JWS)
+    combined = inner.signature.combined
+    return SignedRequest(jws=inner, payload=inner.payload, nonce="", url=str(header.get("url", "")),
+                         jwk=combined.jwk, kid=None)
 
 
 def _audit(session: Session, runtime: Runtime, caller: Caller, account: AcmeAccount, action: str,
