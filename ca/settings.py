@@ -153,6 +153,7 @@ class AcmeSettings:
     server_key_passphrase_file: Path
     server_names: str
     http01_port: int
+    tlsalpn01_port: int
     resolve: str
     validation_timeout_seconds: int
     nonce_minutes: int
@@ -161,8 +162,8 @@ class AcmeSettings:
     retry_after_seconds: int
 
     def __post_init__(self) -> None:
-        if not 1 <= self.http01_port <= 65535:
-            raise BadRequestError("acme.http01_port must be 1 to 65535")
+        if not 1 <= self.http01_port <= 65535 or not 1 <= self.tlsalpn01_port <= 65535:
+            raise BadRequestError("acme.http01_port and acme.tlsalpn01_port must be 1 to 65535")
         if not 1 <= self.validation_timeout_seconds <= 60:
             raise BadRequestError("acme.validation_timeout_seconds must be 1 to 60")
         if self.nonce_minutes < 1 or self.order_days < 1 or self.certificate_days < 1 or self.retry_after_seconds < 1:

@@ -24,13 +24,14 @@ from ca.ledger.acme_models import AcmeAuthorization, AcmeChallenge, AcmeOrder
 from ca.ledger.audit import append_event
 from ca.runtime import Runtime
 from enrollment.acme_server.accounts import Caller
-from enrollment.acme_server.challenges import validate_http01
+from enrollment.acme_server.challenges import validate_http01, validate_tls_alpn01
 from enrollment.acme_server.domains import check_identifiers, normalize_domain
 from enrollment.acme_server.errors import PREFIX, AcmeError, as_acme_error, malformed, not_found
 from enrollment.acme_server.jws import load_jwk, thumbprint
 from enrollment.acme_server.urls import Urls
 
 PENDING_STATES = ("pending", "processing")
+CHALLENGE_TYPES = ("http-01", "tls-alpn-01")
 
 
 def rfc3339(value: datetime | None) -> str | None:
@@ -103,8 +104,9 @@ def new_order(runtime: Runtime, urls: Urls, caller: Caller) -> tuple[int, dict[s
         for name in names:
             authorization = acme_store.add_authorization(session, AcmeAuthorization(
                 order_id=order.id, account_id=account_id, identifier=name, status="pending", expires_at=expires))
-            acme_store.add_challenge(session, AcmeChallenge(authorization_id=authorization.id, type="http-01",
-                                                            token=secrets.token_urlsafe(32), status="pending"))
+            for kind in CHALLENGE_TYPES:
+                acme_store.add_challenge(session, AcmeChallenge(authorization_id=authorization.id, type=kind,
+                                                                token=secrets.token_urlsafe(32), status="pending"))
         append_event(session, at=now, actor=caller.actor().name, action="acme.order.created",
                      object_type="acme_order", object_id=str(order.id), company_id=caller.company_id,
                      details={"identifiers": names}, source_ip=caller.source_ip)
@@ -140,16 +142,19 @@ def respond_challenge(runtime: Runtime, urls: Urls, caller: Caller, challenge_id
         account = acme_store.get_account(session, account_id)
         if authorization.account_id != account_id:
             raise not_found(f"no challenge {challenge_id}")
-        name, token, status = authorization.identifier, challenge.token, challenge.status
+        name, token, kind = authorization.identifier, challenge.token, challenge.type
         key_authorization = f"{token}.{thumbprint(load_jwk(account.jwk))}"
-        if status != "pending" or not caller.request.payload:
+        if challenge.status != "pending" or authorization.status != "pending" or not caller.request.payload:
             return authorization.id, challenge_json(challenge, urls)
-    outcome = validate_http01(name, token, key_authorization, runtime.settings.acme)
+    if kind == "tls-alpn-01":
+        outcome = validate_tls_alpn01(name, key_authorization, runtime.settings.acme)
+    else:
+        outcome = validate_http01(name, token, key_authorization, runtime.settings.acme)
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
         challenge = acme_store.get_challenge(session, challenge_id)
         authorization = acme_store.get_authorization(session, challenge.authorization_id)
-        if challenge.status == "pending":  # a concurrent retry may have settled it meanwhile
+        if challenge.status == "pending" and authorization.status == "pending":  # not settled meanwhile
             challenge.status = "valid" if outcome.valid else "invalid"
             challenge.validated_at = now if outcome.valid else None
             if not outcome.valid:
@@ -160,7 +165,7 @@ def respond_challenge(runtime: Runtime, urls: Urls, caller: Caller, challenge_id
             append_event(session, at=now, actor=caller.actor().name, action=f"acme.challenge.{challenge.status}",
                          object_type="acme_authorization", object_id=str(authorization.id),
                          company_id=caller.company_id,
-                         details={"identifier": name, "type": "http-01", "detail": outcome.detail},
+                         details={"identifier": name, "type": kind, "detail": outcome.detail},
                          source_ip=caller.source_ip)
         return authorization.id, challenge_json(challenge, urls)
 

@@ -33,6 +33,7 @@ class AcmeWorld:
     directory: str
     port: int
     http01_port: int
+    tlsalpn01_port: int
     root_pem: Path
     issuer_pem: Path
     eab: EabCredentials
@@ -68,7 +69,7 @@ def acme_world(runtime: Runtime, environ: dict[str, str], session_pki: SessionPK
     add_company_domain(runtime, operator, company_eic=EIC, domain=DOMAIN)
     eab = create_eab(runtime, operator, company_eic=EIC)
     repository = start_server(environ, tmp_path / "logs")
-    port, http01_port = free_port(), free_port()
+    port, http01_port, tlsalpn01_port = free_port(), free_port(), free_port()
     acme_dir = tmp_path / "acme"
     env = process_environment(
         environ,
@@ -78,6 +79,7 @@ def acme_world(runtime: Runtime, environ: dict[str, str], session_pki: SessionPK
         PKI_ACME__SERVER_KEY_FILE=str(acme_dir / "server.key.pem"),
         PKI_ACME__SERVER_KEY_PASSPHRASE_FILE=str(tmp_path / "secrets" / "acme.passphrase"),
         PKI_ACME__HTTP01_PORT=str(http01_port),
+        PKI_ACME__TLSALPN01_PORT=str(tlsalpn01_port),
         PKI_ACME__RESOLVE=",".join(f"{name}=127.0.0.1" for name in NAMES),
     )
     log = tmp_path / "logs" / "serve-acme.log"
@@ -87,6 +89,7 @@ def acme_world(runtime: Runtime, environ: dict[str, str], session_pki: SessionPK
                                    start_new_session=True)
     context = ssl.create_default_context(cafile=str(session_pki.root_pem))
     world = AcmeWorld(directory=f"https://127.0.0.1:{port}/acme/directory", port=port, http01_port=http01_port,
+                      tlsalpn01_port=tlsalpn01_port,
                       root_pem=session_pki.root_pem, issuer_pem=session_pki.issuer_pem, eab=eab,
                       repository=repository, process=process, log=log, runtime=runtime)
     try:

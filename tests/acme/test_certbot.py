@@ -53,7 +53,7 @@ def test_certbot_issues_renews_and_revokes(acme_world: AcmeWorld, tmp_path: Path
     assert (live / "fullchain.pem").read_bytes().count(b"BEGIN CERTIFICATE") == 2
 
     # Renewal: an ordinary new order from the stored renewal configuration (same account, no EAB again).
-    _certbot(acme_world, base, "renew", "--force-renewal")
+    _certbot(acme_world, base, "renew", "--force-renewal", "--no-random-sleep-on-renew")
     second = tmp_path / "second.pem"
     second.write_bytes((live / "cert.pem").read_bytes())
     renewed = x509.load_pem_x509_certificate(second.read_bytes())
