@@ -9,10 +9,11 @@ from dataclasses import dataclass
 import josepy as jose
 from acme import jws as acme_jws
 
+from enrollment.acme_server import okp  # noqa: F401  (registers RFC 8037 OKP keys and EdDSA with josepy)
 from enrollment.acme_server.errors import AcmeError, malformed
 
-# RFC 8555 §6.2: MUST support ES256, SHOULD support EdDSA; RS256 for older clients. josepy has no EdDSA.
-ALGORITHMS = ("ES256", "ES384", "RS256")
+# RFC 8555 §6.2: MUST support ES256, SHOULD support EdDSA; RS256 for older clients.
+ALGORITHMS = ("ES256", "ES384", "RS256", "EdDSA")
 MAX_BODY = 64 * 1024
 
 
@@ -43,9 +44,11 @@ class SignedRequest:
         return value
 
     def verify(self, key: jose.JWK) -> None:
+        """The algorithm must be one for the key's type (an RS256 header over an EC key is refused)."""
+        alg = self.jws.signature.combined.alg
         try:
-            ok = self.jws.verify(key)
-        except (jose.Error, ValueError, TypeError):
+            ok = alg is not None and isinstance(key, alg.kty) and self.jws.verify(key)
+        except (jose.Error, ValueError, TypeError, AttributeError):
             ok = False
         if not ok:
             raise malformed("the JWS signature does not verify with the account key")

@@ -9,9 +9,11 @@ import urllib.request
 
 import josepy as jose
 from acme import jws as acme_jws
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from ca.actor import cli_operator
 from ca.audit_trail import company_audit_trail
+from enrollment.acme_server.okp import JWKOKP, EdDSA
 from tests.acme.conftest import AcmeWorld
 from tests.acme.raw import RawClient, new_key
 from tests.conftest import EIC
@@ -149,3 +151,14 @@ def test_rsa_account_key_change_and_deactivation(acme_world: AcmeWorld) -> None:
     assert (refused.status, refused.problem_type) == (403, "unauthorized")
     actions = _actions(acme_world)
     assert "acme.account.key_changed" in actions and "acme.account.deactivated" in actions
+
+
+def test_eddsa_account_key_rfc_8037(acme_world: AcmeWorld) -> None:
+    client = RawClient(acme_world, key=JWKOKP(key=ed25519.Ed25519PrivateKey.generate()), alg=EdDSA)
+    assert client.register().status == 201
+    assert client.order("www.example.test").status == 201
+    # RFC 8037 §2 thumbprint members (crv, kty, x) make the account unique per key: the same key finds it again.
+    assert client.register().status == 200
+    # An ES256 signature for this Ed25519 account: the algorithm does not fit the account key.
+    wrong = client.post(client.directory["newOrder"], {"identifiers": []}, key=new_key()[0], alg=jose.ES256)
+    assert (wrong.status, wrong.problem_type) == (400, "malformed")
