@@ -154,3 +154,9 @@ def delete_expired_nonces(session: Session, now: datetime) -> None:
 
 def find_account(session: Session, account_id: int) -> AcmeAccount | None:
     return session.get(AcmeAccount, account_id)
+
+
+def list_account_order_ids(session: Session, account_id: int, limit: int = 1000) -> list[int]:
+    query = (select(AcmeOrder.id).where(AcmeOrder.account_id == account_id).order_by(AcmeOrder.id.desc())
+             .limit(limit))
+    return list(session.execute(query).scalars())

@@ -248,3 +248,11 @@ def certificate_chain(runtime: Runtime, caller: Caller, order_id: int) -> bytes:
         assert record.der is not None
         leaf = x509.load_der_x509_certificate(record.der).public_bytes(Encoding.PEM)
         return leaf + x509.load_der_x509_certificate(issuer.certificate_der).public_bytes(Encoding.PEM)
+
+
+def list_orders(runtime: Runtime, urls: Urls, caller: Caller, account_id: int) -> dict[str, Any]:
+    """§7.1.2.1: the account's orders, newest first (at most 1000; no pagination)."""
+    if caller.require_account() != account_id:
+        raise AcmeError("unauthorized", "an account may only list its own orders", 403)
+    with runtime.sessionmaker() as session:
+        return {"orders": [urls.order(i) for i in acme_store.list_account_order_ids(session, account_id)]}

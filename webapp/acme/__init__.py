@@ -103,10 +103,7 @@ def create_acme_app(runtime: Runtime) -> Flask:
 
     @app.post("/acme/account/<int:account_id>/orders")
     def account_orders(account_id: int) -> Response:
-        caller = signed()
-        if caller.require_account() != account_id:
-            raise AcmeError("unauthorized", "an account may only list its own orders", 403)
-        return as_json({"orders": []})
+        return as_json(orders.list_orders(runtime, urls, signed(), account_id))
 
     @app.post("/acme/key-change")
     def key_change() -> Response:
