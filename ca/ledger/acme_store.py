@@ -125,11 +125,6 @@ def list_authorization_challenges(session: Session, authorization_id: int) -> li
     return list(session.execute(query).scalars())
 
 
-def find_order_of_certificate(session: Session, certificate_id: int) -> AcmeOrder | None:
-    query = select(AcmeOrder).where(AcmeOrder.certificate_id == certificate_id)
-    return session.execute(query).scalars().first()
-
-
 def get_certificate_by_id(session: Session, certificate_id: int) -> CertificateRecord:
     row = session.get(CertificateRecord, certificate_id)
     if row is None:

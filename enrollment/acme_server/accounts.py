@@ -98,6 +98,8 @@ def new_account(runtime: Runtime, urls: Urls, caller: Caller) -> tuple[AcmeAccou
     with runtime.sessionmaker.begin() as session:
         existing = acme_store.find_account_by_thumbprint(session, print_)
         if existing is not None:
+            if existing.status != "valid":
+                raise unauthorized(f"the account of this key is {existing.status}")  # §7.3.6: final
             return existing, False
         if registration.only_return_existing:
             raise AcmeError("accountDoesNotExist", "no account exists with this key")

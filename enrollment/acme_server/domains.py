@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 
 from ca.actor import Actor
+from ca.errors import BadRequestError, NotFoundError
 from ca.ledger import Session, acme_store
 from ca.ledger.audit import append_event
 from ca.runtime import Runtime
 from ca.scope import find_company
-from enrollment.acme_server.errors import AcmeError
+from enrollment.acme_server.errors import PREFIX, AcmeError
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -31,8 +32,6 @@ def add_company_domain(runtime: Runtime, actor: Actor, *, company_eic: str, doma
     actor.require_operator()
     name = normalize_domain(domain)
     if name is None:
-        from ca.errors import BadRequestError
-
         raise BadRequestError(f"{domain!r} is not a DNS domain name")
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
@@ -48,8 +47,6 @@ def list_company_domains(runtime: Runtime, actor: Actor, *, company_eic: str) ->
     with runtime.sessionmaker() as session:
         company = find_company(session, company_eic)
         if not actor.can_see_company(company.id):
-            from ca.errors import NotFoundError
-
             raise NotFoundError(f"no company with EIC {company.eic}")
         return acme_store.list_company_domains(session, company.id)
 
@@ -89,6 +86,4 @@ def check_identifiers(session: Session, company_id: int, identifiers: list[tuple
 
 
 def _sub(acme_type: str, kind: str, value: str, detail: str) -> dict[str, object]:
-    from enrollment.acme_server.errors import PREFIX
-
     return {"type": PREFIX + acme_type, "detail": detail, "identifier": {"type": kind, "value": value}}

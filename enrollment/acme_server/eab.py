@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import josepy as jose
 
 from ca.actor import Actor
-from ca.ledger import Session, acme_store
+from ca.ledger import Session, acme_store, store
 from ca.ledger.acme_models import AcmeEabKey
 from ca.ledger.audit import append_event
 from ca.runtime import Runtime
@@ -34,8 +34,6 @@ def create_eab(runtime: Runtime, actor: Actor, *, company_eic: str | None = None
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
         company_id = one_company(session, actor, company_eic)
-        from ca.ledger import store
-
         company = store.get_company(session, company_id)
         acme_store.add_eab_key(session, kid=kid, hmac_key=key, company_id=company_id, at=now, created_by=actor.name)
         append_event(session, at=now, actor=actor.name, action="acme.eab.created", object_type="acme_eab",

@@ -26,18 +26,21 @@ class AcmeError(PKIError):
     kind = "acme"
 
     def __init__(self, acme_type: str, detail: str, status: int = 400, *,
-                 subproblems: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> None:
+                 subproblems: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.acme_type = acme_type
         self.detail = detail
         self.status = status
         self.subproblems = subproblems or []
         self.headers = headers or {}
+        self.extra = extra or {}  # further members of the problem document (e.g. `algorithms`, §6.2)
 
     def problem(self) -> dict[str, Any]:
         body: dict[str, Any] = {"type": PREFIX + self.acme_type, "detail": self.detail, "status": self.status}
         if self.subproblems:
             body["subproblems"] = self.subproblems
+        body.update(self.extra)
         return body
 
 

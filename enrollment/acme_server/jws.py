@@ -18,10 +18,8 @@ MAX_BODY = 64 * 1024
 
 
 def bad_algorithm(alg: object) -> AcmeError:
-    error = AcmeError("badSignatureAlgorithm", f"signature algorithm {alg!r} is not supported; use one of "
-                      + ", ".join(ALGORITHMS))
-    error.algorithms = list(ALGORITHMS)  # type: ignore[attr-defined]
-    return error
+    return AcmeError("badSignatureAlgorithm", f"signature algorithm {alg!r} is not supported; use one of "
+                     + ", ".join(ALGORITHMS), extra={"algorithms": list(ALGORITHMS)})
 
 
 @dataclass(frozen=True)

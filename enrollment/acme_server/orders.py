@@ -146,6 +146,8 @@ def respond_challenge(runtime: Runtime, urls: Urls, caller: Caller, challenge_id
         key_authorization = f"{token}.{thumbprint(load_jwk(account.jwk))}"
         if challenge.status != "pending" or authorization.status != "pending" or not caller.request.payload:
             return authorization.id, challenge_json(challenge, urls)
+        if authorization.expires_at <= runtime.clock.now():
+            raise malformed("this authorization has expired: place a new order")
     if kind == "tls-alpn-01":
         outcome = validate_tls_alpn01(name, key_authorization, runtime.settings.acme)
     else:
@@ -211,6 +213,8 @@ def finalize(runtime: Runtime, urls: Urls, caller: Caller, order_id: int) -> dic
         order = _owned_order(session, caller, order_id)
         if order.status != "ready":
             raise AcmeError("orderNotReady", f"the order is {order.status}, not ready", 403)
+        if order.expires_at <= runtime.clock.now():
+            raise AcmeError("orderNotReady", "the order has expired: place a new order", 403)
         names = json.loads(order.identifiers)
         if _csr_names(csr) != set(names):
             raise AcmeError("badCSR", "the CSR must name exactly the order's identifiers: " + ", ".join(names))

@@ -40,8 +40,6 @@ def create_acme_app(runtime: Runtime) -> Flask:
     def problem(error: PKIError) -> Response:
         acme_error = as_acme_error(error)
         body = acme_error.problem()
-        if hasattr(acme_error, "algorithms"):
-            body["algorithms"] = acme_error.algorithms
         response = Response(json.dumps(body), status=acme_error.status, mimetype="application/problem+json")
         response.headers.update(acme_error.headers)
         try:
