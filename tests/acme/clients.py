@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 from cryptography import x509
@@ -36,3 +38,20 @@ def ocsp_status(world: AcmeWorld, leaf: Path) -> str:
 def ledger_view(world: AcmeWorld, leaf: Path):  # type: ignore[no-untyped-def]
     certificate = x509.load_pem_x509_certificate(leaf.read_bytes())
     return show_certificate(world.runtime, cli_operator("pytest"), format_serial(certificate.serial_number))
+
+
+def wait_in_crl(world: AcmeWorld, leaf: Path, timeout: float = 20) -> None:
+    """The repository's maintenance publishes a new CRL shortly after a revocation (DESIGN §5)."""
+    certificate = x509.load_pem_x509_certificate(leaf.read_bytes())
+    url = world.repository.url(f"/pki/crl/{world.issuer_name}.crl")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                crl = x509.load_der_x509_crl(response.read())
+            if crl.get_revoked_certificate_by_serial_number(certificate.serial_number) is not None:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"serial {certificate.serial_number:x} not in {url} after {timeout} s"
+        time.sleep(0.25)

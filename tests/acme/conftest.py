@@ -41,9 +41,7 @@ class AcmeWorld:
     process: subprocess.Popen[bytes]
     log: Path
     runtime: Runtime
-
-    def new_eab(self) -> EabCredentials:
-        return create_eab(self.runtime, cli_operator("pytest"), company_eic=EIC)
+    issuer_name: str
 
 
 def _wait_https(url: str, context: ssl.SSLContext, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -68,7 +66,7 @@ def acme_world(runtime: Runtime, environ: dict[str, str], session_pki: SessionPK
     operator = cli_operator("pytest")
     add_company_domain(runtime, operator, company_eic=EIC, domain=DOMAIN)
     eab = create_eab(runtime, operator, company_eic=EIC)
-    repository = start_server(environ, tmp_path / "logs")
+    repository = start_server(environ, tmp_path / "logs", extra_env={"PKI_CRL__PUBLISH_DELAY_SECONDS": "1"})
     port, http01_port, tlsalpn01_port = free_port(), free_port(), free_port()
     acme_dir = tmp_path / "acme"
     env = process_environment(
@@ -91,7 +89,8 @@ def acme_world(runtime: Runtime, environ: dict[str, str], session_pki: SessionPK
     world = AcmeWorld(directory=f"https://127.0.0.1:{port}/acme/directory", port=port, http01_port=http01_port,
                       tlsalpn01_port=tlsalpn01_port,
                       root_pem=session_pki.root_pem, issuer_pem=session_pki.issuer_pem, eab=eab,
-                      repository=repository, process=process, log=log, runtime=runtime)
+                      repository=repository, process=process, log=log, runtime=runtime,
+                      issuer_name=session_pki.issuer_name)
     try:
         _wait_https(world.directory, context, process, log)
         yield world
@@ -104,3 +103,5 @@ def acme_world(runtime: Runtime, environ: dict[str, str], session_pki: SessionPK
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
         stop_server(repository)
+    for log_file in (log, repository.log):
+        assert "Traceback" not in log_file.read_text(errors="replace"), log_file.read_text(errors="replace")[-3000:]

@@ -11,7 +11,7 @@ from cryptography import x509
 
 from ca.actor import cli_operator
 from ca.audit_trail import company_audit_trail
-from tests.acme.clients import ledger_view, ocsp_status, openssl_verify, run
+from tests.acme.clients import ledger_view, ocsp_status, openssl_verify, run, wait_in_crl
 from tests.acme.conftest import AcmeWorld
 from tests.conftest import EIC
 from tests.support.tools import require_tool
@@ -69,6 +69,8 @@ def test_certbot_issues_renews_and_revokes(acme_world: AcmeWorld, tmp_path: Path
     _certbot(acme_world, base, "revoke", "--cert-path", first, "--key-path", first_key, "--reason", "keycompromise",
              "--no-delete-after-revoke", "--server", acme_world.directory)
     assert ocsp_status(acme_world, first) == "revoked"
+    wait_in_crl(acme_world, first)
+    wait_in_crl(acme_world, second)
 
     events = company_audit_trail(acme_world.runtime, cli_operator("pytest"), company_eic=EIC)
     actions = [e.action for e in events]
