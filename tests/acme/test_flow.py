@@ -6,15 +6,18 @@ then revokes, then answers alreadyRevoked."""
 from __future__ import annotations
 
 import http.server
+import socket
+import ssl
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import josepy as jose
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from ca.actor import cli_operator
 from enrollment.accounts import companies
@@ -121,3 +124,59 @@ def test_order_finalize_download_and_revoke(acme_world: AcmeWorld, responder: di
     assert revoked.status == 200, revoked.body
     twice = client.post(client.directory["revokeCert"], {"certificate": certificate})
     assert twice.problem_type == "alreadyRevoked"
+
+
+@pytest.fixture
+def plain_tls_server(acme_world: AcmeWorld, tmp_path) -> Iterator[None]:
+    """A TLS server on acme.tlsalpn01_port that knows no acme-tls/1 (it shows an ordinary certificate)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "www.example.test")])
+    now = datetime.now(UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=1))
+                   .not_valid_after(now + timedelta(hours=1)).sign(key, hashes.SHA256()))
+    pem = tmp_path / "plain.pem"
+    pem.write_bytes(certificate.public_bytes(Encoding.PEM) + key.private_bytes(
+        Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    context.load_cert_chain(pem)
+    listener = socket.create_server(("127.0.0.1", acme_world.tlsalpn01_port))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            try:
+                with context.wrap_socket(connection, server_side=True):
+                    pass
+            except (OSError, ssl.SSLError):
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield None
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def test_failed_validations_say_why(acme_world: AcmeWorld, responder: dict[str, str], plain_tls_server: None) -> None:
+    client = RawClient(acme_world)
+    client.register()
+    created = client.order("www.example.test", "api.example.test")
+    first, second = created.json()["authorizations"]
+    http01 = next(c for c in client.post(first, None).json()["challenges"] if c["type"] == "http-01")
+    responder[http01["token"]] = f"{http01['token']}.not-the-thumbprint"
+    wrong = client.post(http01["url"], {}).json()
+    assert wrong["status"] == "invalid" and wrong["error"]["type"].endswith(":incorrectResponse")
+    alpn = next(c for c in client.post(second, None).json()["challenges"] if c["type"] == "tls-alpn-01")
+    refused = client.post(alpn["url"], {}).json()
+    assert refused["status"] == "invalid" and refused["error"]["type"].endswith(":unauthorized"), refused
+    assert "acme-tls/1" in refused["error"]["detail"]
+    assert client.post(created.headers["Location"], None).json()["status"] == "invalid"
