@@ -19,7 +19,15 @@ from ca.runtime import Runtime
 from ca.vocabulary import ActorKind
 from enrollment.acme_server.eab import as_jwk, verify_eab
 from enrollment.acme_server.errors import AcmeError, malformed, unauthorized
-from enrollment.acme_server.jws import ALGORITHMS, SignedRequest, bad_algorithm, load_jwk, parse_request, thumbprint
+from enrollment.acme_server.jws import (
+    ALGORITHMS,
+    DECODE_ERRORS,
+    SignedRequest,
+    bad_algorithm,
+    load_jwk,
+    parse_request,
+    thumbprint,
+)
 from enrollment.acme_server.nonces import use_nonce
 from enrollment.acme_server.urls import Urls
 
@@ -89,7 +97,7 @@ def new_account(runtime: Runtime, urls: Urls, caller: Caller) -> tuple[AcmeAccou
     payload = caller.request.json_payload()
     try:
         registration = messages.NewRegistration.from_json(payload)
-    except jose.DeserializationError as exc:
+    except DECODE_ERRORS as exc:
         raise malformed(f"newAccount payload: {exc}") from None
     key = caller.request.jwk
     assert key is not None
@@ -152,7 +160,7 @@ def change_key(runtime: Runtime, urls: Urls, caller: Caller) -> AcmeAccount:
         account = acme_store.get_account(session, account_id)
         try:
             old_key = as_jwk(payload.get("oldKey"))
-        except (jose.DeserializationError, TypeError, ValueError):
+        except DECODE_ERRORS:
             raise malformed("keyChange: oldKey is not a JWK") from None
         if thumbprint(old_key) != account.key_thumbprint:
             raise unauthorized("keyChange: oldKey is not the account's current key")
@@ -179,7 +187,7 @@ def parse_request_inner(outer: dict[str, Any]) -> SignedRequest:
         raise bad_algorithm(header.get("alg"))
     try:
         inner = acme_jws.JWS.from_json(outer)
-    except (jose.DeserializationError, ValueError, TypeError) as exc:
+    except DECODE_ERRORS as exc:
         raise malformed(f"keyChange: the inner JWS cannot be read: {exc}") from None
     assert isinstance(inner, jose.JWS)
     combined = inner.signature.combined

@@ -16,6 +16,7 @@ from ca.ledger.audit import append_event
 from ca.runtime import Runtime
 from ca.scope import one_company
 from enrollment.acme_server.errors import AcmeError, malformed, unauthorized
+from enrollment.acme_server.jws import DECODE_ERRORS
 
 _HMAC_ALGORITHMS = {"HS256": jose.HS256, "HS384": jose.HS384, "HS512": jose.HS512}
 
@@ -61,7 +62,7 @@ def verify_eab(session: Session, binding: object, account_key: jose.JWK, new_acc
     try:
         header = json.loads(jose.b64decode(binding["protected"]))
         inner = jose.JWS.from_json(binding)
-    except (KeyError, TypeError, ValueError, jose.DeserializationError):
+    except DECODE_ERRORS:
         raise malformed("externalAccountBinding is not a readable JWS") from None
     if not isinstance(header, dict) or header.get("alg") not in _HMAC_ALGORITHMS:
         raise malformed("externalAccountBinding must be signed with HS256, HS384 or HS512")
@@ -74,7 +75,7 @@ def verify_eab(session: Session, binding: object, account_key: jose.JWK, new_acc
         raise unauthorized("unknown External Account Binding kid")
     try:
         bound_key = as_jwk(json.loads(inner.payload))
-    except (ValueError, TypeError, jose.DeserializationError):
+    except DECODE_ERRORS:
         raise malformed("externalAccountBinding payload is not a JWK") from None
     if bound_key.public_key() != account_key.public_key():
         raise malformed("externalAccountBinding payload is not this account's key")

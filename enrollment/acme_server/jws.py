@@ -15,6 +15,9 @@ from enrollment.acme_server.errors import AcmeError, malformed
 # RFC 8555 §6.2: MUST support ES256, SHOULD support EdDSA; RS256 for older clients.
 ALGORITHMS = ("ES256", "ES384", "RS256", "EdDSA")
 MAX_BODY = 64 * 1024
+# What josepy's decoders raise on input of the wrong shape (a number where a base64 string belongs raises
+# AttributeError, a missing member KeyError): every one is the client's error, answered `malformed`.
+DECODE_ERRORS = (jose.DeserializationError, ValueError, TypeError, KeyError, AttributeError)
 
 
 def bad_algorithm(alg: object) -> AcmeError:
@@ -86,9 +89,9 @@ def parse_request(body: bytes) -> SignedRequest:
         raise malformed("the protected header has no url (RFC 8555 §6.4)")
     try:
         parsed = acme_jws.JWS.from_json(raw)
-        assert isinstance(parsed, jose.JWS)
-    except (jose.DeserializationError, ValueError, TypeError) as exc:
+    except DECODE_ERRORS as exc:
         raise malformed(f"the JWS cannot be read: {exc}") from None
+    assert isinstance(parsed, jose.JWS)
     combined = parsed.signature.combined
     return SignedRequest(jws=parsed, payload=parsed.payload, nonce=str(header["nonce"]), url=str(header["url"]),
                          jwk=combined.jwk, kid=combined.kid)

@@ -12,7 +12,6 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import josepy as jose
 from acme import messages
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -27,7 +26,7 @@ from enrollment.acme_server.accounts import Caller
 from enrollment.acme_server.challenges import validate_http01, validate_tls_alpn01
 from enrollment.acme_server.domains import check_identifiers, normalize_domain
 from enrollment.acme_server.errors import PREFIX, AcmeError, as_acme_error, malformed, not_found
-from enrollment.acme_server.jws import load_jwk, thumbprint
+from enrollment.acme_server.jws import DECODE_ERRORS, load_jwk, thumbprint
 from enrollment.acme_server.urls import Urls
 
 PENDING_STATES = ("pending", "processing")
@@ -88,7 +87,8 @@ def new_order(runtime: Runtime, urls: Urls, caller: Caller) -> tuple[int, dict[s
     payload = caller.request.json_payload()
     try:
         request = messages.NewOrder.from_json(payload)
-    except (jose.DeserializationError, TypeError, ValueError) as exc:
+        identifiers = [(str(i.typ.name), str(i.value)) for i in (request.identifiers or ())]
+    except DECODE_ERRORS as exc:
         raise malformed(f"newOrder payload: {exc}") from None
     if "notBefore" in payload or "notAfter" in payload:
         raise malformed("notBefore and notAfter are not supported: the tls-server profile sets the validity")
@@ -96,8 +96,7 @@ def new_order(runtime: Runtime, urls: Urls, caller: Caller) -> tuple[int, dict[s
     expires = now + timedelta(days=runtime.settings.acme.order_days)
     with runtime.sessionmaker.begin() as session:
         assert caller.company_id is not None
-        names = check_identifiers(session, caller.company_id,
-                                  [(str(i.typ.name), str(i.value)) for i in (request.identifiers or ())])
+        names = check_identifiers(session, caller.company_id, identifiers)
         order = acme_store.add_order(session, AcmeOrder(account_id=account_id, status="pending",
                                                         identifiers=json.dumps(names), expires_at=expires,
                                                         created_at=now))
@@ -207,7 +206,7 @@ def finalize(runtime: Runtime, urls: Urls, caller: Caller, order_id: int) -> dic
     payload = caller.request.json_payload()
     try:
         csr = messages.CertificateRequest.from_json(payload).csr
-    except (jose.DeserializationError, TypeError, ValueError):
+    except DECODE_ERRORS:
         raise AcmeError("badCSR", "the csr field is not a base64url DER certificate signing request") from None
     with runtime.sessionmaker.begin() as session:
         order = _owned_order(session, caller, order_id)
@@ -216,7 +215,11 @@ def finalize(runtime: Runtime, urls: Urls, caller: Caller, order_id: int) -> dic
         if order.expires_at <= runtime.clock.now():
             raise AcmeError("orderNotReady", "the order has expired: place a new order", 403)
         names = json.loads(order.identifiers)
-        if _csr_names(csr) != set(names):
+        try:
+            asked = _csr_names(csr)
+        except ValueError:
+            raise AcmeError("badCSR", "the CSR's extensions cannot be read") from None
+        if asked != set(names):
             raise AcmeError("badCSR", "the CSR must name exactly the order's identifiers: " + ", ".join(names))
         order.status = "processing"
     settings = runtime.settings.acme

@@ -3,7 +3,6 @@ certificate's own key (jwk); then the one revocation path (`ca.revoke`), so CRLs
 
 from __future__ import annotations
 
-import josepy as jose
 from acme import messages
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -17,6 +16,7 @@ from ca.x509.reasons import REASON_NAMES
 from ca.x509.serials import format_serial
 from enrollment.acme_server.accounts import Caller
 from enrollment.acme_server.errors import AcmeError, as_acme_error, malformed, unauthorized
+from enrollment.acme_server.jws import DECODE_ERRORS
 
 
 def _spki(key: object) -> bytes:
@@ -27,7 +27,7 @@ def revoke(runtime: Runtime, caller: Caller) -> str:
     payload = caller.request.json_payload()
     try:
         message = messages.Revocation.from_json(dict(payload, reason=payload.get("reason", 0)))
-    except (jose.DeserializationError, TypeError, ValueError):
+    except DECODE_ERRORS:
         raise malformed("revokeCert: certificate must be base64url DER") from None
     reason = REASON_NAMES.get(message.reason) if isinstance(message.reason, int) else None
     if reason is None:

@@ -162,3 +162,37 @@ def test_eddsa_account_key_rfc_8037(acme_world: AcmeWorld) -> None:
     # An ES256 signature for this Ed25519 account: the algorithm does not fit the account key.
     wrong = client.post(client.directory["newOrder"], {"identifiers": []}, key=new_key()[0], alg=jose.ES256)
     assert (wrong.status, wrong.problem_type) == (400, "malformed")
+
+
+def test_garbage_is_always_an_acme_problem(acme_world: AcmeWorld) -> None:
+    """Odd bodies on every endpoint: a problem document with a 4xx status, never a 5xx or an HTML page (the
+    only successes: the caller's own account and order list)."""
+    client = RawClient(acme_world)
+    client.register()
+    base = acme_world.directory.removesuffix("/directory")
+    endpoints = [f"{base}/{p}" for p in ("new-account", "new-order", "revoke-cert", "key-change", "order/1",
+                                         "order/1/finalize", "authz/1", "chall/1", "cert/1", "account/1",
+                                         "account/1/orders", "order/99999999999999")]
+    payloads = [None, [], "x", 1, {"identifiers": "x"}, {"identifiers": [{"type": 1}]}, {"csr": 5},
+                {"certificate": "%%%"}, {"certificate": "AAAA", "reason": "x"}, {"protected": 5},
+                {"protected": "e30", "payload": "", "signature": ""}, {"contact": [1]}, {"status": "valid"},
+                {"externalAccountBinding": {"protected": "bad"}}, {"identifiers": [{"type": "dns", "value": 7}]}]
+    newcomer = RawClient(acme_world)  # a key without an account: new-account then needs a valid EAB
+    seen = set()
+    for url in endpoints:
+        for payload in payloads:
+            if url.endswith("new-account"):
+                reply = newcomer.post(url, payload, embed=True)
+            else:
+                reply = client.post(url, payload)
+            assert reply.status < 500, (url, payload, reply.status, reply.body)
+            if reply.status >= 400:
+                assert reply.headers["Content-Type"] == "application/problem+json", (url, payload)
+                seen.add(reply.problem_type)
+            else:  # only its own account (unknown members are ignored, §7.3.2) and order list answer
+                assert url.endswith(("/account/1", "/account/1/orders")), (url, payload, reply.body)
+        for raw in (b"", b"{", b"\xff\xfe", b'{"protected": "!!!", "payload": "", "signature": ""}',
+                    b'{"signatures": []}', b"[]"):
+            reply = client.post_body(url, raw)
+            assert 400 <= reply.status < 500 and reply.problem_type, (url, raw, reply.body)
+    assert "malformed" in seen

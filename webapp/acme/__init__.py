@@ -66,6 +66,16 @@ def create_acme_app(runtime: Runtime) -> Flask:
     def on_pki_error(error: PKIError) -> Response:
         return problem(error)
 
+    @app.errorhandler(Exception)
+    def on_bug(error: Exception) -> Response:
+        """A bug still answers in ACME's words (§6.7 serverInternal), and is logged with its traceback."""
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(error, HTTPException):
+            return problem(AcmeError("malformed", error.description or error.name, error.code or 400))
+        log.exception("ACME request %s %s failed", request.method, request.path)
+        return problem(AcmeError("serverInternal", "the server failed on this request; it was logged", 500))
+
     @app.errorhandler(404)
     def on_not_found(_error: Exception) -> Response:
         return problem(AcmeError("malformed", f"no ACME resource at {request.path}", 404))
