@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MAX_ID = 2**31 - 1  # ledger ids are 32-bit integers on PostgreSQL
+
 
 @dataclass(frozen=True)
 class Urls:
@@ -61,7 +63,7 @@ class Urls:
     def account_id(self, kid: str) -> int | None:
         prefix = self._url("account/")
         tail = kid[len(prefix):] if kid.startswith(prefix) else ""
-        return int(tail) if tail.isdigit() and len(tail) < 12 else None
+        return int(tail) if tail.isdigit() and len(tail) < 11 and int(tail) <= MAX_ID else None
 
     def directory_json(self) -> dict[str, object]:
         return {"newNonce": self.new_nonce, "newAccount": self.new_account, "newOrder": self.new_order,

@@ -172,7 +172,7 @@ def test_garbage_is_always_an_acme_problem(acme_world: AcmeWorld) -> None:
     base = acme_world.directory.removesuffix("/directory")
     endpoints = [f"{base}/{p}" for p in ("new-account", "new-order", "revoke-cert", "key-change", "order/1",
                                          "order/1/finalize", "authz/1", "chall/1", "cert/1", "account/1",
-                                         "account/1/orders", "order/99999999999999")]
+                                         "account/1/orders", "order/99999999999999", "order/2147483648")]
     payloads = [None, [], "x", 1, {"identifiers": "x"}, {"identifiers": [{"type": 1}]}, {"csr": 5},
                 {"certificate": "%%%"}, {"certificate": "AAAA", "reason": "x"}, {"protected": 5},
                 {"protected": "e30", "payload": "", "signature": ""}, {"contact": [1]}, {"status": "valid"},

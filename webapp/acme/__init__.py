@@ -23,6 +23,7 @@ from enrollment.acme_server.urls import Urls
 
 log = logging.getLogger("portail.acme")
 JOSE = "application/jose+json"
+# Routes take ids up to the ledger's integer range (PostgreSQL int4): a larger one is a 404, not a DB error.
 
 
 def create_acme_app(runtime: Runtime) -> Flask:
@@ -104,12 +105,12 @@ def create_acme_app(runtime: Runtime) -> Flask:
         return as_json(accounts.account_json(account, urls), 201 if created else 200,
                        location=urls.account(account.id))
 
-    @app.post("/acme/account/<int:account_id>")
+    @app.post("/acme/account/<int(max=2147483647):account_id>")
     def account(account_id: int) -> Response:
         row = accounts.update_account(runtime, urls, signed(), account_id)
         return as_json(accounts.account_json(row, urls), location=urls.account(row.id))
 
-    @app.post("/acme/account/<int:account_id>/orders")
+    @app.post("/acme/account/<int(max=2147483647):account_id>/orders")
     def account_orders(account_id: int) -> Response:
         return as_json(orders.list_orders(runtime, urls, signed(), account_id))
 
@@ -123,19 +124,19 @@ def create_acme_app(runtime: Runtime) -> Flask:
         order_id, body = orders.new_order(runtime, urls, signed())
         return as_json(body, 201, location=urls.order(order_id))
 
-    @app.post("/acme/order/<int:order_id>")
+    @app.post("/acme/order/<int(max=2147483647):order_id>")
     def order(order_id: int) -> Response:
         return as_json(orders.get_order(runtime, urls, signed(), order_id), location=urls.order(order_id))
 
-    @app.post("/acme/order/<int:order_id>/finalize")
+    @app.post("/acme/order/<int(max=2147483647):order_id>/finalize")
     def finalize(order_id: int) -> Response:
         return as_json(orders.finalize(runtime, urls, signed(), order_id), location=urls.order(order_id))
 
-    @app.post("/acme/authz/<int:authorization_id>")
+    @app.post("/acme/authz/<int(max=2147483647):authorization_id>")
     def authorization(authorization_id: int) -> Response:
         return as_json(orders.get_authorization(runtime, urls, signed(), authorization_id))
 
-    @app.post("/acme/chall/<int:challenge_id>")
+    @app.post("/acme/chall/<int(max=2147483647):challenge_id>")
     def challenge(challenge_id: int) -> Response:
         authorization_id, body = orders.respond_challenge(runtime, urls, signed(), challenge_id)
         response = as_json(body)
@@ -143,7 +144,7 @@ def create_acme_app(runtime: Runtime) -> Flask:
                                     f'<{urls.directory}>;rel="index"')
         return response
 
-    @app.post("/acme/cert/<int:order_id>")
+    @app.post("/acme/cert/<int(max=2147483647):order_id>")
     def certificate(order_id: int) -> Response:
         chain = orders.certificate_chain(runtime, signed(), order_id)
         return nonce_headers(Response(chain, mimetype="application/pem-certificate-chain"))
