@@ -87,7 +87,8 @@ class _Plan:
 
 
 def _plan(session: Session, runtime: Runtime, actor: Actor, csr: CheckedCSR, *, user_email: str | None,
-          profile_name: str, days: int | None, dns_names: tuple[str, ...], issuer_name: str | None) -> _Plan:
+          profile_name: str, days: int | None, dns_names: tuple[str, ...], issuer_name: str | None,
+          company_id: int | None = None) -> _Plan:
     settings = runtime.settings
     now = runtime.clock.now()
     profile = load_profile(profile_name, settings.profiles)
@@ -96,6 +97,8 @@ def _plan(session: Session, runtime: Runtime, actor: Actor, csr: CheckedCSR, *, 
         raise BadRequestError(f"validity must be 1 to {profile.max_days} days for profile {profile.name}")
     user = store.get_user_by_email(session, user_email) if user_email else None
     company = store.get_company(session, user.company_id) if user and user.company_id else None
+    if user is None and company_id is not None:  # a company's server certificate (ACME, issue 12)
+        company = store.get_company(session, company_id)
     if profile.name == "browser":
         if user is None or company is None:
             raise BadRequestError("a browser certificate needs a user who belongs to a company")
@@ -166,6 +169,7 @@ def issue_certificate(
     dns_names: tuple[str, ...] = (),
     issuer_name: str | None = None,
     request: ForRequest | None = None,
+    company_id: int | None = None,
 ) -> IssuedCertificate:
     started = time.perf_counter()
     now = runtime.clock.now()
@@ -175,7 +179,7 @@ def issue_certificate(
         csr = checked_csr(csr_data)
         with runtime.sessionmaker() as session:
             plan = _plan(session, runtime, actor, csr, user_email=user_email, profile_name=profile_name,
-                         days=days, dns_names=dns_names, issuer_name=issuer_name)
+                         days=days, dns_names=dns_names, issuer_name=issuer_name, company_id=company_id)
         issuer, user, company = plan.issuer, plan.user, plan.company
         urls = repository_urls(runtime.settings.repository.base_url, issuer.name)
         lint = runtime.settings.ca.lint_before_sign

@@ -216,6 +216,60 @@ class OAuthSettings:
 
 
 @dataclass(frozen=True)
+class AcmeSettings:
+    """The ACME server (RFC 8555, issue 12); every key is documented in config/default.toml [acme]."""
+
+    host: str
+    port: int
+    base_url: str
+    server_cert_file: Path
+    server_key_file: Path
+    server_key_passphrase_file: Path
+    server_names: str
+    http01_port: int
+    tlsalpn01_port: int
+    resolve: str
+    validation_timeout_seconds: int
+    nonce_minutes: int
+    order_days: int
+    certificate_days: int
+    retry_after_seconds: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.http01_port <= 65535 or not 1 <= self.tlsalpn01_port <= 65535:
+            raise BadRequestError("acme.http01_port and acme.tlsalpn01_port must be 1 to 65535")
+        if not 1 <= self.validation_timeout_seconds <= 60:
+            raise BadRequestError("acme.validation_timeout_seconds must be 1 to 60")
+        if self.nonce_minutes < 1 or self.order_days < 1 or self.certificate_days < 1 or self.retry_after_seconds < 1:
+            raise BadRequestError("acme.nonce_minutes, order_days, certificate_days and retry_after_seconds "
+                                  "must be positive")
+        self.resolved_addresses  # noqa: B018  (a malformed acme.resolve is refused at start)
+
+    @property
+    def directory_base(self) -> str:
+        """The public base of every ACME URL (RFC 8555 §7.1): base_url, or https://host:port."""
+        return (self.base_url or f"https://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def resolved_addresses(self) -> dict[str, str]:
+        """`name=address,...`: fixed addresses for validation (tests and closed networks, like Pebble's resolver
+        option); not for production."""
+        table: dict[str, str] = {}
+        for part in self.resolve.split(","):
+            if not part.strip():
+                continue
+            name, sep, address = part.partition("=")
+            if not sep or not name.strip() or not address.strip():
+                raise BadRequestError(f"acme.resolve: expected name=address, got {part.strip()!r}")
+            table[name.strip().lower().rstrip(".")] = address.strip()
+        return table
+
+    @property
+    def server_name_list(self) -> tuple[str, ...]:
+        return tuple(part.strip() for part in self.server_names.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     ca: CASettings
@@ -228,6 +282,7 @@ class Settings:
     logging: LoggingSettings
     lifecycle: LifecycleSettings
     oauth: OAuthSettings
+    acme: AcmeSettings
     profiles: Mapping[str, Mapping[str, Any]]
     base_dir: Path
 
@@ -244,6 +299,7 @@ _SECTIONS = {
     "logging": LoggingSettings,
     "lifecycle": LifecycleSettings,
     "oauth": OAuthSettings,
+    "acme": AcmeSettings,
 }
 
 

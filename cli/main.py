@@ -55,6 +55,7 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 def _register() -> None:
     from cli import (
+        acme,
         api_client,
         audit,
         cert,
@@ -73,7 +74,7 @@ def _register() -> None:
     )
 
     for module in (root, issuer, lifecycle, company, user, cert, revocation, audit, db, serve, quickstart, portal,
-                   request, notify, api_client):
+                   request, notify, api_client, acme):
         for command in module.COMMANDS:
             cli.add_command(command)
 

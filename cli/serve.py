@@ -15,13 +15,14 @@ _TARGETS = {"repository": "webapp.wsgi:repository", "portal": "webapp.portal_wsg
 
 @click.command("serve")
 @click.argument("service", default="repository",
-                type=click.Choice(["repository", "portal", "frontoffice", "api-mtls", "all"]))
+                type=click.Choice(["repository", "portal", "frontoffice", "api-mtls", "acme", "all"]))
 @click.option("--host", default=None, help="Address to listen on (default from the settings).")
 @click.option("--port", default=None, type=int, help="Port to listen on (default from the settings).")
 @click.option("--workers", default=1, show_default=True, type=int)
 @pass_ctx
 def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, workers: int) -> None:
-    """Serve the repository (CA certificates, CRLs, OCSP), the portal, the front office, or all three.
+    """Serve the repository (CA certificates, CRLs, OCSP), the portal, the front office, the ACME server
+    (HTTPS, directory at <acme.base_url>/acme/directory, docs/acme.md), or all of them.
 
     \b
     `serve all` supervises one child process per service: a child that dies
@@ -42,6 +43,8 @@ def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, wor
         from cli.serve_api_mtls import serve_api_mtls
 
         return serve_api_mtls(ctx, host, port, workers)
+    if service == "acme":
+        return _serve_acme(ctx, host, port, workers)
     settings = ctx.settings
     if ctx.config:
         os.environ["PKI_CONFIG"] = os.path.abspath(ctx.config)
@@ -60,7 +63,7 @@ def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, wor
 def all_children(base: list[str], host: str | None, workers: int) -> list[tuple[str, list[str]]]:
     """The (name, argv) of each service `serve all` supervises: --host and --workers reach every child."""
     options = (["--host", host] if host else []) + ["--workers", str(workers)]
-    return [(name, [*base, "serve", name, *options]) for name in ("repository", "portal", "frontoffice")]
+    return [(name, [*base, "serve", name, *options]) for name in ("repository", "portal", "frontoffice", "acme")]
 
 
 def _serve_all(ctx: CLIContext, host: str | None, port: int | None, workers: int) -> None:
@@ -70,7 +73,7 @@ def _serve_all(ctx: CLIContext, host: str | None, port: int | None, workers: int
     from cli.supervise import supervise
 
     if port is not None:
-        raise BadRequestError("serve all runs three services on their own ports: set repository.port, "
+        raise BadRequestError("serve all runs each service on its own port: set repository.port, acme.port, "
                               "portal.port and frontoffice.port instead of --port")
     if workers < 1:
         raise BadRequestError("--workers must be at least 1")
@@ -110,6 +113,29 @@ def _serve_frontoffice(ctx: CLIContext, host: str | None, port: int | None, work
     ctx.close()
     argv = [sys.executable, "-m", "gunicorn", "-c", "python:webapp.frontoffice.gunicorn_conf",
             "--bind", f"{address}:{listen_port}", "--workers", str(workers), "webapp.frontoffice_server:direct_app()"]
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
+
+
+def _serve_acme(ctx: CLIContext, host: str | None, port: int | None, workers: int) -> None:
+    """ACME (RFC 8555, docs/acme.md) over HTTPS with a certificate from our own issuer (gunicorn: it decrypts
+    the server key with its passphrase file; webapp/acme/gunicorn_conf.py)."""
+    import sys
+
+    from enrollment.acme_server.tls import prepare_acme_tls
+
+    settings = ctx.settings.acme
+    if ctx.config:
+        os.environ["PKI_CONFIG"] = os.path.abspath(ctx.config)
+    tls = prepare_acme_tls(ctx.runtime)
+    if tls.issued_serial:
+        click.echo(f"issued the ACME server's certificate {tls.issued_serial} ({tls.chain_file})", err=True)
+    address, listen_port = host or settings.host, port or settings.port
+    click.echo(f"acme listening on https://{address}:{listen_port}/acme/directory "
+               f"(directory URL {settings.directory_base}/acme/directory)", err=True)
+    ctx.close()
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:webapp.acme.gunicorn_conf",
+            "--bind", f"{address}:{listen_port}", "--workers", str(workers), "webapp.acme_wsgi:acme()"]
     sys.stderr.flush()
     os.execv(sys.executable, argv)
 

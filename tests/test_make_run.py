@@ -37,6 +37,7 @@ def _environment(port: int) -> dict[str, str]:
     env["PKI_REPOSITORY__PORT"] = str(port)
     env["PKI_PORTAL__PORT"] = str(_free_port())
     env["PKI_FRONTOFFICE__PORT"] = str(_free_port())
+    env["PKI_ACME__PORT"] = str(_free_port())
     return env
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.server import PKICTL, free_port, process_environment
 
-SERVICES = ("repository", "portal", "frontoffice")
+SERVICES = ("repository", "portal", "frontoffice", "acme")
 READY_TIMEOUT = 60.0
 
 
@@ -131,6 +131,7 @@ class ServeAll:
         self.env = {**site.env, "PKI_REPOSITORY__PORT": str(self.ports["repository"]),
                     "PKI_PORTAL__PORT": str(self.ports["portal"]),
                     "PKI_FRONTOFFICE__PORT": str(self.ports["frontoffice"]),
+                    "PKI_ACME__PORT": str(self.ports["acme"]),
                     "PKI_REPOSITORY__BASE_URL": f"http://127.0.0.1:{self.ports['repository']}"}
         self.log = log
         self.statuses: list[int] = []
@@ -153,7 +154,7 @@ class ServeAll:
         return {pid for pids in self.children().values() for pid in pids}
 
     def url(self, service: str, path: str) -> str:
-        scheme = "https" if service == "frontoffice" else "http"
+        scheme = "https" if service in ("frontoffice", "acme") else "http"
         return f"{scheme}://127.0.0.1:{self.ports[service]}{path}"
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> float:
@@ -175,7 +176,7 @@ class ServeAll:
     def ready(self) -> bool:
         return (self.status(self.url("repository", "/pki/root.crt")) == 200
                 and self.status(self.url("portal", "/login")) == 200
-                and listening(self.ports["frontoffice"]))
+                and listening(self.ports["frontoffice"]) and listening(self.ports["acme"]))
 
     def assert_no_500(self) -> None:
         assert not [s for s in self.statuses if s >= 500], self.statuses

@@ -133,6 +133,8 @@ MATRIX: dict[str, Entry] = {
     "admin.unused_form": Entry(admin),
     "admin.unused": Entry(admin),
     "admin.audit": Entry(admin),
+    "admin.acme": Entry(admin),
+    "admin.acme_eab": Entry(admin),
     "admin.company": Entry(first_admin),
     "admin.company_policy": Entry(first_admin),
     "operator.companies": Entry(operator),

@@ -13,6 +13,9 @@ from ca.certificates import CertificateFilter, list_company_certificates
 from ca.errors import BadRequestError
 from enrollment.accounts.activation import invite_user, resend_activation
 from enrollment.accounts.members import decide_membership, detach_user, list_members, preview_detach
+from enrollment.acme_server.eab import create_eab
+from enrollment.acme_server.overview import company_acme
+from enrollment.acme_server.urls import Urls
 from enrollment.groups.groups import create_group, delete_group, get_group, groups_page, update_group
 from enrollment.requests.approval import decide_request, list_company_requests, set_approval_policy
 from revocation.unused import preview_unused, revoke_confirmed_unused
@@ -241,3 +244,24 @@ def company_policy() -> Response:
     flash("Requests are now approved automatically." if policy == "auto"
           else "Each request now waits for an administrator's approval.", "success")
     return redirect(url_for("admin.company"))
+
+
+def _acme_page(credentials: object = None) -> str:
+    directory = Urls(runtime().settings.acme.directory_base).directory
+    return render_template("admin/acme.html", overview=company_acme(runtime(), actor()), directory=directory,
+                           credentials=credentials)
+
+
+@bp.get("/acme")
+@admin_required
+def acme() -> str:
+    """The company's ACME: allowed domains, accounts, and EAB credentials (RFC 8555 §7.3.4)."""
+    return _acme_page()
+
+
+@bp.post("/acme/eab")
+@admin_required
+def acme_eab() -> str:
+    """New EAB credentials, shown once on the page that answers this POST (never stored in a cookie)."""
+    return _acme_page(create_eab(runtime(), actor()))
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from ca.ledger import (  # noqa: F401  (each registers its tables in Base.metadata)
+    acme_models,
     api_client_models,
     notice_models,
     portal_models,
