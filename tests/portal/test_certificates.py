@@ -79,7 +79,8 @@ def test_csr_upload_and_downloads(client, world, session_pki):
     key, csr = good_csr("ec-p256")
     response = post(client, "/certificates/upload", {"csr": csr.decode()})
     assert response.status_code == 302
-    serial = response.headers["Location"].rsplit("/", 1)[1]
+    assert response.headers["Location"].startswith("/certificates/downloaded?kind=csr&serial=")
+    serial = response.headers["Location"].rsplit("serial=", 1)[1]
     pem = client.get(f"/certificates/{serial}/download/pem")
     cert = x509.load_pem_x509_certificate(pem.data)
     assert cert.public_key().public_numbers() == key.public_key().public_numbers()
@@ -179,7 +180,7 @@ def test_manual_policy_key_generation_is_collected_once_after_approval(client, w
 def test_request_deletion_revokes_at_once(client, world, runtime):
     login(client, world.emails["carol"])
     _key, csr = good_csr("ec-p256")
-    serial = post(client, "/certificates/upload", {"csr": csr.decode()}).headers["Location"].rsplit("/", 1)[1]
+    serial = post(client, "/certificates/upload", {"csr": csr.decode()}).headers["Location"].rsplit("serial=", 1)[1]
     page = client.get(f"/certificates/{serial}/revoke").get_data(as_text=True)
     assert "I no longer need it" in page and "affiliationChanged" not in page
     before = snapshot(runtime)

@@ -128,7 +128,8 @@ def test_portal_renewal_both_ways_and_pages(client, runtime, world, session_pki)
     _key, csr = good_csr("ec-p256")
     done = post(client, f"/certificates/{second}/renew/upload", {"csr": csr.decode()})
     assert done.status_code == 302
-    successor = done.headers["Location"].rsplit("/", 1)[1]
+    assert done.headers["Location"].startswith("/certificates/downloaded?kind=csr&serial=")
+    successor = done.headers["Location"].rsplit("serial=", 1)[1]
     assert row(runtime, successor).predecessor_id == row(runtime, second).id
     # The administrators see the renewals in the company list.
     client.post("/logout", data={"csrf_token": ""})

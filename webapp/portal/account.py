@@ -84,8 +84,8 @@ def upload() -> Response | tuple[str, int]:
         flash(gettext("Request #%(id)s is waiting for an administrator. You will get an e-mail when it is "
                       "decided.", id=outcome.request.id), "info")
         return redirect(url_for("account.requests"))
-    flash(gettext("Your certificate is ready: download it below and install it with your key."), "success")
-    return redirect(url_for("account.certificate", serial=outcome.serial))
+    # The CSR way ends on the install-steps page too (issue 11 §4), which offers the certificate's files.
+    return redirect(url_for("browser_keys.after_download", kind="csr", serial=outcome.serial))
 
 
 @bp.get("/certificates/<serial>")
@@ -142,7 +142,7 @@ def renew_upload(serial: str) -> Response | tuple[str, int]:
         return _renewal_form(serial, error=str(exc), tab="upload"), 400
     flash(f"Your renewed certificate is ready: download it and install it with your key. The previous one "
           f"({renewal.predecessor[:16]}…) stops working once you use this one.", "success")
-    return redirect(url_for("account.certificate", serial=renewal.successor))
+    return redirect(url_for("browser_keys.after_download", kind="csr", serial=renewal.successor))
 
 
 @bp.get("/certificates/<serial>/download/<fmt>")

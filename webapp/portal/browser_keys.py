@@ -31,5 +31,6 @@ def after_download() -> str:
     kind = request.args.get("kind", "")
     serial = request.args.get("serial", "")
     return render_template("certificates/downloaded.html", what=KINDS.get(kind, KINDS["server"]),
+                           kind=kind if kind in KINDS else "server",
                            serial=serial if SERIAL.fullmatch(serial) else None,
                            frontoffice_url=runtime().settings.frontoffice.address)
