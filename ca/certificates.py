@@ -20,6 +20,7 @@ from ca.ledger.models import CertificateRecord
 from ca.runtime import Runtime
 from ca.scope import company_scope, own_company
 from ca.vocabulary import SIGNED_STATUSES, CertificateStatus
+from ca.x509.names import readable_dn
 from ca.x509.serials import format_serial, parse_serial
 
 STATUSES = tuple(CertificateStatus)
@@ -63,7 +64,7 @@ def certificate_views(session: Session, records: Sequence[CertificateRecord], no
         if status == CertificateStatus.ISSUED and r.not_after < now:
             status = CertificateStatus.EXPIRED
         views.append(CertificateView(
-            serial=r.serial, issuer=issuers[r.issuer_id], status=status, subject=r.subject,
+            serial=r.serial, issuer=issuers[r.issuer_id], status=status, subject=readable_dn(r.subject),
             not_before=r.not_before, not_after=r.not_after,
             user=users.get(r.user_id) if r.user_id is not None else None,
             company=companies.get(r.company_id) if r.company_id is not None else None,

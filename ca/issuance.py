@@ -27,7 +27,7 @@ from ca.metrics import CERTIFICATES_ISSUED, ISSUANCE_SECONDS
 from ca.runtime import Runtime
 from ca.vocabulary import CertificateStatus, IssuerStatus, RequestStatus, UserStatus
 from ca.x509.csr import CheckedCSR, checked_csr
-from ca.x509.names import browser_subject
+from ca.x509.names import browser_subject, dn_text
 from ca.x509.serials import format_serial, random_serial_number
 from ca.x509.signer import ca_public_key
 from ca.x509.signing import sign_certificate
@@ -191,7 +191,7 @@ def issue_certificate(
                 row = store.add_pending_certificate(session, CertificateRecord(
                     issuer_id=issuer.id, serial=format_serial(preview.serial_number),
                     status=CertificateStatus.PENDING, profile=plan.profile.name,
-                    subject=plan.subject.rfc4514_string(), not_before=now, not_after=plan.not_after,
+                    subject=dn_text(plan.subject), not_before=now, not_after=plan.not_after,
                     spki_sha256=csr.spki_sha256, user_id=user.id if user else None,
                     company_id=company.id if company else None, request_id=new_request_id, created_at=now,
                 ))
@@ -227,7 +227,7 @@ def issue_certificate(
             session, at=now, actor=actor.name, action="certificate.issued", object_type="certificate",
             object_id=serial, company_id=company.id if company else None,
             details={"issuer": issuer.name, "profile": plan.profile.name, "user": user.email if user else None,
-                     "subject": plan.subject.rfc4514_string()},
+                     "subject": dn_text(plan.subject)},
             source_ip=actor.source_ip,
         )
         if request is not None and request_id is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from ca.errors import BadRequestError, ConflictError
 from enrollment.accounts.activation import invite_user, resend_activation
 from enrollment.accounts.companies import company_overview, create_company, list_companies
 from enrollment.groups.services import add_connection_point
@@ -21,8 +22,13 @@ def companies() -> str:
 
 @bp.post("/companies")
 @operator_required
-def new_company() -> Response:
-    view = create_company(runtime(), actor(), eic=request.form.get("eic", ""), name=request.form.get("name", ""))
+def new_company() -> Response | tuple[str, int]:
+    typed = {"eic": request.form.get("eic", ""), "name": request.form.get("name", "")}
+    try:
+        view = create_company(runtime(), actor(), eic=typed["eic"], name=typed["name"])
+    except (BadRequestError, ConflictError) as exc:  # the page again, with what was typed and why
+        return render_template("operator/companies.html", companies=list_companies(runtime(), actor()),
+                               form=typed, error=str(exc)), 409 if isinstance(exc, ConflictError) else 400
     flash(f"{view.name} ({view.eic}) is registered: now designate its first administrator.", "success")
     return redirect(url_for("operator.company", eic=view.eic))
 
