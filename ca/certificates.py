@@ -16,6 +16,7 @@ from ca.actor import Actor
 from ca.clock import iso_or_none
 from ca.errors import BadRequestError, NotFoundError
 from ca.ledger import Session, portal_store, store
+from ca.ledger.list_store import map_company_eics
 from ca.ledger.models import CertificateRecord
 from ca.runtime import Runtime
 from ca.scope import company_scope, own_company
@@ -56,7 +57,7 @@ class CertificateView:
 def certificate_views(session: Session, records: Sequence[CertificateRecord], now: datetime) -> list[CertificateView]:
     """Views of `records` in their order; `expired` is shown for issued rows past notAfter."""
     issuers = {r.id: r.name for r in store.list_issuers(session)}
-    companies = {c.id: c.eic for c in store.list_companies(session)}
+    companies = map_company_eics(session, (r.company_id for r in records if r.company_id is not None))
     users = portal_store.map_user_emails(session, (r.user_id for r in records if r.user_id is not None))
     views = []
     for r in records:

@@ -54,7 +54,7 @@ def test_request_a_certificate_with_the_session(client, world, runtime):
     detail = client.get(f"/api/v1/certificates/{serial}").get_json()
     cert = x509.load_pem_x509_certificate(detail["pem"].encode())
     assert detail["status"] == "issued" and format(cert.serial_number, "x").endswith(serial.lstrip("0"))
-    assert [c["serial"] for c in client.get("/api/v1/certificates").get_json()] == [serial]
+    assert [c["serial"] for c in client.get("/api/v1/certificates").get_json()["items"]] == [serial]
     revoked = client.post(f"/api/v1/certificates/{serial}/revoke", json={"reason": "superseded"}, headers=headers)
     assert revoked.status_code == 200 and revoked.get_json()["status"] == "revoked"
     again = client.post(f"/api/v1/certificates/{serial}/revoke", json={"reason": "superseded"}, headers=headers)
@@ -167,7 +167,7 @@ def test_admin_manages_users_groups_and_requests(client, world, runtime, mailbox
     with runtime.sessionmaker() as session:
         assert store.get_certificate(session, serial).user_id == carol_id
     listed = client.get("/api/v1/company/certificates?status=issued").get_json()
-    assert [c["serial"] for c in listed] == [serial]
+    assert [c["serial"] for c in listed["items"]] == [serial] and listed["next"] is None
 
 
 def test_other_company_objects_are_not_found(client, world, runtime):
@@ -179,7 +179,7 @@ def test_other_company_objects_are_not_found(client, world, runtime):
                        headers=headers).status_code == 404
     assert client.get(f"/api/v1/company/groups/{world.groups['A']}").status_code == 404
     assert client.post(f"/api/v1/company/users/{world.id('carol')}/detach", headers=headers).status_code == 404
-    assert client.get("/api/v1/company/certificates?user=carol@example.com").get_json() == []
+    assert client.get("/api/v1/company/certificates?user=carol@example.com").get_json() == {"items": [], "next": None}
     assert snapshot(runtime) == before
 
 

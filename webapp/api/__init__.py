@@ -15,7 +15,8 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.wrappers import Response
 from wtforms import ValidationError
 
-from ca.certificates import CertificateFilter, list_company_certificates
+from ca.certificate_lists import page_company_certificates, page_my_certificates
+from ca.certificates import CertificateFilter
 from ca.errors import BadRequestError
 from ca.revoke import revoke_certificate
 from ca.x509.pem import pem_encode
@@ -23,8 +24,9 @@ from enrollment.accounts.activation import invite_user
 from enrollment.accounts.members import detach_user, list_members
 from enrollment.groups.groups import create_group, delete_group, get_group, groups_page, update_group
 from enrollment.requests.approval import decide_request, list_company_requests, list_my_requests, request_certificate
-from enrollment.requests.downloads import get_certificate, list_my_certificates
+from enrollment.requests.downloads import get_certificate
 from webapp.api.openapi import openapi_document
+from webapp.listing import envelope, page_request
 from webapp.portal.auth import (
     ID,
     actor,
@@ -144,7 +146,7 @@ def me() -> Response:
 @bp.get("/certificates")
 @login_required
 def certificates() -> Response:
-    return jsonify([v.to_dict() for v in list_my_certificates(runtime(), actor())])
+    return jsonify(envelope(page_my_certificates(runtime(), actor(), page_request(request.args))))
 
 
 @bp.get("/certificates/<serial>")
@@ -183,7 +185,7 @@ def company_certificates() -> Response:
     filters = CertificateFilter(user_email=request.args.get("user") or None,
                                 status=request.args.get("status") or None,
                                 expiring_days=_days("expiring_days"), unused_days=_days("unused_days"))
-    return jsonify([v.to_dict() for v in list_company_certificates(runtime(), actor(), filters)])
+    return jsonify(envelope(page_company_certificates(runtime(), actor(), filters, page_request(request.args))))
 
 
 @bp.get("/company/requests")

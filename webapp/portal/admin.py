@@ -9,6 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ca.audit_trail import company_audit_trail
+from ca.certificate_lists import page_company_certificates
 from ca.certificates import CertificateFilter, list_company_certificates
 from ca.errors import BadRequestError
 from enrollment.accounts.activation import invite_user, resend_activation
@@ -16,6 +17,7 @@ from enrollment.accounts.members import decide_membership, detach_user, list_mem
 from enrollment.groups.groups import create_group, delete_group, get_group, groups_page, update_group
 from enrollment.requests.approval import decide_request, list_company_requests, set_approval_policy
 from revocation.unused import preview_unused, revoke_confirmed_unused
+from webapp.listing import page_request
 from webapp.portal.auth import ID, actor, admin_required, first_admin_required, principal, runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -177,9 +179,9 @@ def _filters() -> CertificateFilter:
 @admin_required
 def certificates() -> str:
     filters = _filters()
-    return render_template("admin/certificates.html", certificates=list_company_certificates(runtime(), actor(),
-                                                                                              filters),
-                           filters=filters, query=request.query_string.decode())
+    page = page_company_certificates(runtime(), actor(), filters, page_request(request.args))
+    return render_template("admin/certificates.html", certificates=page.items, page=page, filters=filters,
+                           query=request.query_string.decode(), args=request.args)
 
 
 @bp.get("/certificates.csv")

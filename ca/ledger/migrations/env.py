@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from ca.ledger import portal_models  # noqa: F401  (registers the portal tables in Base.metadata)
+# Registered in Base.metadata: the portal tables, and the list indexes of migration 0012.
+from ca.ledger import list_indexes, portal_models  # noqa: F401
 from ca.ledger.models import Base
 
 engine = context.config.attributes["engine"]

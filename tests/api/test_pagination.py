@@ -1,0 +1,151 @@
+"""Issue 15 item 2, acceptance: paginating over 1,000 rows returns each row once, in order, with stable cursors
+while rows are added; `limit` above 500 is a clear 400; a bad cursor is a 400; searches by serial (any case,
+colons or not), e-mail and subject text. Through the API and the administrator's portal page."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from sqlalchemy import insert, select
+
+from ca.ledger import store
+from ca.ledger.models import CertificateRecord
+from tests.conftest import EIC
+from tests.portal.support import login
+from tests.support.ledger import snapshot
+
+ROWS = 1000
+
+
+def _seed(runtime, world, count: int, *, holder: str = "carol", start: int = 0) -> list[str]:
+    """`count` signed certificate rows of company A, inserted in bulk (what paging reads, not what signing makes)."""
+    now = runtime.clock.now()
+    user_id = world.id(holder)
+    with runtime.sessionmaker.begin() as session:
+        issuer_id = store.list_issuers(session)[0].id
+        company_id = next(c.id for c in store.list_companies(session) if c.eic == EIC)
+        rows = []
+        for i in range(start, start + count):
+            serial = secrets.token_hex(16)
+            rows.append({
+                "issuer_id": issuer_id, "serial": serial, "status": "revoked" if i % 7 == 0 else "issued",
+                "profile": "browser", "subject": f"CN=Holder {i:04d},2.5.4.97={EIC},O=Grid,C=FR",
+                "not_before": now - timedelta(days=1), "not_after": now + timedelta(days=30 + (i * 37) % 300),
+                "spki_sha256": secrets.token_hex(32), "user_id": user_id, "company_id": company_id,
+                "created_at": now, "revoked_at": now if i % 7 == 0 else None,
+                "revocation_reason": "superseded" if i % 7 == 0 else None,
+            })
+        session.execute(insert(CertificateRecord), rows)
+    return [r["serial"] for r in rows]
+
+
+def _ids_in_order(runtime, descending=True) -> list[str]:
+    with runtime.sessionmaker() as session:
+        query = select(CertificateRecord.serial).order_by(
+            CertificateRecord.id.desc() if descending else CertificateRecord.id)
+        return list(session.execute(query).scalars())
+
+
+def _walk(client, url: str, on_page=None) -> list[dict]:
+    seen: list[dict] = []
+    cursor = None
+    pages = 0
+    while True:
+        answer = client.get(url + (f"&cursor={cursor}" if cursor else ""))
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        body = answer.get_json()
+        assert set(body) == {"items", "next"}
+        seen.extend(body["items"])
+        pages += 1
+        if on_page:
+            on_page(pages)
+        cursor = body["next"]
+        if cursor is None:
+            return seen
+        assert pages < 100
+
+
+def test_api_pages_every_row_once_in_order_while_rows_are_added(client, world, runtime):
+    _seed(runtime, world, ROWS)
+    expected = _ids_in_order(runtime)
+    login(client, world.emails["alice"])
+    added: list[str] = []
+
+    def add_rows(page: int) -> None:
+        if page in (3, 11):
+            added.extend(_seed(runtime, world, 5, start=ROWS + page))
+
+    newest_first = _walk(client, "/api/v1/company/certificates?limit=50", add_rows)
+    assert [c["serial"] for c in newest_first] == expected  # each once, in order; newer rows wait for a new walk
+    assert len(added) == 10 and not set(added) & {c["serial"] for c in newest_first}
+
+    by_expiry = _walk(client, "/api/v1/company/certificates?limit=137&sort=not_after",
+                      lambda page: page == 2 and _seed(runtime, world, 3, start=5000))
+    keys = [(c["not_after"], c["serial"]) for c in by_expiry]
+    assert [k[0] for k in keys] == sorted(k[0] for k in keys)
+    assert len({c["serial"] for c in by_expiry}) == len(by_expiry) >= ROWS + 10
+    assert set(expected) <= {c["serial"] for c in by_expiry}
+
+    by_serial = _walk(client, "/api/v1/company/certificates?limit=500&sort=-serial")
+    assert [c["serial"] for c in by_serial] == sorted((c["serial"] for c in by_serial), reverse=True)
+
+
+def test_limits_and_cursors_are_checked(client, world, runtime):
+    _seed(runtime, world, 60)
+    login(client, world.emails["alice"])
+    before = snapshot(runtime)
+    for query, words in (("limit=501", "limit must be 1 to 500"), ("limit=0", "limit must be 1 to 500"),
+                         ("limit=ten", "limit must be an integer"), ("cursor=not-a-cursor", "cursor is not valid"),
+                         ("sort=holder", "unknown sort"), ("q=" + "x" * 300, "at most 254")):
+        answer = client.get(f"/api/v1/company/certificates?{query}")
+        assert answer.status_code == 400, query
+        assert words in answer.get_json()["error"]["message"], (query, answer.get_json())
+    first = client.get("/api/v1/company/certificates?limit=10&sort=not_after").get_json()
+    other_sort = client.get(f"/api/v1/company/certificates?sort=serial&cursor={first['next']}")
+    assert other_sort.status_code == 400  # a cursor made for another sort
+    assert client.get("/api/v1/company/certificates").get_json()["next"] is not None  # default limit 50 < 60
+    assert len(client.get("/api/v1/company/certificates").get_json()["items"]) == 50
+    assert snapshot(runtime) == before
+
+
+def test_search_by_serial_email_and_subject(client, world, runtime):
+    serials = _seed(runtime, world, 30)
+    _seed(runtime, world, 4, holder="dave", start=100)
+    login(client, world.emails["alice"])
+    target = serials[12]
+    colons = ":".join(target.upper()[i:i + 2] for i in range(0, len(target), 2))
+    for typed in (target, target.upper(), colons):
+        found = client.get(f"/api/v1/company/certificates?q={typed}").get_json()["items"]
+        assert [c["serial"] for c in found] == [target], typed
+    by_mail = client.get("/api/v1/company/certificates?q=DAVE@example.com").get_json()["items"]
+    assert len(by_mail) == 4 and {c["user"] for c in by_mail} == {world.emails["dave"]}
+    by_name = client.get("/api/v1/company/certificates?q=holder 0012").get_json()["items"]
+    assert [c["subject"] for c in by_name] == [f"CN=Holder 0012,organizationIdentifier={EIC},O=Grid,C=FR"]
+    assert client.get("/api/v1/company/certificates?q=100%25").get_json()["items"] == []  # % is not a wildcard
+    # Another company's administrator finds nothing of company A, whatever the search.
+    other = client.application.test_client()
+    login(other, world.emails["erin"])
+    assert other.get(f"/api/v1/company/certificates?q={target}").get_json() == {"items": [], "next": None}
+
+
+@pytest.mark.parametrize("limit", [50, 500])
+def test_portal_page_walks_every_row_once(client, world, runtime, limit):
+    _seed(runtime, world, ROWS)
+    expected = _ids_in_order(runtime)
+    login(client, world.emails["alice"])
+    url, seen = f"/admin/certificates?limit={limit}", []
+    while url:
+        page = client.get(url)
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        seen += re.findall(r'href="/certificates/([0-9a-f]+)"', html)
+        following = re.search(r'rel="next" href="([^"]+)"', html)
+        url = unescape(following.group(1)) if following else None
+        if len(seen) == limit:
+            _seed(runtime, world, 3, start=9000)  # rows added while paging do not disturb the walk
+    assert seen == expected
+    assert client.get("/admin/certificates?limit=501").status_code == 400
