@@ -19,13 +19,14 @@ def stylesheet() -> str:
     return _CSS.read_text(encoding="utf-8")
 
 
-def page(title: str, body: str, *, portal_url: str, site: str, footer: str) -> bytes:
-    """A whole HTML document: header bar (site name, link to the portal), `body` in <main>, a footer."""
+def page(title: str, body: str, *, portal_url: str, site: str, footer: str, style: str = "") -> bytes:
+    """A whole HTML document: header bar (site name, link to the portal), `body` in <main>, a footer;
+    `style` adds rules of the caller's own after the portal's."""
     portal = escape(portal_url)
     return (
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>{escape(title)} · Portail PKI</title><style>{stylesheet()}</style></head><body>"
+        f"<title>{escape(title)} · Portail PKI</title><style>{stylesheet()}{style}</style></head><body>"
         f"<header><div class=\"bar\"><span class=\"brand\">{escape(site)}</span>"
         f"<nav aria-label=\"main\"><a class=\"portal-link\" href=\"{portal}\">Certificate portal</a></nav>"
         f"</div></header><main>{body}</main><footer>{escape(footer)}</footer></body></html>"
