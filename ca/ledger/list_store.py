@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from ca.ledger.models import CertificateRecord, User
+from ca.ledger.models import AuditEvent, CertificateRecord, User
 from ca.ledger.pagination import SortColumn, fetch_page
 from ca.pagination import PageRequest
 from ca.vocabulary import SIGNED_STATUSES, CertificateStatus
@@ -96,3 +96,15 @@ def map_company_eics(session: Session, company_ids: Any) -> dict[int, str]:
     if not ids:
         return {}
     return {row[0]: row[1] for row in session.execute(select(Company.id, Company.eic).where(Company.id.in_(ids)))}
+
+
+EVENT_SORTS = {"id": SortColumn(AuditEvent.id, "int")}
+
+
+def page_events(session: Session, company_id: int, request: PageRequest) -> tuple[list[AuditEvent], str | None]:
+    """A company's audit events; `q` is who acted (exact), what it was done on (exact) or an action prefix."""
+    query = select(AuditEvent).where(AuditEvent.company_id == company_id)
+    if request.q:
+        query = query.where(or_(AuditEvent.actor == request.q, AuditEvent.object_id == request.q,
+                                AuditEvent.action.like(like_pattern(request.q)[1:], escape="\\")))
+    return fetch_page(session, query, request=request, sorts=EVENT_SORTS, id_column=AuditEvent.id)

@@ -149,3 +149,39 @@ def test_portal_page_walks_every_row_once(client, world, runtime, limit):
             _seed(runtime, world, 3, start=9000)  # rows added while paging do not disturb the walk
     assert seen == expected
     assert client.get("/admin/certificates?limit=501").status_code == 400
+
+
+def _events(runtime, count: int, company_id: int, start: int = 0) -> None:
+    from ca.ledger.audit import append_event
+
+    with runtime.sessionmaker.begin() as session:
+        for i in range(start, start + count):
+            append_event(session, at=runtime.clock.now(), actor=f"bench{i % 3}@example.com",
+                         action="certificate.issued" if i % 2 else "user.invited", object_type="certificate",
+                         object_id=f"{i:08x}", company_id=company_id)
+
+
+def test_audit_trail_pages_every_event_once_while_events_are_added(client, world, runtime):
+    from ca.ledger.models import AuditEvent
+
+    with runtime.sessionmaker() as session:
+        company_id = next(c.id for c in store.list_companies(session) if c.eic == EIC)
+    _events(runtime, ROWS, company_id)
+    login(client, world.emails["alice"])  # the login is an event of the company too
+    with runtime.sessionmaker() as session:
+        expected = list(session.execute(select(AuditEvent.id).where(AuditEvent.company_id == company_id)
+                                        .order_by(AuditEvent.id.desc())).scalars())
+    url, seen = "/admin/audit?limit=100", []
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        seen += [int(i) for i in re.findall(r'<tr data-event="(\d+)">', html)]
+        following = re.search(r'rel="next" href="([^"]+)"', html)
+        url = unescape(following.group(1)) if following else None
+        if len(seen) == 300:
+            _events(runtime, 5, company_id, start=ROWS)
+    assert seen == expected
+    found = client.get("/admin/audit?q=bench1@example.com&limit=500").get_data(as_text=True)
+    assert len(re.findall(r"<tr data-event=", found)) == len([i for i in range(ROWS + 5) if i % 3 == 1])
+    prefix = client.get("/admin/audit?q=certificate.&limit=500").get_data(as_text=True)
+    assert "user.invited" not in prefix and "certificate.issued" in prefix
+    assert client.get("/admin/audit?cursor=garbage").status_code == 400

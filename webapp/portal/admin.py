@@ -8,7 +8,7 @@ import io
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ca.audit_trail import company_audit_trail
+from ca.audit_lists import page_company_audit_trail
 from ca.certificate_lists import page_company_certificates
 from ca.certificates import CertificateFilter, list_company_certificates
 from ca.errors import BadRequestError
@@ -227,7 +227,8 @@ def unused() -> Response:
 @bp.get("/audit")
 @admin_required
 def audit() -> str:
-    return render_template("admin/audit.html", events=company_audit_trail(runtime(), actor()))
+    page = page_company_audit_trail(runtime(), actor(), page_request(request.args))
+    return render_template("admin/audit.html", events=page.items, page=page, args=request.args)
 
 
 @bp.get("/company")
