@@ -23,7 +23,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))
 sys.path.insert(0, str(BENCH_DIR))
 
-from seed_ledger import PASSWORD, seed  # noqa: E402
+from seed_ledger import OPERATOR, PASSWORD, seed  # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 COMPANIES, CERTIFICATES = (2_000, 20_000) if QUICK else (100_000, 1_000_000)
@@ -31,7 +31,7 @@ ROUNDS = 20 if QUICK else 100
 TARGET_MS = 100.0
 
 
-def _client(env: dict[str, str]):
+def _client(env: dict[str, str], email: str = "admin0@company0.example"):
     from ca.settings import load_settings
     from webapp.app import create_app
 
@@ -40,7 +40,7 @@ def _client(env: dict[str, str]):
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token, "no CSRF token on /login"
-    answer = client.post("/login", data={"email": "admin0@company0.example", "password": PASSWORD,
+    answer = client.post("/login", data={"email": email, "password": PASSWORD,
                                          "csrf_token": token.group(1)})
     assert answer.status_code == 302, answer.status_code
     return client
@@ -89,6 +89,18 @@ def cases(client) -> dict[str, str]:
         "portal company certificates, page 1": "/admin/certificates",
         "portal search serial": f"/admin/certificates?q={serial}",
         "portal search subject text": "/admin/certificates?q=Holder%200000123",
+        "portal audit trail": "/admin/audit",
+    }
+
+
+def operator_cases() -> dict[str, str]:
+    from seed_ledger import eic
+
+    return {
+        "operator companies, page 1": "/operator/companies",
+        "operator companies by EIC order": "/operator/companies?sort=eic",
+        "operator company search by EIC": f"/operator/companies?q={eic(COMPANIES // 2).lower()}",
+        "operator company search by name": f"/operator/companies?q=Company%20{COMPANIES // 3:06d}",
     }
 
 
@@ -98,9 +110,12 @@ def main() -> int:
     print(f"ledger: PostgreSQL, {COMPANIES} companies, {CERTIFICATES} certificates ({how}); "
           f"{ROUNDS} requests per case{' (QUICK)' if QUICK else ''}")
     client = _client(info["env"])  # type: ignore[arg-type]
+    operator = _client(info["env"], OPERATOR)  # type: ignore[arg-type]
     worst = 0.0
     print(f"{'case':44} {'p50 ms':>8} {'p95 ms':>8}")
-    for name, url in cases(client).items():
+    runs = [(client, name, url) for name, url in cases(client).items()]
+    runs += [(operator, name, url) for name, url in operator_cases().items()]
+    for client, name, url in runs:
         samples = sorted(_time(client, url))
         p95 = samples[max(0, int(len(samples) * 0.95) - 1)]
         worst = max(worst, p95)

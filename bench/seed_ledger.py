@@ -31,6 +31,7 @@ PASSPHRASE = b"bench-passphrase-0123456789"
 ISSUER = "bench-lists"
 BIG_USERS = 1000
 PASSWORD = "bench lists password, long enough"
+OPERATOR = "operator@bench.example"
 
 
 def schema_url(schema: str) -> str:
@@ -170,6 +171,8 @@ def _users(companies: int, now: datetime, password_hash: str):
     for i in range(2, BIG_USERS):
         yield (user_id_of(0, i, companies), f"person{i}@company0.example", f"Person {i:04d}", "user", 1, "active",
                None, now)
+    yield (user_id_of(0, BIG_USERS, companies), OPERATOR, "Bench Operator", "operator", None, "active",
+           password_hash, now)
 
 
 def _certificates(issuer_id: int, codes: list[str], certificates: int, now: datetime):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Index, func
 
-from ca.ledger.models import AuditEvent, CertificateRecord, CertificateRequest, Company, User
+from ca.ledger.models import AuditEvent, CertificateRecord, CertificateRequest, User
 
 LIST_INDEXES = (
     # Company certificates: newest first, by expiry, by serial, filtered by status; a holder's certificates.
@@ -27,5 +27,4 @@ LIST_INDEXES = (
     Index("ix_users_company_id", User.company_id, User.id),
     Index("ix_certificate_requests_company_id", CertificateRequest.company_id, CertificateRequest.id),
     Index("ix_audit_events_company_id", AuditEvent.company_id, AuditEvent.id),
-    Index("ix_companies_name_lower", func.lower(Company.name), Company.id),
 )

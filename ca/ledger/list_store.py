@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from ca.ledger.models import AuditEvent, CertificateRecord, User
+from ca.ledger.models import AuditEvent, CertificateRecord, Company, User
 from ca.ledger.pagination import SortColumn, fetch_page
 from ca.pagination import PageRequest
 from ca.vocabulary import SIGNED_STATUSES, CertificateStatus
@@ -90,8 +90,6 @@ def page_certificates(session: Session, scope: CertificateScope, request: PageRe
 
 def map_company_eics(session: Session, company_ids: Any) -> dict[int, str]:
     """company id → EIC for the given ids, in one query (a page needs its own rows' companies, not 100,000)."""
-    from ca.ledger.models import Company
-
     ids = sorted(set(company_ids))
     if not ids:
         return {}
@@ -108,3 +106,15 @@ def page_events(session: Session, company_id: int, request: PageRequest) -> tupl
         query = query.where(or_(AuditEvent.actor == request.q, AuditEvent.object_id == request.q,
                                 AuditEvent.action.like(like_pattern(request.q)[1:], escape="\\")))
     return fetch_page(session, query, request=request, sorts=EVENT_SORTS, id_column=AuditEvent.id)
+
+
+COMPANY_SORTS = {"registered": SortColumn(Company.id, "int"), "eic": SortColumn(Company.eic, "str")}
+
+
+def page_companies(session: Session, request: PageRequest) -> tuple[list[Company], str | None]:
+    """Every company (operators); `q` is an EIC (exact, any case) or a part of the name (any case)."""
+    query = select(Company)
+    if request.q:
+        query = query.where(or_(Company.eic == request.q.upper(),
+                                Company.name.ilike(like_pattern(request.q), escape="\\")))
+    return fetch_page(session, query, request=request, sorts=COMPANY_SORTS, id_column=Company.id)

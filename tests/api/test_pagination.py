@@ -185,3 +185,31 @@ def test_audit_trail_pages_every_event_once_while_events_are_added(client, world
     prefix = client.get("/admin/audit?q=certificate.&limit=500").get_data(as_text=True)
     assert "user.invited" not in prefix and "certificate.issued" in prefix
     assert client.get("/admin/audit?cursor=garbage").status_code == 400
+
+
+def test_operator_company_list_pages_and_searches(client, world, runtime):
+    from ca.ledger.models import Company
+    from tests.support.bench_eic import eic_for
+
+    now = runtime.clock.now()
+    with runtime.sessionmaker.begin() as session:
+        session.execute(insert(Company), [{"eic": eic_for(i), "name": f"Bulk Company {i:04d}",
+                                           "approval_policy": "auto", "created_at": now} for i in range(ROWS)])
+    with runtime.sessionmaker() as session:
+        expected = list(session.execute(select(Company.eic).order_by(Company.id.desc())).scalars())
+    login(client, world.emails["oscar"])
+    url, seen = "/operator/companies?limit=100", []
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        seen += re.findall(r'<tr data-company="([^"]+)">', html)
+        following = re.search(r'rel="next" href="([^"]+)"', html)
+        url = unescape(following.group(1)) if following else None
+    assert seen == expected
+    by_eic = client.get(f"/operator/companies?q={eic_for(417).lower()}").get_data(as_text=True)
+    assert re.findall(r'<tr data-company="([^"]+)">', by_eic) == [eic_for(417)]
+    by_name = client.get("/operator/companies?q=company 041&limit=500").get_data(as_text=True)
+    assert len(re.findall(r"<tr data-company=", by_name)) == 10
+    assert client.get("/operator/companies?limit=501").status_code == 400
+    by_eic_order = client.get("/operator/companies?sort=eic&limit=500").get_data(as_text=True)
+    eics = re.findall(r'<tr data-company="([^"]+)">', by_eic_order)
+    assert eics == sorted(eics) and len(eics) == 500

@@ -7,8 +7,10 @@ from werkzeug.wrappers import Response
 
 from ca.errors import BadRequestError, ConflictError
 from enrollment.accounts.activation import invite_user, resend_activation
-from enrollment.accounts.companies import company_overview, create_company, list_companies
+from enrollment.accounts.companies import company_overview, create_company
+from enrollment.accounts.company_lists import page_company_list
 from enrollment.groups.services import add_connection_point
+from webapp.listing import page_request
 from webapp.portal.auth import ID, actor, operator_required, runtime
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
@@ -17,7 +19,8 @@ bp = Blueprint("operator", __name__, url_prefix="/operator")
 @bp.get("/companies")
 @operator_required
 def companies() -> str:
-    return render_template("operator/companies.html", companies=list_companies(runtime(), actor()))
+    page = page_company_list(runtime(), actor(), page_request(request.args))
+    return render_template("operator/companies.html", companies=page.items, page=page, args=request.args)
 
 
 @bp.post("/companies")
@@ -27,7 +30,8 @@ def new_company() -> Response | tuple[str, int]:
     try:
         view = create_company(runtime(), actor(), eic=typed["eic"], name=typed["name"])
     except (BadRequestError, ConflictError) as exc:  # the page again, with what was typed and why
-        return render_template("operator/companies.html", companies=list_companies(runtime(), actor()),
+        page = page_company_list(runtime(), actor(), page_request(request.args))
+        return render_template("operator/companies.html", companies=page.items, page=page, args=request.args,
                                form=typed, error=str(exc)), 409 if isinstance(exc, ConflictError) else 400
     flash(f"{view.name} ({view.eic}) is registered: now designate its first administrator.", "success")
     return redirect(url_for("operator.company", eic=view.eic))

@@ -26,7 +26,6 @@ INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ix_users_company_id", "users", ("company_id", "id")),
     ("ix_certificate_requests_company_id", "certificate_requests", ("company_id", "id")),
     ("ix_audit_events_company_id", "audit_events", ("company_id", "id")),
-    ("ix_companies_name_lower", "companies", ("lower(name)", "id")),
 )
 
 
