@@ -9,6 +9,7 @@ from ca.errors import BadRequestError, ConflictError
 from enrollment.accounts.activation import invite_user, resend_activation
 from enrollment.accounts.companies import company_overview, create_company
 from enrollment.accounts.company_lists import page_company_list
+from enrollment.accounts.first_admin import replace_first_admin
 from enrollment.groups.services import add_connection_point
 from webapp.listing import page_request
 from webapp.portal.auth import ID, actor, operator_required, runtime
@@ -53,6 +54,19 @@ def new_administrator(eic: str) -> Response:
         flash(f"{invitation.member.email} received an activation link.", "success")
     else:
         flash(f"{invitation.member.email} was added, but the e-mail could not be sent: use Re-send.", "error")
+    return redirect(url_for("operator.company", eic=eic))
+
+
+@bp.post("/companies/<eic>/first-admin")
+@operator_required
+def replace_first_administrator(eic: str) -> Response:
+    form = request.form
+    done = replace_first_admin(runtime(), actor(), company_eic=eic, email=form.get("email", ""),
+                               full_name=form.get("full_name", ""), old_becomes=form.get("old_becomes", ""))
+    how = "invited (activation link sent)" if done.new_invited else "promoted"
+    flash(f"{done.new_email} is the first administrator now ({how}); {done.old_email} "
+          f"{'is an administrator' if done.old_becomes == 'admin' else 'was detached'}."
+          + ("" if done.mails_sent else " An e-mail could not be sent."), "success" if done.mails_sent else "error")
     return redirect(url_for("operator.company", eic=eic))
 
 
