@@ -133,6 +133,7 @@ MATRIX: dict[str, Entry] = {
     "operator.new_company": Entry(operator),
     "operator.company": Entry(operator, COMPANY_OBJECTS),
     "operator.new_administrator": Entry(operator, COMPANY_OBJECTS),
+    "operator.replace_first_administrator": Entry(operator, COMPANY_OBJECTS),
     "operator.resend": Entry(operator, COMPANY_OBJECTS),
     "operator.new_point": Entry(operator, COMPANY_OBJECTS),
     "api.openapi": Entry(public),
