@@ -93,10 +93,14 @@ def cases(client) -> dict[str, str]:
     }
 
 
-def operator_cases() -> dict[str, str]:
+def operator_cases(serial: str) -> dict[str, str]:
     from seed_ledger import eic
 
     return {
+        "operator search: serial": f"/operator/search?q={serial.upper()}",
+        "operator search: e-mail": f"/operator/search?q=user{COMPANIES // 4}@company{COMPANIES // 4}.example",
+        "operator search: EIC": f"/operator/search?q={eic(COMPANIES // 5)}",
+        "operator search: name": f"/operator/search?q=Company%20{COMPANIES // 6:06d}",
         "operator companies, page 1": "/operator/companies",
         "operator companies by EIC order": "/operator/companies?sort=eic",
         "operator company search by EIC": f"/operator/companies?q={eic(COMPANIES // 2).lower()}",
@@ -114,7 +118,8 @@ def main() -> int:
     worst = 0.0
     print(f"{'case':44} {'p50 ms':>8} {'p95 ms':>8}")
     runs = [(client, name, url) for name, url in cases(client).items()]
-    runs += [(operator, name, url) for name, url in operator_cases().items()]
+    serial = client.get("/api/v1/company/certificates?limit=1&sort=serial").get_json()["items"][0]["serial"]
+    runs += [(operator, name, url) for name, url in operator_cases(serial).items()]
     for client, name, url in runs:
         samples = sorted(_time(client, url))
         p95 = samples[max(0, int(len(samples) * 0.95) - 1)]

@@ -118,3 +118,10 @@ def page_companies(session: Session, request: PageRequest) -> tuple[list[Company
         query = query.where(or_(Company.eic == request.q.upper(),
                                 Company.name.ilike(like_pattern(request.q), escape="\\")))
     return fetch_page(session, query, request=request, sorts=COMPANY_SORTS, id_column=Company.id)
+
+
+def find_certificates_by_serial(session: Session, serial: str, limit: int = 20) -> list[CertificateRecord]:
+    """Every signed certificate with this serial, whatever its company (operator search; ix_certificates_serial)."""
+    query = select(CertificateRecord).where(CertificateRecord.serial == serial,
+                                            CertificateRecord.status.in_(SIGNED_STATUSES))
+    return list(session.execute(query.order_by(CertificateRecord.id).limit(limit)).scalars())

@@ -134,6 +134,7 @@ MATRIX: dict[str, Entry] = {
     "operator.company": Entry(operator, COMPANY_OBJECTS),
     "operator.new_administrator": Entry(operator, COMPANY_OBJECTS),
     "operator.replace_first_administrator": Entry(operator, COMPANY_OBJECTS),
+    "operator.search": Entry(operator),
     "operator.resend": Entry(operator, COMPANY_OBJECTS),
     "operator.new_point": Entry(operator, COMPANY_OBJECTS),
     "api.openapi": Entry(public),

@@ -85,3 +85,24 @@ def test_refusals_change_nothing(app, world):
     alice = app.test_client()
     login(alice, world.emails["alice"])
     assert post(alice, url, {"email": world.emails["bob"], "old_becomes": "admin"}).status_code == 403
+
+
+def test_operator_search_finds_certificates_people_and_companies(client, world):
+    from tests.revocation.helpers import issue
+
+    issued = issue(world.runtime, world.actor("carol"), world.emails["carol"])
+    login(client, world.emails["oscar"])
+    colons = ":".join(issued.serial.upper()[i:i + 2] for i in range(0, len(issued.serial), 2))
+    for typed in (issued.serial, colons):
+        page = client.get("/operator/search", query_string={"q": typed}).get_data(as_text=True)
+        assert f'data-certificate="{issued.serial}"' in page and "organizationIdentifier=" in page, typed
+    person = client.get("/operator/search?q=CAROL@example.com").get_data(as_text=True)
+    assert 'data-person="carol@example.com"' in person
+    by_eic = client.get(f"/operator/search?q={EIC.lower()}").get_data(as_text=True)
+    assert f'data-company="{EIC}"' in by_eic
+    by_name = client.get("/operator/search?q=other gr").get_data(as_text=True)
+    assert 'data-company="' in by_name and "Other Grid" in by_name
+    assert client.get("/operator/search?q=" + "x" * 300).status_code == 400
+    admin = client.application.test_client()
+    login(admin, world.emails["alice"])
+    assert admin.get("/operator/search?q=carol@example.com").status_code == 403

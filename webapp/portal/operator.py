@@ -10,6 +10,7 @@ from enrollment.accounts.activation import invite_user, resend_activation
 from enrollment.accounts.companies import company_overview, create_company
 from enrollment.accounts.company_lists import page_company_list
 from enrollment.accounts.first_admin import replace_first_admin
+from enrollment.accounts.operator_search import operator_search
 from enrollment.groups.services import add_connection_point
 from webapp.listing import page_request
 from webapp.portal.auth import ID, actor, operator_required, runtime
@@ -36,6 +37,12 @@ def new_company() -> Response | tuple[str, int]:
                                form=typed, error=str(exc)), 409 if isinstance(exc, ConflictError) else 400
     flash(f"{view.name} ({view.eic}) is registered: now designate its first administrator.", "success")
     return redirect(url_for("operator.company", eic=view.eic))
+
+
+@bp.get("/search")
+@operator_required
+def search() -> str:
+    return render_template("operator/search.html", results=operator_search(runtime(), actor(), request.args.get("q")))
 
 
 @bp.get("/companies/<eic>")
