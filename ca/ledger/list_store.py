@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from ca.ledger.models import AuditEvent, CertificateRecord, Company, User
+from ca.ledger.models import AuditEvent, CertificateRecord, CertificateRequest, Company, User
 from ca.ledger.pagination import SortColumn, fetch_page
 from ca.pagination import PageRequest
 from ca.vocabulary import SIGNED_STATUSES, CertificateStatus
@@ -125,3 +125,48 @@ def find_certificates_by_serial(session: Session, serial: str, limit: int = 20) 
     query = select(CertificateRecord).where(CertificateRecord.serial == serial,
                                             CertificateRecord.status.in_(SIGNED_STATUSES))
     return list(session.execute(query.order_by(CertificateRecord.id).limit(limit)).scalars())
+
+
+USER_SORTS = {"registered": SortColumn(User.id, "int"), "email": SortColumn(User.email, "str")}
+
+
+def page_company_users(session: Session, company_id: int, request: PageRequest) -> tuple[list[User], str | None]:
+    """A company's people; `q` is a part of the e-mail address or of the name, any case."""
+    query = select(User).where(User.company_id == company_id)
+    if request.q:
+        pattern = like_pattern(request.q)
+        query = query.where(or_(User.email.ilike(pattern, escape="\\"), User.full_name.ilike(pattern, escape="\\")))
+    return fetch_page(session, query, request=request, sorts=USER_SORTS, id_column=User.id)
+
+
+def count_live_certificates_of(session: Session, company_id: int, user_ids: list[int], now: datetime
+                               ) -> dict[int, int]:
+    """user id → live (issued, unexpired) certificates in the company, for one page of people in one query."""
+    if not user_ids:
+        return {}
+    query = (select(CertificateRecord.user_id, func.count())
+             .where(CertificateRecord.company_id == company_id, CertificateRecord.user_id.in_(user_ids),
+                    CertificateRecord.status == CertificateStatus.ISSUED)
+             .group_by(CertificateRecord.user_id))
+    counts: dict[int, int] = {}
+    for user_id, count in session.execute(query):
+        if user_id is not None:
+            counts[int(user_id)] = int(count)
+    return counts
+
+
+REQUEST_SORTS = {"created": SortColumn(CertificateRequest.id, "int")}
+
+
+def page_requests(session: Session, company_id: int, request: PageRequest, *, user_id: int | None = None,
+                  status: str | None = None) -> tuple[list[CertificateRequest], str | None]:
+    """A company's certificate requests (a person's own with `user_id`); `q` is the requester's e-mail."""
+    query = select(CertificateRequest).where(CertificateRequest.company_id == company_id)
+    if user_id is not None:
+        query = query.where(CertificateRequest.user_id == user_id)
+    if status is not None:
+        query = query.where(CertificateRequest.status == status)
+    if request.q:
+        requesters = select(User.id).where(func.lower(User.email) == request.q.lower())
+        query = query.where(CertificateRequest.user_id.in_(requesters))
+    return fetch_page(session, query, request=request, sorts=REQUEST_SORTS, id_column=CertificateRequest.id)

@@ -138,7 +138,7 @@ def test_admin_manages_users_groups_and_requests(client, world, runtime, mailbox
                                                          "role": "admin"}, headers=headers)
     assert created.status_code == 201 and created.get_json()["activation_mail_sent"] is True
     mailbox.wait_for("ivy@example.com")
-    assert "ivy@example.com" in [u["email"] for u in client.get("/api/v1/company/users").get_json()]
+    assert "ivy@example.com" in [u["email"] for u in client.get("/api/v1/company/users").get_json()["items"]]
     group = client.post("/api/v1/company/groups", json={"name": "Auction desk"}, headers=headers).get_json()
     changed = client.patch(f"/api/v1/company/groups/{group['id']}", headers=headers, json={
         "members": [world.id("carol")], "services": ["capacity-auctions"], "perimeter": [world.points["PDL-A-002"]]})
@@ -158,7 +158,7 @@ def test_admin_manages_users_groups_and_requests(client, world, runtime, mailbox
     request_id = carol.post("/api/v1/requests", json={"csr": good_csr("ec-p256")[1].decode()},
                             headers=carol_headers).get_json()["request"]["id"]
     pending = client.get("/api/v1/company/requests").get_json()
-    assert [r["id"] for r in pending] == [request_id]
+    assert [r["id"] for r in pending["items"]] == [request_id] and pending["next"] is None
     assert client.post(f"/api/v1/company/requests/{request_id}/reject", json={}, headers=headers).status_code == 400
     approved = client.post(f"/api/v1/company/requests/{request_id}/approve", json={"comment": "ok"}, headers=headers)
     assert approved.status_code == 200 and approved.get_json()["status"] == "issued"

@@ -213,3 +213,29 @@ def test_operator_company_list_pages_and_searches(client, world, runtime):
     by_eic_order = client.get("/operator/companies?sort=eic&limit=500").get_data(as_text=True)
     eics = re.findall(r'<tr data-company="([^"]+)">', by_eic_order)
     assert eics == sorted(eics) and len(eics) == 500
+
+
+def test_people_and_requests_lists_are_pages(client, world, runtime):
+    from ca.ledger.models import User
+
+    with runtime.sessionmaker() as session:
+        company_id = next(c.id for c in store.list_companies(session) if c.eic == EIC)
+    now = runtime.clock.now()
+    with runtime.sessionmaker.begin() as session:
+        session.execute(insert(User), [{"email": f"bulk{i:03d}@example.com", "full_name": f"Bulk Person {i:03d}",
+                                        "role": "user", "company_id": company_id, "status": "active",
+                                        "created_at": now} for i in range(120)])
+    with runtime.sessionmaker() as session:
+        expected = list(session.execute(select(User.email).where(User.company_id == company_id)
+                                        .order_by(User.id.desc())).scalars())
+    login(client, world.emails["alice"])
+    people = [u["email"] for u in _walk(client, "/api/v1/company/users?limit=50")]
+    assert people == expected
+    by_email = [u["email"] for u in _walk(client, "/api/v1/company/users?limit=500&sort=email")]
+    assert by_email == sorted(expected)
+    found = client.get("/api/v1/company/users?q=PERSON 07").get_json()["items"]
+    assert sorted(u["email"] for u in found) == [f"bulk{i:03d}@example.com" for i in range(70, 80)]
+    assert client.get("/api/v1/company/users?limit=501").status_code == 400
+    assert client.get("/api/v1/company/requests?status=bogus").status_code == 400
+    assert client.get("/api/v1/company/requests?status=all&limit=5").get_json() == {"items": [], "next": None}
+    assert client.get("/api/v1/requests").get_json() == {"items": [], "next": None}

@@ -21,10 +21,12 @@ from ca.errors import BadRequestError
 from ca.revoke import revoke_certificate
 from ca.x509.pem import pem_encode
 from enrollment.accounts.activation import invite_user
-from enrollment.accounts.members import detach_user, list_members
+from enrollment.accounts.member_lists import page_members
+from enrollment.accounts.members import detach_user
 from enrollment.groups.groups import create_group, delete_group, get_group, groups_page, update_group
-from enrollment.requests.approval import decide_request, list_company_requests, list_my_requests, request_certificate
+from enrollment.requests.approval import decide_request, request_certificate
 from enrollment.requests.downloads import get_certificate
+from enrollment.requests.request_lists import page_company_requests, page_my_requests
 from webapp.api.openapi import openapi_document
 from webapp.listing import envelope, page_request
 from webapp.portal.auth import (
@@ -168,7 +170,7 @@ def revoke(serial: str) -> Response:
 @bp.get("/requests")
 @login_required
 def requests() -> Response:
-    return jsonify([v.to_dict() for v in list_my_requests(runtime(), actor())])
+    return jsonify(envelope(page_my_requests(runtime(), actor(), page_request(request.args))))
 
 
 @bp.post("/requests")
@@ -191,9 +193,9 @@ def company_certificates() -> Response:
 @bp.get("/company/requests")
 @admin_required
 def company_requests() -> Response:
-    status = request.args.get("status") or "pending"
-    views = list_company_requests(runtime(), actor(), status=None if status == "all" else status)
-    return jsonify([v.to_dict() for v in views])
+    page = page_company_requests(runtime(), actor(), page_request(request.args),
+                                 status=request.args.get("status") or "pending")
+    return jsonify(envelope(page))
 
 
 @bp.post(f"/company/requests/<{ID}:request_id>/approve")
@@ -215,7 +217,7 @@ def reject(request_id: int) -> Response:
 @bp.get("/company/users")
 @admin_required
 def users() -> Response:
-    return jsonify([v.to_dict() for v in list_members(runtime(), actor())])
+    return jsonify(envelope(page_members(runtime(), actor(), page_request(request.args))))
 
 
 @bp.post("/company/users")

@@ -139,7 +139,8 @@ def _paths() -> dict[str, Any]:
                                  ["reason"]),
             "responses": _responses("200", _ref("Certificate"), "400", "409")}},
         "/api/v1/requests": {
-            "get": {"summary": "My certificate requests", "responses": _responses("200", _list("Request"))},
+            "get": {"summary": "My certificate requests, one page", "parameters": _paging(["created", "-created"]),
+                    "responses": _responses("200", _page("Request"), "400")},
             "post": {"summary": "Request a browser certificate from a CSR (PEM)",
                      "requestBody": _body({"csr": {"type": "string"}}, ["csr"]),
                      "responses": _responses("201", _object({"request": _ref("Request"),
@@ -155,8 +156,9 @@ def _paths() -> dict[str, Any]:
         "/api/v1/company/requests": {"get": {
             "summary": "The company's requests (administrators)",
             "parameters": [_query("status", {"type": "string", "enum": [
-                "pending", "approved", "rejected", "issuing", "issued", "failed", "all"]}, "default: pending")],
-            "responses": _responses("200", _list("Request"))}},
+                "pending", "approved", "rejected", "issuing", "issued", "failed", "all"]}, "default: pending"),
+                           *_paging(["created", "-created"])],
+            "responses": _responses("200", _page("Request"), "400")}},
         "/api/v1/company/requests/{request_id}/approve": {"post": {
             "summary": "Approve a pending request", "parameters": [_id("request_id")],
             "requestBody": _body({"comment": {"type": ["string", "null"]}}, []),
@@ -166,7 +168,9 @@ def _paths() -> dict[str, Any]:
             "requestBody": _body({"comment": {"type": "string"}}, ["comment"]),
             "responses": _responses("200", _ref("Request"), "400", "409")}},
         "/api/v1/company/users": {
-            "get": {"summary": "The company's people", "responses": _responses("200", _list("Member"))},
+            "get": {"summary": "The company's people, one page",
+                    "parameters": _paging(["registered", "-registered", "email", "-email"]),
+                    "responses": _responses("200", _page("Member"), "400")},
             "post": {"summary": "Add a person (an activation link is e-mailed)",
                      "requestBody": _body({"email": {"type": "string"}, "full_name": {"type": "string"},
                                            "role": {"type": "string", "enum": ["user", "admin"]}},
