@@ -239,3 +239,27 @@ def test_people_and_requests_lists_are_pages(client, world, runtime):
     assert client.get("/api/v1/company/requests?status=bogus").status_code == 400
     assert client.get("/api/v1/company/requests?status=all&limit=5").get_json() == {"items": [], "next": None}
     assert client.get("/api/v1/requests").get_json() == {"items": [], "next": None}
+
+
+def test_portal_users_page_walks_every_person_once(client, world, runtime):
+    from ca.ledger.models import User
+
+    with runtime.sessionmaker() as session:
+        company_id = next(c.id for c in store.list_companies(session) if c.eic == EIC)
+    with runtime.sessionmaker.begin() as session:
+        session.execute(insert(User), [{"email": f"walk{i:03d}@example.com", "full_name": f"Walker {i:03d}",
+                                        "role": "user", "company_id": company_id, "status": "active",
+                                        "created_at": runtime.clock.now()} for i in range(130)])
+    login(client, world.emails["alice"])
+    with runtime.sessionmaker() as session:
+        expected = list(session.execute(select(User.email).where(User.company_id == company_id)
+                                        .order_by(User.id.desc())).scalars())
+    url, seen = "/admin/users?limit=40", []
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        seen += re.findall(r'<tr data-member="([^"]+)">', html)
+        following = re.search(r'rel="next" href="([^"]+)"', html)
+        url = unescape(following.group(1)) if following else None
+    assert seen == expected
+    found = client.get("/admin/users?q=walker 12").get_data(as_text=True)
+    assert len(re.findall(r"<tr data-member=", found)) == 10

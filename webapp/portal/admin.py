@@ -13,7 +13,8 @@ from ca.certificate_lists import page_company_certificates
 from ca.certificates import CertificateFilter, list_company_certificates
 from ca.errors import BadRequestError
 from enrollment.accounts.activation import invite_user, resend_activation
-from enrollment.accounts.members import decide_membership, detach_user, list_members, preview_detach
+from enrollment.accounts.member_lists import page_members
+from enrollment.accounts.members import decide_membership, detach_user, preview_detach
 from enrollment.groups.groups import create_group, delete_group, get_group, groups_page, update_group
 from enrollment.requests.approval import decide_request, list_company_requests, set_approval_policy
 from revocation.unused import preview_unused, revoke_confirmed_unused
@@ -48,7 +49,8 @@ def _ints(values: list[str], what: str) -> list[int]:
 def users() -> str:
     current = principal()
     roles = ("user", "admin") if current is not None and current.is_first_admin else ("user",)
-    return render_template("admin/users.html", members=list_members(runtime(), actor()), roles=roles)
+    page = page_members(runtime(), actor(), page_request(request.args))
+    return render_template("admin/users.html", members=page.items, page=page, args=request.args, roles=roles)
 
 
 @bp.post("/users")
