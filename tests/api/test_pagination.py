@@ -263,3 +263,30 @@ def test_portal_users_page_walks_every_person_once(client, world, runtime):
     assert seen == expected
     found = client.get("/admin/users?q=walker 12").get_data(as_text=True)
     assert len(re.findall(r"<tr data-member=", found)) == 10
+
+
+def test_portal_approvals_page_walks_every_request_once(client, world, runtime):
+    from ca.ledger.models import CertificateRequest
+
+    with runtime.sessionmaker() as session:
+        company_id = next(c.id for c in store.list_companies(session) if c.eic == EIC)
+    carol, dave = world.id("carol"), world.id("dave")
+    with runtime.sessionmaker.begin() as session:
+        session.execute(insert(CertificateRequest), [
+            {"user_id": carol if i % 2 else dave, "company_id": company_id, "profile": "browser", "csr_der": None,
+             "status": "pending" if i % 3 else "rejected", "created_at": runtime.clock.now()} for i in range(150)])
+    with runtime.sessionmaker() as session:
+        pending = list(session.execute(select(CertificateRequest.id).where(
+            CertificateRequest.company_id == company_id, CertificateRequest.status == "pending")
+            .order_by(CertificateRequest.id.desc())).scalars())
+    login(client, world.emails["alice"])
+    url, seen = "/admin/requests?limit=30", []
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        seen += [int(i) for i in re.findall(r'<tr data-request="(\d+)">', html)]
+        following = re.search(r'rel="next" href="([^"]+)"', html)
+        url = unescape(following.group(1)) if following else None
+    assert seen == pending and len(seen) == 100
+    carols = client.get(f"/admin/requests?status=all&limit=500&q={world.emails['carol']}").get_data(as_text=True)
+    assert len(re.findall(r"<tr data-request=", carols)) == 75
+    assert client.get("/admin/requests?status=bogus").status_code == 400

@@ -16,7 +16,8 @@ from enrollment.accounts.activation import invite_user, resend_activation
 from enrollment.accounts.member_lists import page_members
 from enrollment.accounts.members import decide_membership, detach_user, preview_detach
 from enrollment.groups.groups import create_group, delete_group, get_group, groups_page, update_group
-from enrollment.requests.approval import decide_request, list_company_requests, set_approval_policy
+from enrollment.requests.approval import decide_request, set_approval_policy
+from enrollment.requests.request_lists import page_company_requests
 from revocation.unused import preview_unused, revoke_confirmed_unused
 from webapp.listing import page_request
 from webapp.portal.auth import ID, actor, admin_required, first_admin_required, principal, runtime
@@ -150,8 +151,8 @@ def remove_group(group_id: int) -> Response:
 @admin_required
 def requests() -> str:
     status = request.args.get("status") or "pending"
-    listed = list_company_requests(runtime(), actor(), status=None if status == "all" else status)
-    return render_template("admin/requests.html", requests=listed, status=status)
+    page = page_company_requests(runtime(), actor(), page_request(request.args), status=status)
+    return render_template("admin/requests.html", requests=page.items, page=page, args=request.args, status=status)
 
 
 @bp.post(f"/requests/<{ID}:request_id>/approve")
