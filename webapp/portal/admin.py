@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from ca.audit_lists import page_company_audit_trail
 from ca.certificate_lists import page_company_certificates
 from ca.certificates import CertificateFilter, list_company_certificates
+from ca.dashboard import company_dashboard
 from ca.errors import BadRequestError
 from enrollment.accounts.activation import invite_user, resend_activation
 from enrollment.accounts.member_lists import page_members
@@ -232,6 +233,12 @@ def unused() -> Response:
 def audit() -> str:
     page = page_company_audit_trail(runtime(), actor(), page_request(request.args))
     return render_template("admin/audit.html", events=page.items, page=page, args=request.args)
+
+
+@bp.get("/dashboard")
+@admin_required
+def dashboard() -> str:
+    return render_template("dashboard.html", board=company_dashboard(runtime(), actor()))
 
 
 @bp.get("/company")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from ca.dashboard import operator_dashboard
 from ca.errors import BadRequestError, ConflictError
 from enrollment.accounts.activation import invite_user, resend_activation
 from enrollment.accounts.companies import company_overview, create_company
@@ -37,6 +38,12 @@ def new_company() -> Response | tuple[str, int]:
                                form=typed, error=str(exc)), 409 if isinstance(exc, ConflictError) else 400
     flash(f"{view.name} ({view.eic}) is registered: now designate its first administrator.", "success")
     return redirect(url_for("operator.company", eic=view.eic))
+
+
+@bp.get("/dashboard")
+@operator_required
+def dashboard() -> str:
+    return render_template("dashboard.html", board=operator_dashboard(runtime(), actor()))
 
 
 @bp.get("/search")
