@@ -1,8 +1,9 @@
 """`make bench`: run every bench/bench_*.py in turn, each in its own process, fail if any of them fails, and
 end with one table of every figure beside its peer measured in the same run (bench/results.py).
 
-    .venv/bin/python bench/run_all.py [NAME ...]      (NAME filters scripts, e.g. `issuance`)
-    QUICK=1 .venv/bin/python bench/run_all.py          (`make bench QUICK=1`: short runs, small sizes)
+    .venv/bin/python bench/run_all.py [--quick] [NAME ...]   (NAME filters scripts, e.g. `issuance`)
+    QUICK=1 .venv/bin/python bench/run_all.py          (`make bench QUICK=1`, the same as --quick: short runs,
+                                                        small sizes; bench/results.quick() is the one rule)
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def _number(value: object, unit: str) -> str:
 
 def print_table(results: list[dict[str, object]], seconds: float) -> None:
     load = os.getloadavg()
-    quick = " (QUICK=1)" if os.environ.get("QUICK", "") not in ("", "0") else ""
+    quick = " (QUICK=1)" if os.environ.get("QUICK", "") not in ("", "0") else ""  # main() sets it for --quick
     print(f"\nmake bench{quick}: every figure beside its peer in this run; {os.cpu_count()} CPUs, load average "
           f"{load[0]:.1f} {load[1]:.1f}, {seconds:.0f} s")
     header = f"{'figure':<44} {'ours':>16} {'peer':<30} {'peer value':>16} {'ratio':>7}  {'target':<22} verdict"
@@ -42,6 +43,10 @@ def print_table(results: list[dict[str, object]], seconds: float) -> None:
 
 
 def main(argv: list[str]) -> int:
+    env = dict(os.environ)
+    if "--quick" in argv:
+        argv = [a for a in argv if a != "--quick"]
+        env["QUICK"] = os.environ["QUICK"] = "1"
     scripts = sorted(BENCH_DIR.glob("bench_*.py"))
     if argv:
         scripts = [s for s in scripts if any(name in s.stem for name in argv)]
@@ -55,7 +60,7 @@ def main(argv: list[str]) -> int:
         print(f"== {script.relative_to(BENCH_DIR.parent)}", flush=True)
         start = time.monotonic()
         process = subprocess.Popen([sys.executable, str(script)], cwd=BENCH_DIR.parent, stdout=subprocess.PIPE,
-                                   text=True)
+                                   text=True, env=env)
         assert process.stdout is not None
         for line in process.stdout:
             if line.startswith("BENCH-RESULT "):

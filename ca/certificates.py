@@ -16,10 +16,12 @@ from ca.actor import Actor
 from ca.clock import iso_or_none
 from ca.errors import BadRequestError, NotFoundError
 from ca.ledger import Session, portal_store, renewal_store, store
+from ca.ledger.list_store import map_company_eics
 from ca.ledger.models import CertificateRecord
 from ca.runtime import Runtime
 from ca.scope import company_scope, own_company
 from ca.vocabulary import SIGNED_STATUSES, CertificateStatus
+from ca.x509.names import readable_dn
 from ca.x509.serials import format_serial, parse_serial
 
 STATUSES = tuple(CertificateStatus)
@@ -57,7 +59,7 @@ class CertificateView:
 def certificate_views(session: Session, records: Sequence[CertificateRecord], now: datetime) -> list[CertificateView]:
     """Views of `records` in their order; `expired` is shown for issued rows past notAfter."""
     issuers = {r.id: r.name for r in store.list_issuers(session)}
-    companies = {c.id: c.eic for c in store.list_companies(session)}
+    companies = map_company_eics(session, (r.company_id for r in records if r.company_id is not None))
     users = portal_store.map_user_emails(session, (r.user_id for r in records if r.user_id is not None))
     predecessors = renewal_store.map_serials(session, (r.predecessor_id for r in records if r.predecessor_id))
     successors = renewal_store.map_successor_serials(session, (r.id for r in records))
@@ -67,7 +69,7 @@ def certificate_views(session: Session, records: Sequence[CertificateRecord], no
         if status == CertificateStatus.ISSUED and r.not_after < now:
             status = CertificateStatus.EXPIRED
         views.append(CertificateView(
-            serial=r.serial, issuer=issuers[r.issuer_id], status=status, subject=r.subject,
+            serial=r.serial, issuer=issuers[r.issuer_id], status=status, subject=readable_dn(r.subject),
             not_before=r.not_before, not_after=r.not_after,
             user=users.get(r.user_id) if r.user_id is not None else None,
             company=companies.get(r.company_id) if r.company_id is not None else None,

@@ -32,6 +32,7 @@ from ca.ledger.audit import append_event, verify_chain
 from ca.ledger.models import CertificateRecord
 from ca.runtime import Runtime
 from ca.x509.keycheck import spki_sha256
+from ca.x509.names import dn_text
 from ca.x509.serials import format_serial
 
 DEFAULT_OLDER_THAN = "10m"
@@ -103,7 +104,10 @@ def certificate_problems(record: CertificateRecord, issuer: x509.Certificate | N
             problems.append(f"the DER does not verify against its issuer: {exc}")
     expected = {
         "serial": (record.serial, format_serial(cert.serial_number)),
-        "subject": (record.subject, cert.subject.rfc4514_string()),
+        # rows store ca.x509.names.dn_text (attribute names); rows from before issue 15 the plain RFC 4514 form
+        "subject": (record.subject, record.subject if record.subject in (dn_text(cert.subject),
+                                                                          cert.subject.rfc4514_string())
+                    else dn_text(cert.subject)),
         "not_before": (record.not_before.replace(microsecond=0), cert.not_valid_before_utc),
         "not_after": (record.not_after.replace(microsecond=0), cert.not_valid_after_utc),
         "spki_sha256": (record.spki_sha256, spki_sha256(cert.public_key())),

@@ -28,7 +28,7 @@ from ca.metrics import CERTIFICATES_ISSUED, ISSUANCE_SECONDS
 from ca.runtime import Runtime
 from ca.vocabulary import IssuerStatus, RequestStatus, UserStatus
 from ca.x509.csr import CheckedCSR, checked_csr
-from ca.x509.names import browser_subject
+from ca.x509.names import browser_subject, dn_text
 from ca.x509.serials import format_serial, random_serial_number
 from ca.x509.signer import ca_public_key
 from ca.x509.signing import sign_certificate
@@ -188,7 +188,7 @@ def issue_certificate(
         #    — with the new request's row when the company approves automatically. Concurrent issuances share
         #    the commit (ca.ledger.group_commit); the call returns only once the row is committed.
         committer = committer_for(runtime.sessionmaker)
-        subject_text = plan.subject.rfc4514_string()
+        subject_text = dn_text(plan.subject)
         row_id: int | None = None
 
         def record_intent(serial_number: int) -> None:

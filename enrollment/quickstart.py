@@ -1,4 +1,5 @@
-"""A local demo in one step: root, issuer, a demo company and its first administrator (`pkictl quickstart`).
+"""A local demo in one step: root, issuer, a demo company, its first administrator and a portal operator
+account (`pkictl quickstart`).
 
 Idempotent: each step is skipped when its result already exists. The demo keeps the root passphrase in
 var/secrets next to the issuer's: acceptable for a laptop demo, never for production (README says so).
@@ -27,6 +28,7 @@ DEMO_ISSUER = "issuing-ca-1"
 DEMO_EIC = "10XDEMO-PRODUCE2"
 DEMO_COMPANY = "Demo Producer"
 DEMO_ADMIN = ("admin@demo-producer.example", "Alice Martin")
+DEMO_OPERATOR = ("operator@portail-demo.example", "Demo Operator")
 DEMO_ISSUER_SUBJECT = "CN=Portail Demo Issuing CA 1,O=Portail PKI Demo,C=FR"
 
 
@@ -39,6 +41,7 @@ class QuickstartReport:
     issuer: str
     company: str
     first_admin: str
+    operator: str
     repository_url: str
     done: list[str] = field(default_factory=list)
 
@@ -58,7 +61,7 @@ def run_quickstart(runtime: Runtime, actor: Actor, *, root_dir: Path) -> Quickst
     report = QuickstartReport(
         root_dir=root_dir, root_cert=root_dir / "root.crt", ledger=settings.database.url,
         key_dir=settings.ca.key_dir, issuer=DEMO_ISSUER, company=DEMO_EIC, first_admin=DEMO_ADMIN[0],
-        repository_url=settings.repository.base_url.rstrip("/") + "/pki/",
+        operator=DEMO_OPERATOR[0], repository_url=settings.repository.base_url.rstrip("/") + "/pki/",
     )
     if not (root_dir / "root.crt").exists():
         root_ca.init_root(root_dir, subject=parse_dn("CN=Portail Demo Root CA,O=Portail PKI Demo,C=FR"),
@@ -89,6 +92,12 @@ def run_quickstart(runtime: Runtime, actor: Actor, *, root_dir: Path) -> Quickst
         accounts.create_user(runtime, actor, email=DEMO_ADMIN[0], full_name=DEMO_ADMIN[1],
                              company_eic=DEMO_EIC, role=Role.FIRST_ADMIN)
         report.done.append(f"first administrator {DEMO_ADMIN[0]} created")
+    except ConflictError:
+        pass
+    try:
+        accounts.create_user(runtime, actor, email=DEMO_OPERATOR[0], full_name=DEMO_OPERATOR[1],
+                             company_eic=None, role=Role.OPERATOR)
+        report.done.append(f"portal operator account {DEMO_OPERATOR[0]} created")
     except ConflictError:
         pass
     return report

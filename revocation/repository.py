@@ -21,10 +21,25 @@ CERT_TYPE = "application/pkix-cert"
 CRL_TYPE = "application/pkix-crl"
 
 
+PEM_TYPE = "application/x-pem-file"  # RFC 7468 text encoding; no registered media type exists
+
+
 @dataclass(frozen=True)
 class Document:
+    """One served file; `title` and `purpose` are its line on the /pki/ index (empty: not listed)."""
+
     media_type: str
     body: bytes
+    title: str = ""
+    purpose: str = ""
+
+
+def _certificate_documents(documents: dict[str, Document], der_path: str, pem_path: str, der: bytes,
+                           title: str, purpose: str) -> None:
+    """A CA certificate twice: DER (what AIA caIssuers points to, RFC 5280 §4.2.2.1) and PEM (RFC 7468)."""
+    certificate = x509.load_der_x509_certificate(der)
+    documents[der_path] = Document(CERT_TYPE, certificate.public_bytes(Encoding.DER), f"{title} (DER)", purpose)
+    documents[pem_path] = Document(PEM_TYPE, certificate.public_bytes(Encoding.PEM), f"{title} (PEM)", purpose)
 
 
 def repository_documents(runtime: Runtime) -> dict[str, Document]:
@@ -34,18 +49,32 @@ def repository_documents(runtime: Runtime) -> dict[str, Document]:
     for record in records:
         if record.status == IssuerStatus.REMOVED:
             continue
-        documents[paths.issuer_certificate(record.name)] = Document(CERT_TYPE, record.certificate_der)
-        root_der = x509.load_der_x509_certificate(record.root_der).public_bytes(Encoding.DER)
-        documents[paths.ROOT_CERTIFICATE] = Document(CERT_TYPE, root_der)
+        _certificate_documents(
+            documents, paths.ROOT_CERTIFICATE, paths.ROOT_CERTIFICATE_PEM, record.root_der, "Root CA certificate",
+            "the trust anchor: install it in browsers and trust stores, or give it to openssl as -CAfile")
+        state = "retired: still signs its CRL until its last certificate expires" \
+            if record.status == IssuerStatus.RETIRED else "issues the subscriber certificates"
+        _certificate_documents(
+            documents, paths.issuer_certificate(record.name), paths.issuer_certificate_pem(record.name),
+            record.certificate_der, f"Issuing CA {record.name}",
+            f"intermediate certificate signed by the root; {state}; send it with a client certificate chain")
     cross_dir = runtime.settings.repository.cross_dir
     if cross_dir.is_dir():
         for path in sorted(cross_dir.glob("*.crt")):
-            documents[paths.cross_certificate(path.stem)] = Document(CERT_TYPE, path.read_bytes())
+            documents[paths.cross_certificate(path.stem)] = Document(
+                CERT_TYPE, path.read_bytes(), f"Cross-certificate {path.stem} (DER)",
+                "links an old and a new root during a root rollover")
     crl_dir = runtime.settings.repository.crl_dir
     if crl_dir.is_dir():
         for path in sorted(crl_dir.glob("*.crl")):
-            url = paths.ROOT_CRL if path.name == "root.crl" else f"{paths.PREFIX}/crl/{path.name}"
-            documents[url] = Document(CRL_TYPE, path.read_bytes())
+            if path.name == "root.crl":
+                documents[paths.ROOT_CRL] = Document(
+                    CRL_TYPE, path.read_bytes(), "Root CRL (DER)",
+                    "the issuing CAs the root has revoked (RFC 5280 §5); renewed by the offline root ceremony")
+            else:
+                documents[f"{paths.PREFIX}/crl/{path.name}"] = Document(
+                    CRL_TYPE, path.read_bytes(), f"CRL of {path.stem} (DER)",
+                    "every revoked certificate of this issuer (RFC 5280 §5); renewed before its nextUpdate")
     return documents
 
 

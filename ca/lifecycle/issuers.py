@@ -25,7 +25,7 @@ from ca.ledger import store
 from ca.ledger.audit import append_event
 from ca.ledger.models import IssuerRecord
 from ca.runtime import Runtime
-from ca.x509.names import parse_dn
+from ca.x509.names import dn_text, parse_dn
 from ca.x509.signer import ca_public_key
 
 
@@ -49,7 +49,7 @@ class IssuerView:
 def issuer_view(record: IssuerRecord) -> IssuerView:
     cert = x509.load_der_x509_certificate(record.certificate_der)
     return IssuerView(
-        name=record.name, status=record.status, subject=cert.subject.rfc4514_string(),
+        name=record.name, status=record.status, subject=dn_text(cert.subject),
         not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
         sha256=hashlib.sha256(record.certificate_der).hexdigest(), installed_at=record.installed_at,
     )
@@ -102,7 +102,7 @@ def install_issuer(
         retired = store.mark_issuers_retired_except(session, record.id)
         append_event(session, at=now, actor=actor.name, action="issuer.installed", object_type="issuer",
                      object_id=name, details={"retired": [r.name for r in retired],
-                                              "subject": certificate.subject.rfc4514_string()},
+                                              "subject": dn_text(certificate.subject)},
                      source_ip=actor.source_ip)
         return issuer_view(record)
 

@@ -26,6 +26,7 @@ from ca.ledger.audit import append_event
 from ca.lifecycle.issuers import create_issuer
 from ca.runtime import Runtime
 from ca.secrets import check_passphrase, read_passphrase
+from ca.x509.names import dn_text
 from ca.x509.signer import ca_private_key
 
 
@@ -55,7 +56,7 @@ def issuer_status(runtime: Runtime, actor: Actor) -> list[IssuerStatus]:
             full = states.get((record.id, "full"))
             responder = store.latest_responder(session, record.id, now)
             result.append(IssuerStatus(
-                name=record.name, status=record.status, subject=cert.subject.rfc4514_string(),
+                name=record.name, status=record.status, subject=dn_text(cert.subject),
                 not_after=cert.not_valid_after_utc, live_certificates=live, last_expiry=last,
                 crl_number=full.crl_number if full else None, crl_this_update=full.this_update if full else None,
                 crl_next_update=full.next_update if full else None,

@@ -232,3 +232,41 @@ def browser_subject(country: str, company_name: str, eic: str, full_name: str) -
             x509.RelativeDistinguishedName([_attribute(NameOID.COMMON_NAME, full_name)]),
         ]
     )
+
+
+# --- Showing names to people ------------------------------------------------------------------------
+
+# Attribute names for the types cryptography's RFC 4514 writer only knows by number (RFC 4514 §2.3 lets a
+# writer use a descriptor it knows; X.520 gives these): a subject reads "organizationIdentifier=10X…",
+# never "2.5.4.97=10X…".
+ATTRIBUTE_NAMES: dict[x509.ObjectIdentifier, str] = {
+    NameOID.ORGANIZATION_IDENTIFIER: "organizationIdentifier",
+    NameOID.SERIAL_NUMBER: "serialNumber",
+    NameOID.EMAIL_ADDRESS: "emailAddress",
+    NameOID.GIVEN_NAME: "givenName",
+    NameOID.SURNAME: "surname",
+    NameOID.TITLE: "title",
+    NameOID.PSEUDONYM: "pseudonym",
+    NameOID.BUSINESS_CATEGORY: "businessCategory",
+    NameOID.POSTAL_CODE: "postalCode",
+    NameOID.JURISDICTION_COUNTRY_NAME: "jurisdictionCountryName",
+}
+_NAMES_BY_DOTTED = {oid.dotted_string: label for oid, label in ATTRIBUTE_NAMES.items()}
+
+
+def dn_text(name: x509.Name) -> str:
+    """The one RFC 4514 string of a name shown or stored anywhere, with attribute names, not numbers."""
+    return name.rfc4514_string(ATTRIBUTE_NAMES)
+
+
+def readable_dn(text: str) -> str:
+    """A stored RFC 4514 string with its numeric attribute types (`2.5.4.97=`) replaced by their names;
+    rows written before `dn_text` keep the numbers in the ledger, and are shown with names all the same."""
+    rdns = []
+    for rdn in _split_unescaped(text, ","):
+        parts = []
+        for part in _split_unescaped(rdn, "+"):
+            key, sep, value = part.partition("=")
+            parts.append(f"{_NAMES_BY_DOTTED.get(key.strip(), key)}{sep}{value}")
+        rdns.append("+".join(parts))
+    return ",".join(rdns)

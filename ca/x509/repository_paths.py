@@ -10,10 +10,16 @@ PREFIX = "/pki"
 OCSP = f"{PREFIX}/ocsp"
 ROOT_CERTIFICATE = f"{PREFIX}/root.crt"
 ROOT_CRL = f"{PREFIX}/root.crl"
+ROOT_CERTIFICATE_PEM = f"{PREFIX}/root.pem"  # the same certificate, PEM (for `openssl -CAfile`, trust stores)
+INDEX = f"{PREFIX}/"
 
 
 def issuer_certificate(issuer_name: str) -> str:
     return f"{PREFIX}/ca/{issuer_name}.crt"
+
+
+def issuer_certificate_pem(issuer_name: str) -> str:
+    return f"{PREFIX}/ca/{issuer_name}.pem"
 
 
 def crl_file_name(issuer_name: str, *, delta: bool = False) -> str:

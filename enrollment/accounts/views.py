@@ -9,7 +9,7 @@ from typing import Any
 from ca.actor import Actor
 from ca.clock import iso_or_none
 from ca.ledger.models import User
-from ca.vocabulary import ActorKind
+from ca.vocabulary import ActorKind, Role, UserStatus
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,13 @@ class CompanyOverview:
     administrators: list[MemberView]
     connection_points: list[ConnectionPointView]
     users: int
+
+    @property
+    def first_admin(self) -> MemberView | None:
+        """The company's first administrator (invited or active), if it has one: the page offers to
+        designate one only when it has none (issue 15 item 6)."""
+        return next((a for a in self.administrators
+                     if a.role == Role.FIRST_ADMIN and a.status != UserStatus.DEACTIVATED), None)
 
 
 def member_view(user: User, company_eic: str | None, live_certificates: int = 0) -> MemberView:

@@ -54,7 +54,7 @@ def test_request_a_certificate_with_the_session(client, world, runtime):
     detail = client.get(f"/api/v1/certificates/{serial}").get_json()
     cert = x509.load_pem_x509_certificate(detail["pem"].encode())
     assert detail["status"] == "issued" and format(cert.serial_number, "x").endswith(serial.lstrip("0"))
-    assert [c["serial"] for c in client.get("/api/v1/certificates").get_json()] == [serial]
+    assert [c["serial"] for c in client.get("/api/v1/certificates").get_json()["items"]] == [serial]
     revoked = client.post(f"/api/v1/certificates/{serial}/revoke", json={"reason": "superseded"}, headers=headers)
     assert revoked.status_code == 200 and revoked.get_json()["status"] == "revoked"
     again = client.post(f"/api/v1/certificates/{serial}/revoke", json={"reason": "superseded"}, headers=headers)
@@ -138,7 +138,7 @@ def test_admin_manages_users_groups_and_requests(client, world, runtime, mailbox
                                                          "role": "admin"}, headers=headers)
     assert created.status_code == 201 and created.get_json()["activation_mail_sent"] is True
     mailbox.wait_for("ivy@example.com")
-    assert "ivy@example.com" in [u["email"] for u in client.get("/api/v1/company/users").get_json()]
+    assert "ivy@example.com" in [u["email"] for u in client.get("/api/v1/company/users").get_json()["items"]]
     group = client.post("/api/v1/company/groups", json={"name": "Auction desk"}, headers=headers).get_json()
     changed = client.patch(f"/api/v1/company/groups/{group['id']}", headers=headers, json={
         "members": [world.id("carol")], "services": ["capacity-auctions"], "perimeter": [world.points["PDL-A-002"]]})
@@ -158,7 +158,7 @@ def test_admin_manages_users_groups_and_requests(client, world, runtime, mailbox
     request_id = carol.post("/api/v1/requests", json={"csr": good_csr("ec-p256")[1].decode()},
                             headers=carol_headers).get_json()["request"]["id"]
     pending = client.get("/api/v1/company/requests").get_json()
-    assert [r["id"] for r in pending] == [request_id]
+    assert [r["id"] for r in pending["items"]] == [request_id] and pending["next"] is None
     assert client.post(f"/api/v1/company/requests/{request_id}/reject", json={}, headers=headers).status_code == 400
     approved = client.post(f"/api/v1/company/requests/{request_id}/approve", json={"comment": "ok"}, headers=headers)
     assert approved.status_code == 200 and approved.get_json()["status"] == "issued"
@@ -167,7 +167,7 @@ def test_admin_manages_users_groups_and_requests(client, world, runtime, mailbox
     with runtime.sessionmaker() as session:
         assert store.get_certificate(session, serial).user_id == carol_id
     listed = client.get("/api/v1/company/certificates?status=issued").get_json()
-    assert [c["serial"] for c in listed] == [serial]
+    assert [c["serial"] for c in listed["items"]] == [serial] and listed["next"] is None
 
 
 def test_other_company_objects_are_not_found(client, world, runtime):
@@ -179,7 +179,7 @@ def test_other_company_objects_are_not_found(client, world, runtime):
                        headers=headers).status_code == 404
     assert client.get(f"/api/v1/company/groups/{world.groups['A']}").status_code == 404
     assert client.post(f"/api/v1/company/users/{world.id('carol')}/detach", headers=headers).status_code == 404
-    assert client.get("/api/v1/company/certificates?user=carol@example.com").get_json() == []
+    assert client.get("/api/v1/company/certificates?user=carol@example.com").get_json() == {"items": [], "next": None}
     assert snapshot(runtime) == before
 
 

@@ -20,4 +20,4 @@ def test_colliding_serials_are_a_409(client, world, runtime, monkeypatch):
     error = response.get_json()["error"]
     assert error["kind"] == "conflict" and "unique serial number" in error["message"]
     assert snapshot(runtime) == before
-    assert [r["status"] for r in client.get("/api/v1/requests").get_json()] == []
+    assert [r["status"] for r in client.get("/api/v1/requests").get_json()["items"]] == []

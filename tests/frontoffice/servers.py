@@ -52,6 +52,9 @@ def frontoffice_environ(base: Path, pki: SessionPKI, *, portal_url: str) -> dict
         "PKI_FRONTOFFICE__CLIENT_CA_FILE": str(fo / "client-ca.pem"),
         "PKI_FRONTOFFICE__SERVER_NAMES": "frontoffice.localhost,127.0.0.1",
         "PKI_FRONTOFFICE__TRUSTED_PROXIES": "127.0.0.1",
+        # The stack's servers are the strict setting (no certificate: no handshake); the default page mode
+        # gets its own server in test_missing_certificate_page_mode.
+        "PKI_FRONTOFFICE__MISSING_CERTIFICATE_PAGE": "false",
     }
 
 

@@ -307,11 +307,12 @@ def test_last_used_at_is_recorded_once_per_interval(stack):
 
 
 def test_missing_certificate_page_mode(stack):
-    server = start_frontoffice({**stack.environ, "PKI_FRONTOFFICE__MISSING_CERTIFICATE_PAGE": "true"},
-                               stack.base / "logs")
+    """The default (issue 15 item 5): curl without a certificate gets the 403 explanation page."""
+    default = {k: v for k, v in stack.environ.items() if k != "PKI_FRONTOFFICE__MISSING_CERTIFICATE_PAGE"}
+    server = start_frontoffice(default, stack.base / "logs")
     stack.extra.append(server)
     answer = curl(f"https://127.0.0.1:{server.port}/", cacert=stack.root)
     assert answer.outcome == "403:no_certificate", answer
-    assert stack.get("direct", "/", None).status == 0  # the default server still fails the handshake
+    assert stack.get("direct", "/", None).status == 0  # the strict setting (false) still fails the handshake
     assert curl(f"https://127.0.0.1:{server.port}/", holder=stack.holders["foreign"], cacert=stack.root).status == 0
     assert curl(f"https://127.0.0.1:{server.port}/", holder=stack.holders["bob"], cacert=stack.root).status == 200

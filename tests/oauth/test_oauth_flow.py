@@ -162,7 +162,7 @@ def test_company_scope_holds_for_clients(client, runtime, world):
     access = {"Authorization": "Bearer " + _token(client, other)}
     users = client.get("/api/v1/company/users", headers=access)
     assert users.status_code == 200
-    assert all(u["company"] == OTHER_EIC for u in users.get_json())
+    assert all(u["company"] == OTHER_EIC for u in users.get_json()["items"])
 
 
 def test_metadata_validates_against_rfc8414(client):

@@ -173,7 +173,7 @@ def test_secret_client_with_curl_on_the_portal(servers):
     assert me.status == 200 and me.json["client_id"] == client_id and me.json["company"] == EIC
     assert me.json["name"] == "Billing robot" and me.json["company_name"] == "Demo Producer"
     listed = curl(base + "/api/v1/company/certificates", "-H", bearer)
-    assert listed.status == 200 and isinstance(listed.json, list)
+    assert listed.status == 200 and isinstance(listed.json["items"], list) and "next" in listed.json
     missing = curl(base + "/api/v1/company/users", "-H", bearer)
     assert missing.status == 403 and 'error="insufficient_scope"' in missing.headers
     wrong = _token(base, client_id, "not-the-secret")

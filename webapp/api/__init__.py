@@ -16,17 +16,21 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.wrappers import Response
 from wtforms import ValidationError
 
-from ca.certificates import CertificateFilter, list_company_certificates
+from ca.certificate_lists import page_company_certificates, page_my_certificates
+from ca.certificates import CertificateFilter
 from ca.errors import BadRequestError
 from ca.revoke import revoke_certificate
 from ca.x509.pem import pem_encode
 from enrollment.accounts.activation import invite_user
-from enrollment.accounts.members import detach_user, list_members
+from enrollment.accounts.member_lists import page_members
+from enrollment.accounts.members import detach_user
 from enrollment.groups.groups import create_group, delete_group, get_group, groups_page, update_group
-from enrollment.requests.approval import decide_request, list_company_requests, list_my_requests, request_certificate
-from enrollment.requests.downloads import get_certificate, list_my_certificates
+from enrollment.requests.approval import decide_request, request_certificate
+from enrollment.requests.downloads import get_certificate
 from enrollment.requests.renewal import renew_with_csr
+from enrollment.requests.request_lists import page_company_requests, page_my_requests
 from webapp.api.openapi import openapi_document
+from webapp.listing import envelope, page_request
 from webapp.oauth.bearer import authenticate_bearer, bearer_requested
 from webapp.oauth.openapi import document_bearer
 from webapp.portal.auth import (
@@ -151,7 +155,7 @@ def me() -> Response:
 @bp.get("/certificates")
 @login_required
 def certificates() -> Response:
-    return jsonify([v.to_dict() for v in list_my_certificates(runtime(), actor())])
+    return jsonify(envelope(page_my_certificates(runtime(), actor(), page_request(request.args))))
 
 
 @bp.get("/certificates/<serial>")
@@ -185,7 +189,7 @@ def renew(serial: str) -> tuple[Response, int]:
 @bp.get("/requests")
 @login_required
 def requests() -> Response:
-    return jsonify([v.to_dict() for v in list_my_requests(runtime(), actor())])
+    return jsonify(envelope(page_my_requests(runtime(), actor(), page_request(request.args))))
 
 
 @bp.post("/requests")
@@ -202,15 +206,15 @@ def company_certificates() -> Response:
     filters = CertificateFilter(user_email=request.args.get("user") or None,
                                 status=request.args.get("status") or None,
                                 expiring_days=_days("expiring_days"), unused_days=_days("unused_days"))
-    return jsonify([v.to_dict() for v in list_company_certificates(runtime(), actor(), filters)])
+    return jsonify(envelope(page_company_certificates(runtime(), actor(), filters, page_request(request.args))))
 
 
 @bp.get("/company/requests")
 @admin_required
 def company_requests() -> Response:
-    status = request.args.get("status") or "pending"
-    views = list_company_requests(runtime(), actor(), status=None if status == "all" else status)
-    return jsonify([v.to_dict() for v in views])
+    page = page_company_requests(runtime(), actor(), page_request(request.args),
+                                 status=request.args.get("status") or "pending")
+    return jsonify(envelope(page))
 
 
 @bp.post(f"/company/requests/<{ID}:request_id>/approve")
@@ -232,7 +236,7 @@ def reject(request_id: int) -> Response:
 @bp.get("/company/users")
 @admin_required
 def users() -> Response:
-    return jsonify([v.to_dict() for v in list_members(runtime(), actor())])
+    return jsonify(envelope(page_members(runtime(), actor(), page_request(request.args))))
 
 
 @bp.post("/company/users")

@@ -88,6 +88,29 @@ def _list(name: str) -> dict[str, Any]:
     return {"type": "array", "items": _ref(name)}
 
 
+def _page(name: str) -> dict[str, Any]:
+    """The envelope of every paginated list (issue 15 item 2)."""
+    return _object({"items": _list(name), "next": {
+        "type": ["string", "null"], "description": "cursor of the next page (pass it as `cursor`); null: last page"}})
+
+
+CERTIFICATE_SORTS = ["issued", "-issued", "not_after", "-not_after", "serial", "-serial"]
+
+
+def _paging(sorts: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"name": "limit", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+         "description": "items per page (more than 500 is a 400)"},
+        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "the `next` of the previous page"},
+        {"name": "sort", "in": "query", "required": False, "schema": {"type": "string", "enum": sorts},
+         "description": "column, `-column` for descending; default newest first"},
+        {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 254},
+         "description": "search: an e-mail address, a serial (any case, colons allowed), or subject text"},
+    ]
+
+
 SERIAL = {"name": "serial", "in": "path", "required": True, "schema": {"type": "string"},
           "description": "hexadecimal serial number, any case, colons allowed"}
 
@@ -105,8 +128,9 @@ def _paths() -> dict[str, Any]:
     days = {"type": "integer", "minimum": 1, "maximum": 3650}
     return {
         "/api/v1/me": {"get": {"summary": "Who is calling", "responses": _responses("200", _ref("Me"))}},
-        "/api/v1/certificates": {"get": {"summary": "My certificates (newest first)",
-                                         "responses": _responses("200", _list("Certificate"))}},
+        "/api/v1/certificates": {"get": {"summary": "My certificates (newest first), one page",
+                                         "parameters": _paging(CERTIFICATE_SORTS),
+                                         "responses": _responses("200", _page("Certificate"), "400")}},
         "/api/v1/certificates/{serial}": {"get": {
             "summary": "One certificate, with its PEM", "parameters": [SERIAL],
             "responses": _responses("200", {"allOf": [_ref("Certificate"), _object({"pem": NULLABLE_STRING})]},
@@ -123,7 +147,8 @@ def _paths() -> dict[str, Any]:
             "responses": _responses("201", {"allOf": [_ref("Certificate"), _object({"pem": {"type": "string"}})]},
                                     "400", "409")}},
         "/api/v1/requests": {
-            "get": {"summary": "My certificate requests", "responses": _responses("200", _list("Request"))},
+            "get": {"summary": "My certificate requests, one page", "parameters": _paging(["created", "-created"]),
+                    "responses": _responses("200", _page("Request"), "400")},
             "post": {"summary": "Request a browser certificate from a CSR (PEM)",
                      "requestBody": _body({"csr": {"type": "string"}}, ["csr"]),
                      "responses": _responses("201", _object({"request": _ref("Request"),
@@ -133,13 +158,15 @@ def _paths() -> dict[str, Any]:
             "parameters": [_query("user", {"type": "string"}, "holder's e-mail address"),
                            _query("status", {"type": "string", "enum": ["issued", "revoked", "expired"]}, ""),
                            _query("expiring_days", days, "live and expiring within N days"),
-                           _query("unused_days", days, "live and unused for N days")],
-            "responses": _responses("200", _list("Certificate"), "400")}},
+                           _query("unused_days", days, "live and unused for N days"),
+                           *_paging(CERTIFICATE_SORTS)],
+            "responses": _responses("200", _page("Certificate"), "400")}},
         "/api/v1/company/requests": {"get": {
             "summary": "The company's requests (administrators)",
             "parameters": [_query("status", {"type": "string", "enum": [
-                "pending", "approved", "rejected", "issuing", "issued", "failed", "all"]}, "default: pending")],
-            "responses": _responses("200", _list("Request"))}},
+                "pending", "approved", "rejected", "issuing", "issued", "failed", "all"]}, "default: pending"),
+                           *_paging(["created", "-created"])],
+            "responses": _responses("200", _page("Request"), "400")}},
         "/api/v1/company/requests/{request_id}/approve": {"post": {
             "summary": "Approve a pending request", "parameters": [_id("request_id")],
             "requestBody": _body({"comment": {"type": ["string", "null"]}}, []),
@@ -149,7 +176,9 @@ def _paths() -> dict[str, Any]:
             "requestBody": _body({"comment": {"type": "string"}}, ["comment"]),
             "responses": _responses("200", _ref("Request"), "400", "409")}},
         "/api/v1/company/users": {
-            "get": {"summary": "The company's people", "responses": _responses("200", _list("Member"))},
+            "get": {"summary": "The company's people, one page",
+                    "parameters": _paging(["registered", "-registered", "email", "-email"]),
+                    "responses": _responses("200", _page("Member"), "400")},
             "post": {"summary": "Add a person (an activation link is e-mailed)",
                      "requestBody": _body({"email": {"type": "string"}, "full_name": {"type": "string"},
                                            "role": {"type": "string", "enum": ["user", "admin"]}},

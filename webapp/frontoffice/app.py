@@ -26,10 +26,12 @@ def _services_html(decision: AccessDecision) -> str:
 
 
 def _points_html(decision: AccessDecision) -> str:
+    """The perimeter, each connection point a link to its page in this service (issue 15 item 5)."""
     if not decision.connection_points:
         return "<p class=\"no-points\">No connection point is in your perimeter for this service.</p>"
-    items = "".join(f"<li data-point=\"{escape(p.code)}\"><code>{escape(p.code)}</code> {escape(p.label)}</li>"
-                    for p in decision.connection_points)
+    service = escape(decision.service or "")
+    items = "".join(f"<li data-point=\"{escape(p.code)}\"><a href=\"/services/{service}/points/{escape(p.code)}\">"
+                    f"<code>{escape(p.code)}</code> {escape(p.label)}</a></li>" for p in decision.connection_points)
     return f"<ul class=\"points\">{items}</ul>"
 
 
@@ -63,5 +65,5 @@ class DemoFrontOffice:
             main = (f"<p class=\"point\" data-point=\"{escape(point)}\"><code>{escape(point)}</code> "
                     f"{escape(label)}</p><p><a href=\"/services/{escape(service)}\">Back to the service</a></p>")
         heading = f"<h1>{escape(title)}</h1><p class=\"welcome\">Welcome, {escape(decision.full_name or '')}.</p>"
-        return respond(start_response, 200, html_page(title, heading + identity_html(decision) + main),
-                       "text/html; charset=utf-8")
+        return respond(start_response, 200, html_page(title, heading + identity_html(decision) + main,
+                                                      decision.portal_url), "text/html; charset=utf-8")

@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from enrollment.access.views import AccessDecision
+from webapp.look import page
 
 StartResponse = Callable[..., Any]
 REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
@@ -24,10 +25,10 @@ SECURITY_HEADERS = [
     ("Cache-Control", "no-store"),
     ("X-Frame-Options", "DENY"),
 ]
-_STYLE = ("body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}"
-          "h1{font-size:1.5rem}.refused{border-left:4px solid #b00020;padding:.2rem 1rem;background:#fff4f4}"
+# Front-office classes on top of the portal's stylesheet (webapp/look.py inlines it).
+_STYLE = (".refused{border-left:4px solid #b3261e;padding:.2rem 1rem;background:#fff4f4;border-radius:6px}"
           "dl{display:grid;grid-template-columns:max-content auto;gap:.3rem 1rem}dt{font-weight:600}"
-          "code{background:#f2f2f2;padding:0 .2rem}footer{margin-top:2rem;color:#666;font-size:.85rem}")
+          "main ul{padding-left:1.2rem}")
 
 
 def wants_json(environ: dict[str, Any]) -> bool:
@@ -47,10 +48,10 @@ def respond(start_response: StartResponse, status: int, body: bytes, content_typ
     return [body]
 
 
-def html_page(title: str, body: str) -> bytes:
-    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
-            f"<meta name=\"viewport\" content=\"width=device-width\"><style>{_STYLE}</style></head>"
-            f"<body>{body}<footer>Portail PKI front office</footer></body></html>").encode()
+def html_page(title: str, body: str, portal_url: str) -> bytes:
+    """The portal's look (webapp.look): its stylesheet, a header linking back to the portal (issue 15 item 5)."""
+    return page(title, f"<div class=\"card\">{body}</div>", portal_url=portal_url, site="Front office",
+                footer="Portail PKI front office", style=_STYLE)
 
 
 def identity_html(decision: AccessDecision) -> str:
@@ -75,7 +76,8 @@ def refusal(environ: dict[str, Any], start_response: StartResponse, decision: Ac
             f"<p><small>Reason code: <code>{escape(decision.code)}</code>"
             + (f" — certificate serial <code>{escape(decision.serial)}</code>" if decision.serial else "")
             + "</small></p>")
-    return respond(start_response, decision.status, html_page("Access refused", body), "text/html; charset=utf-8")
+    return respond(start_response, decision.status, html_page("Access refused", body, decision.portal_url),
+                   "text/html; charset=utf-8")
 
 
 def unavailable(environ: dict[str, Any], start_response: StartResponse, portal_url: str) -> list[bytes]:
@@ -92,5 +94,5 @@ def unavailable(environ: dict[str, Any], start_response: StartResponse, portal_u
     body = (f"<h1>Temporarily unavailable</h1><div class=\"refused\" data-code=\"unavailable\">"
             f"<p class=\"message\">{escape(message)}</p><p class=\"action\">{escape(action)}</p></div>"
             f"<p>Portal: <a href=\"{portal}\">{portal}</a></p>")
-    return respond(start_response, 503, html_page("Temporarily unavailable", body), "text/html; charset=utf-8",
-                   retry)
+    return respond(start_response, 503, html_page("Temporarily unavailable", body, portal_url),
+                   "text/html; charset=utf-8", retry)

@@ -8,6 +8,7 @@ from flask_limiter.util import get_remote_address
 
 from webapp.portal import account, admin, browser_keys, operator, public
 from webapp.portal.auth import check_ids, load_principal
+from webapp.portal.wording import register_wording
 
 
 def _login_account_key() -> str:
@@ -26,6 +27,7 @@ def register_portal(app: Flask, limiter: Limiter) -> None:
     app.url_value_preprocessor(check_ids)
     app.before_request(load_principal)
     app.context_processor(lambda: {"current": g.get("principal")})
+    register_wording(app)
     # Failed logins only are counted (deduct_when), per (account, client address) and per client address;
     # the limit is checked before the password, so the answer is 429 whatever the password (ASVS 6.3.1).
     # The (account, address) limit is tiered ("5 per minute; 10 per 15 minutes; ..."): a growing delay.

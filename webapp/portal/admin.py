@@ -8,17 +8,22 @@ import io
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ca.audit_trail import company_audit_trail
+from ca.audit_lists import page_company_audit_trail
+from ca.certificate_lists import page_company_certificates
 from ca.certificates import CertificateFilter, list_company_certificates
+from ca.dashboard import company_dashboard
 from ca.errors import BadRequestError
 from enrollment.accounts.activation import invite_user, resend_activation
-from enrollment.accounts.members import decide_membership, detach_user, list_members, preview_detach
+from enrollment.accounts.member_lists import page_members
+from enrollment.accounts.members import decide_membership, detach_user, preview_detach
 from enrollment.acme_server.eab import create_eab
 from enrollment.acme_server.overview import company_acme
 from enrollment.acme_server.urls import Urls
 from enrollment.groups.groups import create_group, delete_group, get_group, groups_page, update_group
-from enrollment.requests.approval import decide_request, list_company_requests, set_approval_policy
+from enrollment.requests.approval import decide_request, set_approval_policy
+from enrollment.requests.request_lists import page_company_requests
 from revocation.unused import preview_unused, revoke_confirmed_unused
+from webapp.listing import page_request
 from webapp.portal.auth import ID, actor, admin_required, first_admin_required, principal, runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -49,7 +54,8 @@ def _ints(values: list[str], what: str) -> list[int]:
 def users() -> str:
     current = principal()
     roles = ("user", "admin") if current is not None and current.is_first_admin else ("user",)
-    return render_template("admin/users.html", members=list_members(runtime(), actor()), roles=roles)
+    page = page_members(runtime(), actor(), page_request(request.args))
+    return render_template("admin/users.html", members=page.items, page=page, args=request.args, roles=roles)
 
 
 @bp.post("/users")
@@ -149,8 +155,8 @@ def remove_group(group_id: int) -> Response:
 @admin_required
 def requests() -> str:
     status = request.args.get("status") or "pending"
-    listed = list_company_requests(runtime(), actor(), status=None if status == "all" else status)
-    return render_template("admin/requests.html", requests=listed, status=status)
+    page = page_company_requests(runtime(), actor(), page_request(request.args), status=status)
+    return render_template("admin/requests.html", requests=page.items, page=page, args=request.args, status=status)
 
 
 @bp.post(f"/requests/<{ID}:request_id>/approve")
@@ -180,9 +186,9 @@ def _filters() -> CertificateFilter:
 @admin_required
 def certificates() -> str:
     filters = _filters()
-    return render_template("admin/certificates.html", certificates=list_company_certificates(runtime(), actor(),
-                                                                                              filters),
-                           filters=filters, query=request.query_string.decode())
+    page = page_company_certificates(runtime(), actor(), filters, page_request(request.args))
+    return render_template("admin/certificates.html", certificates=page.items, page=page, filters=filters,
+                           query=request.query_string.decode(), args=request.args)
 
 
 @bp.get("/certificates.csv")
@@ -228,7 +234,14 @@ def unused() -> Response:
 @bp.get("/audit")
 @admin_required
 def audit() -> str:
-    return render_template("admin/audit.html", events=company_audit_trail(runtime(), actor()))
+    page = page_company_audit_trail(runtime(), actor(), page_request(request.args))
+    return render_template("admin/audit.html", events=page.items, page=page, args=request.args)
+
+
+@bp.get("/dashboard")
+@admin_required
+def dashboard() -> str:
+    return render_template("dashboard.html", board=company_dashboard(runtime(), actor()))
 
 
 @bp.get("/company")

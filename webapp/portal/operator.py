@@ -5,9 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from ca.dashboard import operator_dashboard
+from ca.errors import BadRequestError, ConflictError
 from enrollment.accounts.activation import invite_user, resend_activation
-from enrollment.accounts.companies import company_overview, create_company, list_companies
+from enrollment.accounts.companies import company_overview, create_company
+from enrollment.accounts.company_lists import page_company_list
+from enrollment.accounts.first_admin import replace_first_admin
+from enrollment.accounts.operator_search import operator_search
 from enrollment.groups.services import add_connection_point
+from webapp.listing import page_request
 from webapp.portal.auth import ID, actor, operator_required, runtime
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
@@ -16,15 +22,34 @@ bp = Blueprint("operator", __name__, url_prefix="/operator")
 @bp.get("/companies")
 @operator_required
 def companies() -> str:
-    return render_template("operator/companies.html", companies=list_companies(runtime(), actor()))
+    page = page_company_list(runtime(), actor(), page_request(request.args))
+    return render_template("operator/companies.html", companies=page.items, page=page, args=request.args)
 
 
 @bp.post("/companies")
 @operator_required
-def new_company() -> Response:
-    view = create_company(runtime(), actor(), eic=request.form.get("eic", ""), name=request.form.get("name", ""))
+def new_company() -> Response | tuple[str, int]:
+    typed = {"eic": request.form.get("eic", ""), "name": request.form.get("name", "")}
+    try:
+        view = create_company(runtime(), actor(), eic=typed["eic"], name=typed["name"])
+    except (BadRequestError, ConflictError) as exc:  # the page again, with what was typed and why
+        page = page_company_list(runtime(), actor(), page_request(request.args))
+        return render_template("operator/companies.html", companies=page.items, page=page, args=request.args,
+                               form=typed, error=str(exc)), 409 if isinstance(exc, ConflictError) else 400
     flash(f"{view.name} ({view.eic}) is registered: now designate its first administrator.", "success")
     return redirect(url_for("operator.company", eic=view.eic))
+
+
+@bp.get("/dashboard")
+@operator_required
+def dashboard() -> str:
+    return render_template("dashboard.html", board=operator_dashboard(runtime(), actor()))
+
+
+@bp.get("/search")
+@operator_required
+def search() -> str:
+    return render_template("operator/search.html", results=operator_search(runtime(), actor(), request.args.get("q")))
 
 
 @bp.get("/companies/<eic>")
@@ -43,6 +68,19 @@ def new_administrator(eic: str) -> Response:
         flash(f"{invitation.member.email} received an activation link.", "success")
     else:
         flash(f"{invitation.member.email} was added, but the e-mail could not be sent: use Re-send.", "error")
+    return redirect(url_for("operator.company", eic=eic))
+
+
+@bp.post("/companies/<eic>/first-admin")
+@operator_required
+def replace_first_administrator(eic: str) -> Response:
+    form = request.form
+    done = replace_first_admin(runtime(), actor(), company_eic=eic, email=form.get("email", ""),
+                               full_name=form.get("full_name", ""), old_becomes=form.get("old_becomes", ""))
+    how = "invited (activation link sent)" if done.new_invited else "promoted"
+    flash(f"{done.new_email} is the first administrator now ({how}); {done.old_email} "
+          f"{'is an administrator' if done.old_becomes == 'admin' else 'was detached'}."
+          + ("" if done.mails_sent else " An e-mail could not be sent."), "success" if done.mails_sent else "error")
     return redirect(url_for("operator.company", eic=eic))
 
 

@@ -23,6 +23,7 @@ from ca.x509 import repository_paths as paths
 from revocation.ocsp import Answer, OCSPService
 from revocation.repository import Document, repository_documents
 from webapp.health import HEALTH_PATHS, HealthEndpoints
+from webapp.repository.index_page import index_document
 
 StartResponse = Callable[..., Any]
 OCSP_TYPE = "application/ocsp-response"
@@ -52,13 +53,19 @@ class RepositoryApp:
             try:
                 if time.monotonic() - self._loaded_at > self.refresh_seconds:
                     try:
-                        self._documents = repository_documents(self.runtime)
+                        self._documents = self._with_index(repository_documents(self.runtime))
                     except LedgerUnavailableError:
                         log.warning("ledger unavailable: serving the repository table loaded before")
                     self._loaded_at = time.monotonic()
             finally:
                 self._lock.release()
         return self._documents
+
+    def _with_index(self, documents: dict[str, Document]) -> dict[str, Document]:
+        settings = self.runtime.settings
+        index = index_document(documents, base_url=settings.repository.base_url,
+                               portal_url=settings.portal.base_url)
+        return {**documents, paths.INDEX: index, paths.PREFIX: index, paths.INDEX + "index.html": index}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")

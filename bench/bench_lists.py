@@ -1,0 +1,134 @@
+"""Benchmark: list pages and searches on a seeded PostgreSQL ledger (issue 15 item 2).
+
+    .venv/bin/python bench/bench_lists.py            (100,000 companies, 1,000,000 certificates)
+    BENCH_QUICK=1 .venv/bin/python bench/bench_lists.py   (2,000 / 20,000: checks that it works)
+
+bench/seed_ledger.py seeds the schema (kept between runs of the same scale). Each case is a real request
+through the WSGI application (Flask, the session cookie, the use case, the store, PostgreSQL, rendering),
+timed with perf_counter over ROUNDS requests after a warm-up; p50 and p95 are printed. The administrator is
+the one of the big company (10% of all certificates). Target: every p95 ≤ 100 ms; exit 1 otherwise (full
+scale only: QUICK runs on whatever the shared machine has left and only reports).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR.parent))
+sys.path.insert(0, str(BENCH_DIR))
+
+from seed_ledger import OPERATOR, PASSWORD, seed  # noqa: E402
+
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+COMPANIES, CERTIFICATES = (2_000, 20_000) if QUICK else (100_000, 1_000_000)
+ROUNDS = 20 if QUICK else 100
+TARGET_MS = 100.0
+
+
+def _client(env: dict[str, str], email: str = "admin0@company0.example"):
+    from ca.settings import load_settings
+    from webapp.app import create_app
+
+    app = create_app(load_settings(None, env))
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token, "no CSRF token on /login"
+    answer = client.post("/login", data={"email": email, "password": PASSWORD,
+                                         "csrf_token": token.group(1)})
+    assert answer.status_code == 302, answer.status_code
+    return client
+
+
+def _time(client, url: str) -> list[float]:
+    for _ in range(3):
+        assert client.get(url).status_code == 200, url
+    samples = []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        answer = client.get(url)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert answer.status_code == 200, (url, answer.status_code)
+    return samples
+
+
+def _deep_cursor(client, base: str, pages: int) -> str:
+    """The cursor `pages` pages into a list (keyset: as cheap as the first page)."""
+    cursor = None
+    for _ in range(pages):
+        body = client.get(base + (f"&cursor={cursor}" if cursor else "")).get_json()
+        if body["next"] is None:
+            break
+        cursor = body["next"]
+    assert cursor, "the list is shorter than one page"
+    return cursor
+
+
+def cases(client) -> dict[str, str]:
+    api = "/api/v1/company/certificates?limit=50"
+    first = client.get(api).get_json()["items"]
+    serial = first[7]["serial"]
+    colons = ":".join(serial.upper()[i:i + 2] for i in range(0, len(serial), 2))
+    return {
+        "API company certificates, page 1": api,
+        "API company certificates, page 200": f"{api}&cursor={_deep_cursor(client, api, 200 if not QUICK else 5)}",
+        "API sorted by expiry": f"{api}&sort=not_after",
+        "API sorted by serial, descending": f"{api}&sort=-serial",
+        "API revoked only": f"{api}&status=revoked",
+        "API expiring within 30 days": f"{api}&expiring_days=30",
+        "API search serial (colons, upper case)": f"{api}&q={colons}",
+        "API search holder e-mail": f"{api}&q=person17@company0.example",
+        "API search subject text": f"{api}&q=Holder%200000123",
+        "API my certificates": "/api/v1/certificates?limit=50",
+        "portal company certificates, page 1": "/admin/certificates",
+        "portal search serial": f"/admin/certificates?q={serial}",
+        "portal search subject text": "/admin/certificates?q=Holder%200000123",
+        "portal audit trail": "/admin/audit",
+    }
+
+
+def operator_cases(serial: str) -> dict[str, str]:
+    from seed_ledger import eic
+
+    return {
+        "operator search: serial": f"/operator/search?q={serial.upper()}",
+        "operator search: e-mail": f"/operator/search?q=user{COMPANIES // 4}@company{COMPANIES // 4}.example",
+        "operator search: EIC": f"/operator/search?q={eic(COMPANIES // 5)}",
+        "operator search: name": f"/operator/search?q=Company%20{COMPANIES // 6:06d}",
+        "operator companies, page 1": "/operator/companies",
+        "operator companies by EIC order": "/operator/companies?sort=eic",
+        "operator company search by EIC": f"/operator/companies?q={eic(COMPANIES // 2).lower()}",
+        "operator company search by name": f"/operator/companies?q=Company%20{COMPANIES // 3:06d}",
+    }
+
+
+def main() -> int:
+    info = seed(COMPANIES, CERTIFICATES, "bench_lists_quick" if QUICK else "bench_lists")
+    how = "kept from an earlier run" if info["kept"] else f"seeded in {info['seconds']:.1f} s"
+    print(f"ledger: PostgreSQL, {COMPANIES} companies, {CERTIFICATES} certificates ({how}); "
+          f"{ROUNDS} requests per case{' (QUICK)' if QUICK else ''}")
+    client = _client(info["env"])  # type: ignore[arg-type]
+    operator = _client(info["env"], OPERATOR)  # type: ignore[arg-type]
+    worst = 0.0
+    print(f"{'case':44} {'p50 ms':>8} {'p95 ms':>8}")
+    runs = [(client, name, url) for name, url in cases(client).items()]
+    serial = client.get("/api/v1/company/certificates?limit=1&sort=serial").get_json()["items"][0]["serial"]
+    runs += [(operator, name, url) for name, url in operator_cases(serial).items()]
+    for client, name, url in runs:
+        samples = sorted(_time(client, url))
+        p95 = samples[max(0, int(len(samples) * 0.95) - 1)]
+        worst = max(worst, p95)
+        print(f"{name:44} {statistics.median(samples):8.1f} {p95:8.1f}", flush=True)
+    verdict = "ok" if worst <= TARGET_MS else "OVER TARGET"
+    print(f"worst p95 {worst:.1f} ms (target ≤ {TARGET_MS:.0f} ms): {verdict}")
+    return 0 if worst <= TARGET_MS or QUICK else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

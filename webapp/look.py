@@ -1,0 +1,33 @@
+"""The portal's look for pages served outside Flask (the repository index, the front office).
+
+The same stylesheet as the portal (webapp/static/portal.css), inlined so that a page needs no second request
+and no other origin (the front office's Content-Security-Policy allows inline styles only), and the same
+header bar with a link back to the portal. Callers pass HTML they built with html.escape.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from html import escape
+from pathlib import Path
+
+_CSS = Path(__file__).resolve().parent / "static" / "portal.css"
+
+
+@cache
+def stylesheet() -> str:
+    return _CSS.read_text(encoding="utf-8")
+
+
+def page(title: str, body: str, *, portal_url: str, site: str, footer: str, style: str = "") -> bytes:
+    """A whole HTML document: header bar (site name, link to the portal), `body` in <main>, a footer;
+    `style` adds rules of the caller's own after the portal's."""
+    portal = escape(portal_url)
+    return (
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{escape(title)} · Portail PKI</title><style>{stylesheet()}{style}</style></head><body>"
+        f"<header><div class=\"bar\"><span class=\"brand\">{escape(site)}</span>"
+        f"<nav aria-label=\"main\"><a class=\"portal-link\" href=\"{portal}\">Certificate portal</a></nav>"
+        f"</div></header><main>{body}</main><footer>{escape(footer)}</footer></body></html>"
+    ).encode()

@@ -1,0 +1,46 @@
+"""Template filters that put ledger values into human words, each from its one table (issue 15 item 6).
+
+`reason_words`: a revocation reason (RFC 5280 §5.3.1 name) in the gate's words (ca.reasons.REASON_WORDS), so
+the portal and the front office say the same thing. `dn`: a subject with attribute names, not OIDs.
+`list_url` and `sort_link`: the links of paginated lists (next page, sortable column headers).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request, url_for
+
+from ca.reasons import REASON_WORDS
+from ca.x509.names import readable_dn
+
+
+def reason_words(code: str | None) -> str:
+    if not code:
+        return ""
+    return REASON_WORDS.get(code, code)
+
+
+def register_wording(app: Flask) -> None:
+    app.add_template_filter(reason_words, "reason_words")
+    app.add_template_filter(readable_dn, "dn")
+    app.add_template_global(list_url, "list_url")
+    app.add_template_global(sort_link, "sort_link")
+
+
+def list_url(**changes: str | None) -> str:
+    """This list page's URL with some query parameters changed (None drops one): the next page keeps the
+    search and filters; a new sort or search starts again from the first page (no cursor)."""
+    params = request.args.to_dict()
+    if "cursor" not in changes:
+        params.pop("cursor", None)
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return url_for(str(request.endpoint), **(request.view_args or {}), **params)
+
+
+def sort_link(column: str, default: str = "-issued") -> str:
+    """The header link of a sortable column: descending first, then the other way round on a second click."""
+    current = request.args.get("sort") or default
+    return list_url(sort=column if current == "-" + column else "-" + column)
