@@ -61,6 +61,11 @@ class ConflictError(PKIError):
     kind = "conflict"
 
 
+class SerialCollisionError(ConflictError):
+    """The drawn serial is already the issuer's (the unique constraint said so): issuance draws again. Only
+    this conflict is retried — any other one (a renewal already made, say) is the caller's answer."""
+
+
 class LintError(PKIError):
     """The certificate that would result breaks RFC 5280 (pkilint findings): nothing was signed.
 

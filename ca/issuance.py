@@ -17,10 +17,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca.actor import Actor
-from ca.errors import BadCSRError, BadRequestError, ConflictError, NotAuthorizedError, PKIError
+from ca.errors import BadCSRError, BadRequestError, ConflictError, NotAuthorizedError, PKIError, SerialCollisionError
 from ca.fast_issuance import fast_sign
 from ca.issuer import Issuer
-from ca.ledger import Session, issuance_store, portal_store, store
+from ca.ledger import Session, issuance_store, portal_store, renewal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.group_commit import committer_for
 from ca.ledger.models import Company, User
@@ -196,6 +196,8 @@ def issue_certificate(
 
             def intent(session: Session) -> tuple[int, int | None]:
                 new_request_id = request_id
+                if request is not None and request.predecessor_id is not None:  # a renewal: one live successor
+                    renewal_store.claim_predecessor(session, request.predecessor_id, now)
                 if request is not None and new_request_id is None:
                     new_request_id = _record_new_request(session, actor, plan, request, csr, now)
                 new_row_id = issuance_store.insert_pending(
@@ -224,7 +226,7 @@ def issue_certificate(
                                                    before_signing=lambda preview: record_intent(
                                                        preview.serial_number))
                 break
-            except ConflictError:
+            except SerialCollisionError:
                 if row_id is not None:
                     raise
                 continue

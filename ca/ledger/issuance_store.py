@@ -14,7 +14,7 @@ from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ca.errors import ConflictError
+from ca.errors import ConflictError, SerialCollisionError
 from ca.ledger.audit import _PG_AUDIT_LOCK, GENESIS, _digest
 from ca.ledger.models import AuditEvent, CertificateRecord
 from ca.vocabulary import CertificateStatus
@@ -30,7 +30,7 @@ def insert_pending(session: Session, **values: Any) -> int:
             row_id = session.execute(insert(_CERTIFICATES).values(status=CertificateStatus.PENDING, **values)
                                      .returning(_CERTIFICATES.c.id)).scalar_one()
     except IntegrityError:
-        raise ConflictError("serial number collision") from None
+        raise SerialCollisionError("serial number collision") from None
     return int(row_id)
 
 

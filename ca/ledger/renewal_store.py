@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from ca.errors import ConflictError
 from ca.ledger.models import CertificateRecord
 from ca.vocabulary import CertificateStatus
 
@@ -29,6 +30,18 @@ def find_live_successor(session: Session, predecessor_id: int, now: datetime) ->
             CertificateRecord.status.in_(_LIVE_OR_PENDING), CertificateRecord.not_after >= now,
         ).order_by(CertificateRecord.id.desc()).limit(1)
     ).scalar_one_or_none()
+
+
+def claim_predecessor(session: Session, predecessor_id: int, now: datetime) -> None:
+    """In the successor's intent transaction: the predecessor's row is locked (PostgreSQL: FOR UPDATE; SQLite
+    writers are serialised by BEGIN IMMEDIATE), then no live successor may exist. Two renewals of one
+    certificate at the same instant both pass the renewal's early check; here the second one waits for the
+    first one's commit, sees its successor and is refused — so a certificate has at most one live successor."""
+    session.execute(select(CertificateRecord.id).where(CertificateRecord.id == predecessor_id).with_for_update())
+    successor = find_live_successor(session, predecessor_id, now)
+    if successor is not None:
+        raise ConflictError(f"the certificate was already renewed as {successor.serial}: renew that one, or "
+                            "revoke it first")
 
 
 def map_successor_serials(session: Session, certificate_ids: Iterable[int]) -> dict[int, str]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
-from ca.errors import ConflictError, NotFoundError
+from ca.errors import ConflictError, NotFoundError, SerialCollisionError
 from ca.ledger.models import (
     AuditEvent,
     BlockedKey,
@@ -140,7 +140,7 @@ def add_pending_certificate(session: Session, record: CertificateRecord) -> Cert
             session.add(record)
             session.flush()
     except IntegrityError:
-        raise ConflictError("serial number collision") from None
+        raise SerialCollisionError("serial number collision") from None
     return record
 
 

@@ -190,3 +190,50 @@ def test_cli_renew_and_show(runner, runtime, world, tmp_path, session_pki):
                                 "--out", str(tmp_path / "again.pem")])
     assert again.exit_code != 0 and "already renewed" in again.output
     assert not (tmp_path / "again.pem").exists() and snapshot(runtime) == before
+
+
+def test_two_renewals_at_the_same_instant_make_one_successor(runtime, world):
+    """Both renewals pass the early check together (a barrier holds them after it); the intent transaction's
+    claim on the predecessor lets one through and refuses the other with a conflict: one live successor."""
+    import threading
+
+    from enrollment.requests import renewal as renewal_module
+
+    old = issue_for(runtime, world)
+    early_check = renewal_module.check_renewable
+    barrier = threading.Barrier(2, timeout=30)
+
+    def held_check(*args, **kwargs):
+        found = early_check(*args, **kwargs)
+        barrier.wait()
+        return found
+
+    outcomes: list[object] = []
+
+    def renew() -> None:
+        try:
+            outcomes.append(renew_with_csr(runtime, world.actor("carol"), serial=old, csr_data=good_csr("ec-p256")[1]))
+        except ConflictError as error:
+            outcomes.append(error)
+
+    renewal_module.check_renewable = held_check
+    try:
+        threads = [threading.Thread(target=renew) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        renewal_module.check_renewable = early_check
+    successes = [o for o in outcomes if not isinstance(o, ConflictError)]
+    refusals = [o for o in outcomes if isinstance(o, ConflictError)]
+    assert len(successes) == 1 and len(refusals) == 1, outcomes
+    assert "already renewed" in str(refusals[0])
+    from sqlalchemy import select
+
+    from ca.ledger.models import CertificateRecord
+
+    with runtime.sessionmaker() as session:
+        successors = session.execute(select(CertificateRecord.serial, CertificateRecord.status)
+                                     .where(CertificateRecord.predecessor_id == row(runtime, old).id)).all()
+    assert [s for s, status in successors if status in ("pending", "issued")] == [successes[0].successor]
