@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat, pkcs12
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -262,6 +264,20 @@ def test_key_made_in_the_browser_to_the_front_office(setup: Setup, tmp_path: Pat
     download_info.value.save_as(p12)
     _install_page(setup, page, "downloaded-server", "Your .p12 file was made for you")
     _check_p12(p12, FILES["modern"][1], tmp_path)
+
+    # The CSR way ends there too, offering the certificate that goes with the key the person holds.
+    own_key = ec.generate_private_key(ec.SECP256R1())
+    own_csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])).sign(own_key, hashes.SHA256())
+    page.goto("/certificates/new")
+    page.get_by_label("Paste the CSR (PEM)").fill(own_csr.public_bytes(serialization.Encoding.PEM).decode())
+    page.get_by_role("button", name="Send the CSR").click()
+    _install_page(setup, page, "downloaded-csr", "Your certificate goes with the key you already hold")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Certificate (PEM, .crt)").click()
+    crt = tmp_path / "csr-way.crt"
+    download_info.value.save_as(crt)
+    issued = x509.load_pem_x509_certificate(crt.read_bytes())
+    assert issued.public_key().public_numbers() == own_key.public_key().public_numbers()
     assert problems == []
 
 
