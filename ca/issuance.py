@@ -20,10 +20,9 @@ from ca.actor import Actor
 from ca.errors import BadCSRError, BadRequestError, ConflictError, NotAuthorizedError, PKIError
 from ca.fast_issuance import fast_sign
 from ca.issuer import Issuer
-from ca.ledger import Session, issuance_store, portal_store, store
+from ca.ledger import Session, issuance_reads, issuance_store, portal_store
 from ca.ledger.audit import append_event
 from ca.ledger.group_commit import committer_for
-from ca.ledger.models import Company, User
 from ca.metrics import CERTIFICATES_ISSUED, ISSUANCE_SECONDS
 from ca.runtime import Runtime
 from ca.vocabulary import IssuerStatus, RequestStatus, UserStatus
@@ -79,14 +78,31 @@ class _Plan:
 
     profile: Profile
     issuer: Issuer
-    user: User | None
-    company: Company | None
+    user: issuance_reads.UserFacts | None
+    company: issuance_reads.CompanyFacts | None
     subject: x509.Name
     emails: tuple[str, ...]
     not_after: datetime
 
 
-def _plan(session: Session, runtime: Runtime, actor: Actor, csr: CheckedCSR, *, user_email: str | None,
+_PARSED: dict[tuple[bytes, bytes], tuple[x509.Certificate, x509.Certificate]] = {}
+
+
+def _issuer(runtime: Runtime, record: issuance_reads.IssuerFacts) -> Issuer:
+    """The issuer of a ledger row read in this very request; its certificates are parsed once per process
+    (keyed by their DER, so a replaced certificate is parsed anew) and its key loaded once per runtime."""
+    parsed = _PARSED.get((record.certificate_der, record.root_der))
+    if parsed is None:
+        parsed = (x509.load_der_x509_certificate(record.certificate_der),
+                  x509.load_der_x509_certificate(record.root_der))
+        if len(_PARSED) > 64:
+            _PARSED.clear()
+        _PARSED[(record.certificate_der, record.root_der)] = parsed
+    return Issuer(id=record.id, name=record.name, status=record.status, certificate=parsed[0], root=parsed[1],
+                  signer=runtime.signer_for(record.key_ref))
+
+
+def _plan(runtime: Runtime, actor: Actor, csr: CheckedCSR, *, user_email: str | None,
           profile_name: str, days: int | None, dns_names: tuple[str, ...], issuer_name: str | None) -> _Plan:
     settings = runtime.settings
     now = runtime.clock.now()
@@ -94,8 +110,10 @@ def _plan(session: Session, runtime: Runtime, actor: Actor, csr: CheckedCSR, *, 
     days = profile.default_days if days is None else days
     if not 1 <= days <= profile.max_days:
         raise BadRequestError(f"validity must be 1 to {profile.max_days} days for profile {profile.name}")
-    user = store.get_user_by_email(session, user_email) if user_email else None
-    company = store.get_company(session, user.company_id) if user and user.company_id else None
+    # One read-only transaction (no write lock on SQLite): user, company, blocked key, issuer.
+    facts = issuance_reads.read_issuance_facts(runtime.engine, user_email=user_email,
+                                               spki_sha256=csr.spki_sha256, issuer_name=issuer_name)
+    user, company = facts.user, facts.company
     if profile.name == "browser":
         if user is None or company is None:
             raise BadRequestError("a browser certificate needs a user who belongs to a company")
@@ -105,14 +123,14 @@ def _plan(session: Session, runtime: Runtime, actor: Actor, csr: CheckedCSR, *, 
         _check_actor_may_issue_for(actor, user.id, user.company_id)
     elif not actor.is_operator:
         raise NotAuthorizedError("only an operator may issue certificates without a user")
-    if store.is_key_blocked(session, csr.spki_sha256):
+    if facts.key_blocked:
         raise BadCSRError("this public key is blocked (reported compromised); generate a new key")
-    record = store.get_issuer_by_name(session, issuer_name) if issuer_name else store.get_active_issuer(session)
+    record = facts.issuer
     if record.status == IssuerStatus.REMOVED or (record.status == IssuerStatus.RETIRED
                                                  and profile.name != "ocsp-responder"):
         # A retired issuer signs only its CRLs and OCSP responder certificates (issue 6 §1).
         raise BadRequestError(f"issuer {record.name} is {record.status}: it issues no new certificates")
-    issuer = runtime.issuer_from_record(record)
+    issuer = _issuer(runtime, record)
     emails: tuple[str, ...] = ()
     if profile.name == "browser":
         assert user is not None and company is not None
@@ -173,9 +191,8 @@ def issue_certificate(
     try:
         # 1. Validate everything first: CSR (proof of possession, key quality), profile, user, blocked key.
         csr = checked_csr(csr_data)
-        with runtime.sessionmaker() as session:
-            plan = _plan(session, runtime, actor, csr, user_email=user_email, profile_name=profile_name,
-                         days=days, dns_names=dns_names, issuer_name=issuer_name)
+        plan = _plan(runtime, actor, csr, user_email=user_email, profile_name=profile_name, days=days,
+                     dns_names=dns_names, issuer_name=issuer_name)
         issuer, user, company = plan.issuer, plan.user, plan.company
         urls = repository_urls(runtime.settings.repository.base_url, issuer.name)
         lint = runtime.settings.ca.lint_before_sign
