@@ -151,13 +151,13 @@ def _plan(runtime: Runtime, actor: Actor, csr: CheckedCSR, *, user_email: str | 
 def _record_new_request(session: Session, actor: Actor, plan: _Plan, request: ForRequest, csr: CheckedCSR,
                         now: datetime) -> int:
     assert plan.user is not None and plan.company is not None
-    row = portal_store.add_request(session, user_id=plan.user.id, company_id=request.company_id,
-                                   profile=plan.profile.name, csr_der=csr.der, status=RequestStatus.APPROVED,
-                                   at=now)
-    append_event(session, at=now, actor=actor.name, action="request.created", object_type="request",
-                 object_id=str(row.id), company_id=request.company_id,
-                 details={"kind": "csr", "policy": request.policy}, source_ip=actor.source_ip)
-    return row.id
+    request_id = issuance_store.insert_request(session, user_id=plan.user.id, company_id=request.company_id,
+                                               profile=plan.profile.name, csr_der=csr.der,
+                                               status=RequestStatus.APPROVED, at=now)
+    issuance_store.append_event(session, at=now, actor=actor.name, action="request.created", object_type="request",
+                                object_id=str(request_id), company_id=request.company_id,
+                                details={"kind": "csr", "policy": request.policy}, source_ip=actor.source_ip)
+    return request_id
 
 
 def mark_request_failed(runtime: Runtime, actor: Actor, *, company_id: int, request_id: int,
@@ -264,11 +264,12 @@ def issue_certificate(
             source_ip=actor.source_ip,
         )
         if request is not None and issued_request_id is not None:
-            row = portal_store.get_company_request(session, request.company_id, issued_request_id)
-            portal_store.mark_request(session, row, status=RequestStatus.ISSUED, at=row.decided_at or now)
-            append_event(session, at=now, actor=actor.name, action="request.issued", object_type="request",
-                         object_id=str(issued_request_id), company_id=request.company_id,
-                         details={"serial": serial}, source_ip=actor.source_ip)
+            issuance_store.mark_request_issued(session, company_id=request.company_id,
+                                               request_id=issued_request_id, at=now)
+            issuance_store.append_event(session, at=now, actor=actor.name, action="request.issued",
+                                        object_type="request", object_id=str(issued_request_id),
+                                        company_id=request.company_id, details={"serial": serial},
+                                        source_ip=actor.source_ip)
 
     committer.run(result)  # committed: the certificate may leave
     CERTIFICATES_ISSUED.labels(plan.profile.name).inc()

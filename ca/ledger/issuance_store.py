@@ -10,14 +10,14 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ca.errors import ConflictError
+from ca.errors import ConflictError, NotFoundError
 from ca.ledger.audit import _PG_AUDIT_LOCK, GENESIS, _digest
-from ca.ledger.models import AuditEvent, CertificateRecord
-from ca.vocabulary import CertificateStatus
+from ca.ledger.models import AuditEvent, CertificateRecord, CertificateRequest
+from ca.vocabulary import CertificateStatus, RequestStatus
 
 _CERTIFICATES: Table = CertificateRecord.__table__  # type: ignore[assignment]
 _EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
@@ -75,3 +75,28 @@ def append_event(session: Session, *, at: datetime, actor: str, action: str, obj
     )
     event.hash = _digest(event)  # type: ignore[arg-type]
     connection.execute(_INSERT_EVENT, vars(event))
+
+
+_REQUESTS: Table = CertificateRequest.__table__  # type: ignore[assignment]
+_INSERT_REQUEST = insert(_REQUESTS).returning(_REQUESTS.c.id)
+_MARK_REQUEST_ISSUED = (update(_REQUESTS)
+                        .where(_REQUESTS.c.id == bindparam("request_id"),
+                               _REQUESTS.c.company_id == bindparam("request_company_id"))
+                        .values(status=RequestStatus.ISSUED,
+                                decided_at=func.coalesce(_REQUESTS.c.decided_at, bindparam("now"))))
+
+
+def insert_request(session: Session, *, user_id: int, company_id: int, profile: str, csr_der: bytes | None,
+                   status: str, at: datetime) -> int:
+    """`portal_store.add_request` as one statement (the `auto` policy's request, recorded with the intent)."""
+    return int(session.connection().execute(_INSERT_REQUEST, {
+        "user_id": user_id, "company_id": company_id, "profile": profile, "csr_der": csr_der, "status": status,
+        "created_at": at}).scalar_one())
+
+
+def mark_request_issued(session: Session, *, company_id: int, request_id: int, at: datetime) -> None:
+    """The request of the company → issued, its decision time kept (or `at` for one decided just now)."""
+    result = session.connection().execute(_MARK_REQUEST_ISSUED, {
+        "request_id": request_id, "request_company_id": company_id, "now": at})
+    if result.rowcount != 1:
+        raise NotFoundError(f"no certificate request #{request_id}")

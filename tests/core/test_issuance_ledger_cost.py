@@ -117,3 +117,43 @@ def test_a_failing_unit_of_a_batch_is_replayed_out_alone(runtime):
     assert outcomes["1" * 64] == "1" * 64 and outcomes["2" * 64] == "2" * 64
     assert isinstance(outcomes["3" * 64], ConflictError)
     assert _keys(runtime) == {"1" * 64, "2" * 64}
+
+
+def test_concurrent_request_issuances_keep_the_audit_chain_and_the_requests(runtime, operator):
+    """The `auto` policy's request rows and their events ride in the shared commits (Core statements beside
+    the ORM's): every request ends `issued` with its certificate, and the audit chain verifies."""
+    from ca.audit_trail import verify_audit_trail
+    from ca.issuance import ForRequest
+    from ca.ledger import store
+
+    with runtime.sessionmaker() as session:
+        company_id = store.get_company_by_eic(session, EIC).id
+    csrs = [good_csr("ec-p256")[1] for _ in range(4)]
+    issued: list[issuance.IssuedCertificate] = []
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            for n in range(4):
+                issued.append(issuance.issue_certificate(runtime, operator, csr_data=csrs[(index + n) % 4],
+                                                         user_email=USER, request=ForRequest(company_id)))
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(issued) == 24
+    with runtime.sessionmaker() as session:
+        rows = session.execute(text("SELECT r.id, r.status, r.decided_at IS NOT NULL, c.serial FROM "
+                                    "certificate_requests r JOIN certificates c ON c.request_id = r.id")).all()
+        actions = dict(session.execute(text("SELECT action, count(*) FROM audit_events WHERE action IN "
+                                            "('request.created', 'request.issued', 'certificate.issued') "
+                                            "GROUP BY action")).all())
+    assert sorted((r[0], r[3]) for r in rows) == sorted((i.request_id, i.serial) for i in issued)
+    assert {(r[1], bool(r[2])) for r in rows} == {("issued", True)}  # decided when recorded (auto)
+    assert actions == {"request.created": 24, "request.issued": 24, "certificate.issued": 24}
+    report = verify_audit_trail(runtime, operator)
+    assert report.problems == []
