@@ -183,8 +183,6 @@ def main() -> None:
     emit("in-process issuance, SQLite WAL, lint on", best, "/s", "raw P-256 signing, same key", raw_rate,
          "≥ 5,000/s, ≥ 0.15x raw", best >= 5000 and best >= 0.15 * raw_rate,
          f"best of 1 and {args.threads} threads; {per_commit:.1f} writes per commit")
-    emit("HTTP issuance, JSON API, 16 clients", 0, "/s", "cfssl serve (SQLite certdb)", None,
-         "≥ 2x cfssl certdb", None, "not measured in this run: no HTTP issuance benchmark yet")
 
 
 if __name__ == "__main__":

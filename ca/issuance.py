@@ -20,10 +20,9 @@ from ca.actor import Actor
 from ca.errors import BadCSRError, BadRequestError, ConflictError, NotAuthorizedError, PKIError, SerialCollisionError
 from ca.fast_issuance import fast_sign
 from ca.issuer import Issuer
-from ca.ledger import Session, issuance_store, portal_store, renewal_store, store
+from ca.ledger import Session, issuance_reads, issuance_store, portal_store, renewal_store
 from ca.ledger.audit import append_event
 from ca.ledger.group_commit import committer_for
-from ca.ledger.models import Company, User
 from ca.metrics import CERTIFICATES_ISSUED, ISSUANCE_SECONDS
 from ca.runtime import Runtime
 from ca.vocabulary import IssuerStatus, RequestStatus, UserStatus
@@ -79,14 +78,31 @@ class _Plan:
 
     profile: Profile
     issuer: Issuer
-    user: User | None
-    company: Company | None
+    user: issuance_reads.UserFacts | None
+    company: issuance_reads.CompanyFacts | None
     subject: x509.Name
     emails: tuple[str, ...]
     not_after: datetime
 
 
-def _plan(session: Session, runtime: Runtime, actor: Actor, csr: CheckedCSR, *, user_email: str | None,
+_PARSED: dict[tuple[bytes, bytes], tuple[x509.Certificate, x509.Certificate]] = {}
+
+
+def _issuer(runtime: Runtime, record: issuance_reads.IssuerFacts) -> Issuer:
+    """The issuer of a ledger row read in this very request; its certificates are parsed once per process
+    (keyed by their DER, so a replaced certificate is parsed anew) and its key loaded once per runtime."""
+    parsed = _PARSED.get((record.certificate_der, record.root_der))
+    if parsed is None:
+        parsed = (x509.load_der_x509_certificate(record.certificate_der),
+                  x509.load_der_x509_certificate(record.root_der))
+        if len(_PARSED) > 64:
+            _PARSED.clear()
+        _PARSED[(record.certificate_der, record.root_der)] = parsed
+    return Issuer(id=record.id, name=record.name, status=record.status, certificate=parsed[0], root=parsed[1],
+                  signer=runtime.signer_for(record.key_ref))
+
+
+def _plan(runtime: Runtime, actor: Actor, csr: CheckedCSR, *, user_email: str | None,
           profile_name: str, days: int | None, dns_names: tuple[str, ...], issuer_name: str | None,
           company_id: int | None = None) -> _Plan:
     settings = runtime.settings
@@ -95,10 +111,11 @@ def _plan(session: Session, runtime: Runtime, actor: Actor, csr: CheckedCSR, *, 
     days = profile.default_days if days is None else days
     if not 1 <= days <= profile.max_days:
         raise BadRequestError(f"validity must be 1 to {profile.max_days} days for profile {profile.name}")
-    user = store.get_user_by_email(session, user_email) if user_email else None
-    company = store.get_company(session, user.company_id) if user and user.company_id else None
-    if user is None and company_id is not None:  # a company's server certificate (ACME, issue 12)
-        company = store.get_company(session, company_id)
+    # One read-only transaction (no write lock on SQLite): user, company, blocked key, issuer.
+    facts = issuance_reads.read_issuance_facts(runtime.engine, user_email=user_email,
+                                               spki_sha256=csr.spki_sha256, issuer_name=issuer_name,
+                                               company_id=company_id)
+    user, company = facts.user, facts.company
     if profile.name == "browser":
         if user is None or company is None:
             raise BadRequestError("a browser certificate needs a user who belongs to a company")
@@ -108,14 +125,14 @@ def _plan(session: Session, runtime: Runtime, actor: Actor, csr: CheckedCSR, *, 
         _check_actor_may_issue_for(actor, user.id, user.company_id)
     elif not actor.is_operator:
         raise NotAuthorizedError("only an operator may issue certificates without a user")
-    if store.is_key_blocked(session, csr.spki_sha256):
+    if facts.key_blocked:
         raise BadCSRError("this public key is blocked (reported compromised); generate a new key")
-    record = store.get_issuer_by_name(session, issuer_name) if issuer_name else store.get_active_issuer(session)
+    record = facts.issuer
     if record.status == IssuerStatus.REMOVED or (record.status == IssuerStatus.RETIRED
                                                  and profile.name != "ocsp-responder"):
         # A retired issuer signs only its CRLs and OCSP responder certificates (issue 6 §1).
         raise BadRequestError(f"issuer {record.name} is {record.status}: it issues no new certificates")
-    issuer = runtime.issuer_from_record(record)
+    issuer = _issuer(runtime, record)
     emails: tuple[str, ...] = ()
     if profile.name == "browser":
         assert user is not None and company is not None
@@ -136,13 +153,13 @@ def _plan(session: Session, runtime: Runtime, actor: Actor, csr: CheckedCSR, *, 
 def _record_new_request(session: Session, actor: Actor, plan: _Plan, request: ForRequest, csr: CheckedCSR,
                         now: datetime) -> int:
     assert plan.user is not None and plan.company is not None
-    row = portal_store.add_request(session, user_id=plan.user.id, company_id=request.company_id,
-                                   profile=plan.profile.name, csr_der=csr.der, status=RequestStatus.APPROVED,
-                                   at=now)
-    append_event(session, at=now, actor=actor.name, action="request.created", object_type="request",
-                 object_id=str(row.id), company_id=request.company_id,
-                 details={"kind": "csr", "policy": request.policy}, source_ip=actor.source_ip)
-    return row.id
+    request_id = issuance_store.insert_request(session, user_id=plan.user.id, company_id=request.company_id,
+                                               profile=plan.profile.name, csr_der=csr.der,
+                                               status=RequestStatus.APPROVED, at=now)
+    issuance_store.append_event(session, at=now, actor=actor.name, action="request.created", object_type="request",
+                                object_id=str(request_id), company_id=request.company_id,
+                                details={"kind": "csr", "policy": request.policy}, source_ip=actor.source_ip)
+    return request_id
 
 
 def mark_request_failed(runtime: Runtime, actor: Actor, *, company_id: int, request_id: int,
@@ -177,9 +194,8 @@ def issue_certificate(
     try:
         # 1. Validate everything first: CSR (proof of possession, key quality), profile, user, blocked key.
         csr = checked_csr(csr_data)
-        with runtime.sessionmaker() as session:
-            plan = _plan(session, runtime, actor, csr, user_email=user_email, profile_name=profile_name,
-                         days=days, dns_names=dns_names, issuer_name=issuer_name, company_id=company_id)
+        plan = _plan(runtime, actor, csr, user_email=user_email, profile_name=profile_name, days=days,
+                     dns_names=dns_names, issuer_name=issuer_name, company_id=company_id)
         issuer, user, company = plan.issuer, plan.user, plan.company
         urls = repository_urls(runtime.settings.repository.base_url, issuer.name)
         lint = runtime.settings.ca.lint_before_sign
@@ -253,11 +269,12 @@ def issue_certificate(
             source_ip=actor.source_ip,
         )
         if request is not None and issued_request_id is not None:
-            row = portal_store.get_company_request(session, request.company_id, issued_request_id)
-            portal_store.mark_request(session, row, status=RequestStatus.ISSUED, at=row.decided_at or now)
-            append_event(session, at=now, actor=actor.name, action="request.issued", object_type="request",
-                         object_id=str(issued_request_id), company_id=request.company_id,
-                         details={"serial": serial}, source_ip=actor.source_ip)
+            issuance_store.mark_request_issued(session, company_id=request.company_id,
+                                               request_id=issued_request_id, at=now)
+            issuance_store.append_event(session, at=now, actor=actor.name, action="request.issued",
+                                        object_type="request", object_id=str(issued_request_id),
+                                        company_id=request.company_id, details={"serial": serial},
+                                        source_ip=actor.source_ip)
 
     committer.run(result)  # committed: the certificate may leave
     CERTIFICATES_ISSUED.labels(plan.profile.name).inc()

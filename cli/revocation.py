@@ -13,7 +13,7 @@ from cli.context import CLIContext, pass_ctx, read_input_file
 from revocation.crl import publish_crls
 from revocation.ocsp import refresh_ocsp
 from revocation.repository import import_root_crl
-from revocation.unused import find_unused_certificates, revoke_unused_certificates
+from revocation.unused import find_unused_certificates, revoke_unused_rows, unused_row_ids
 
 
 @cert_group.command("revoke")
@@ -41,11 +41,10 @@ def cert_revoke_unused(ctx: CLIContext, days: int, company_eic: str | None, dry_
             click.echo(f"would revoke {view.serial}  {view.user or '-'}  last used {view.last_used_at or 'never'}")
         click.echo(f"dry run: {len(views)} certificate(s) unused for {days} days; nothing revoked")
         return
-    candidates = find_unused_certificates(ctx.runtime, ctx.actor, days=days, company_eic=company_eic)
-    with click.progressbar(length=len(candidates), label="revoking", file=sys.stderr) as bar:
-        report = revoke_unused_certificates(ctx.runtime, ctx.actor, days=days, company_eic=company_eic,
-                                            progress=lambda _view: bar.update(1))
-    click.echo(f"revoked {len(report.revoked)} certificate(s) unused for {days} days")
+    rows = unused_row_ids(ctx.runtime, ctx.actor, days=days, company_eic=company_eic)
+    with click.progressbar(length=len(rows), label="revoking", file=sys.stderr) as bar:
+        revoked = revoke_unused_rows(ctx.runtime, ctx.actor, rows, progress=bar.update)
+    click.echo(f"revoked {len(revoked)} certificate(s) unused for {days} days")
 
 
 @click.group("crl")

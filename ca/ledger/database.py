@@ -1,5 +1,6 @@
 """Engines and migrations. SQLite runs in WAL mode with IMMEDIATE transactions so that two writers never
-both read the same audit chain head; PostgreSQL serialises audit appends with an advisory lock (audit.py).
+both read the same audit chain head (read-only transactions begin DEFERRED: they never become writers);
+PostgreSQL serialises audit appends with an advisory lock (audit.py).
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction marked read-only (issuance_reads.READ_ONLY) never writes, so it cannot hit the
+        # reader-to-writer upgrade that IMMEDIATE exists to avoid: it begins DEFERRED and takes no lock.
+        if connection.get_execution_options().get("pki_read_only"):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _translate_outages(engine: Engine) -> None:

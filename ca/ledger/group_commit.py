@@ -3,11 +3,11 @@
 A commit costs one fsync of the WAL (SQLite) or of the WAL record (PostgreSQL) whatever it holds, so
 issuances that arrive while a commit is in flight are gathered and written together (issue 14 §1: several
 intents in one commit, several results in one commit). Leader/follower under one condition variable: the
-first caller to find no leader takes every queued unit of work, runs each in its own SAVEPOINT of a single
-transaction — so a unit that fails (a serial collision) is rolled back alone and its caller gets its own
-exception — commits, then marks the batch done and wakes the followers. A caller returns only when the
-transaction that holds its rows has committed; if the commit fails, every caller of the batch gets the
-error and nothing of the batch is in the ledger.
+first caller to find no leader takes every queued unit of work, runs them in a single transaction — replayed
+with each unit in its own SAVEPOINT when one fails (a serial collision), so that unit is rolled back alone
+and its caller gets its own exception — commits, then marks the batch done and wakes the followers. A caller
+returns only when the transaction that holds its rows has committed; if the commit fails, every caller of
+the batch gets the error and nothing of the batch is in the ledger.
 """
 
 from __future__ import annotations
@@ -71,19 +71,43 @@ class GroupCommitter:
         return unit.result
 
     def _commit(self, batch: list[_Unit[Any]]) -> None:
+        """The batch runs first without SAVEPOINTs (two statements fewer per unit): almost always every unit
+        succeeds. If one fails, the whole transaction is rolled back — nothing of it was committed — and a
+        batch of several is replayed with a SAVEPOINT per unit, so that only the failing unit is left out."""
+        if self._run(batch, isolated=False):
+            return
+        self._run(batch, isolated=True)
+
+    def _run(self, batch: list[_Unit[Any]], *, isolated: bool) -> bool:
+        """False when a unit failed in the optimistic pass of a batch of several (rolled back: replay it).
+        Otherwise every failure has gone to its own caller — a lone unit's failure rolls back its
+        transaction — and a commit failure to every caller of the batch."""
+        failed: _Unit[Any] | None = None
         try:
             with self._factory.begin() as session:
                 for unit in batch:
-                    try:
-                        with session.begin_nested():
-                            unit.result = unit.work(session)
-                    except Exception as error:  # noqa: BLE001 - handed to its own caller, re-raised there
-                        unit.error = error
-        except BaseException as error:  # noqa: BLE001 - every caller of the batch re-raises it
+                    unit.error, unit.result = None, None
+                    if isolated:
+                        try:
+                            with session.begin_nested():
+                                unit.result = unit.work(session)
+                        except Exception as error:  # noqa: BLE001 - handed to its own caller, re-raised there
+                            unit.error = error
+                        continue
+                    failed = unit
+                    unit.result = unit.work(session)
+                    failed = None
+        except BaseException as error:  # noqa: BLE001 - handed to the callers, re-raised there
+            if failed is not None and isinstance(error, Exception):
+                if len(batch) > 1:
+                    return False
+                failed.error = error
+                return True
             for unit in batch:
                 if unit.error is None:
                     unit.error = error
                     unit.result = None
+        return True
 
 
 _COMMITTERS: weakref.WeakKeyDictionary[sessionmaker[Session], GroupCommitter] = weakref.WeakKeyDictionary()

@@ -10,25 +10,37 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ca.errors import ConflictError, SerialCollisionError
+from ca.errors import ConflictError, NotFoundError, SerialCollisionError
 from ca.ledger.audit import _PG_AUDIT_LOCK, GENESIS, _digest
-from ca.ledger.models import AuditEvent, CertificateRecord
-from ca.vocabulary import CertificateStatus
+from ca.ledger.models import AuditEvent, CertificateRecord, CertificateRequest
+from ca.vocabulary import CertificateStatus, RequestStatus
 
 _CERTIFICATES: Table = CertificateRecord.__table__  # type: ignore[assignment]
 _EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
 
 
+_INSERT_PENDING = insert(_CERTIFICATES).returning(_CERTIFICATES.c.id)
+_MARK_ISSUED = (update(_CERTIFICATES)
+                .where(_CERTIFICATES.c.id == bindparam("row_id"),
+                       _CERTIFICATES.c.status == CertificateStatus.PENDING)
+                .values(der=bindparam("new_der"), sha256=bindparam("new_sha256"), status=CertificateStatus.ISSUED))
+_AUDIT_HEAD = select(_EVENTS.c.id, _EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)
+_INSERT_EVENT = insert(_EVENTS)
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
 def insert_pending(session: Session, **values: Any) -> int:
-    """The intent row (status pending); a serial collision is a ConflictError (the caller draws again)."""
+    """The intent row (status pending); a serial collision is a ConflictError (the caller draws again).
+    Run on the session's connection with a statement built once (the ORM's execution layer is skipped), as
+    a unit of the group committer: its SAVEPOINT, taken when a batch is replayed, scopes a collision to
+    this row (ca.ledger.group_commit)."""
     try:
-        with session.begin_nested():
-            row_id = session.execute(insert(_CERTIFICATES).values(status=CertificateStatus.PENDING, **values)
-                                     .returning(_CERTIFICATES.c.id)).scalar_one()
+        row_id = session.connection().execute(_INSERT_PENDING,
+                                              {"status": CertificateStatus.PENDING, **values}).scalar_one()
     except IntegrityError:
         raise SerialCollisionError("serial number collision") from None
     return int(row_id)
@@ -38,11 +50,9 @@ def mark_issued(session: Session, row_id: int, *, der: bytes) -> None:
     """pending → issued with the DER and its SHA-256, or ConflictError when the row is not pending. The
     conditional UPDATE locks the row and re-reads its status (PostgreSQL re-checks the WHERE after waiting),
     so an intent closed out by `pkictl db check --close-pending` meanwhile is never handed out."""
-    result = session.execute(update(_CERTIFICATES).where(_CERTIFICATES.c.id == row_id,
-                                                         _CERTIFICATES.c.status == CertificateStatus.PENDING)
-                             .values(der=der, sha256=hashlib.sha256(der).hexdigest(),
-                                     status=CertificateStatus.ISSUED))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    result = session.connection().execute(_MARK_ISSUED, {"row_id": row_id, "new_der": der,
+                                                         "new_sha256": hashlib.sha256(der).hexdigest()})
+    if result.rowcount != 1:
         raise ConflictError("the certificate's intent is no longer pending (closed out by db check); "
                             "nothing was issued")
 
@@ -51,9 +61,12 @@ def append_event(session: Session, *, at: datetime, actor: str, action: str, obj
                  company_id: int | None = None, details: dict[str, Any] | None = None,
                  source_ip: str | None = None) -> None:
     """ca.ledger.audit.append_event as two statements: the same chained row, the same hash."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
-    head = session.execute(select(_EVENTS.c.id, _EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)).first()
+    if session.new:
+        session.flush()  # an event the ORM's append_event added in this transaction is the head to chain to
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_PG_LOCK, {"key": _PG_AUDIT_LOCK})
+    head = connection.execute(_AUDIT_HEAD).first()
     event = SimpleNamespace(
         id=(head.id + 1) if head else 1, at=at, actor=actor, action=action, company_id=company_id,
         object_type=object_type, object_id=str(object_id),
@@ -61,4 +74,29 @@ def append_event(session: Session, *, at: datetime, actor: str, action: str, obj
         source_ip=source_ip, prev_hash=head.hash if head else GENESIS, hash="",
     )
     event.hash = _digest(event)  # type: ignore[arg-type]
-    session.execute(insert(_EVENTS).values(**vars(event)))
+    connection.execute(_INSERT_EVENT, vars(event))
+
+
+_REQUESTS: Table = CertificateRequest.__table__  # type: ignore[assignment]
+_INSERT_REQUEST = insert(_REQUESTS).returning(_REQUESTS.c.id)
+_MARK_REQUEST_ISSUED = (update(_REQUESTS)
+                        .where(_REQUESTS.c.id == bindparam("request_id"),
+                               _REQUESTS.c.company_id == bindparam("request_company_id"))
+                        .values(status=RequestStatus.ISSUED,
+                                decided_at=func.coalesce(_REQUESTS.c.decided_at, bindparam("now"))))
+
+
+def insert_request(session: Session, *, user_id: int, company_id: int, profile: str, csr_der: bytes | None,
+                   status: str, at: datetime) -> int:
+    """`portal_store.add_request` as one statement (the `auto` policy's request, recorded with the intent)."""
+    return int(session.connection().execute(_INSERT_REQUEST, {
+        "user_id": user_id, "company_id": company_id, "profile": profile, "csr_der": csr_der, "status": status,
+        "created_at": at}).scalar_one())
+
+
+def mark_request_issued(session: Session, *, company_id: int, request_id: int, at: datetime) -> None:
+    """The request of the company → issued, its decision time kept (or `at` for one decided just now)."""
+    result = session.connection().execute(_MARK_REQUEST_ISSUED, {
+        "request_id": request_id, "request_company_id": company_id, "now": at})
+    if result.rowcount != 1:
+        raise NotFoundError(f"no certificate request #{request_id}")

@@ -22,6 +22,7 @@ from ca.errors import NotAuthorizedError
 from ca.ledger import Session, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import User
+from ca.ledger.read_only import read_only
 from ca.runtime import Runtime
 from ca.vocabulary import ActorKind, CertificateStatus, Role, UserStatus
 from enrollment.accounts.passwords import hash_password, needs_rehash, verify_password
@@ -90,6 +91,16 @@ def resume_session(runtime: Runtime, token: str, *, source_ip: str | None) -> Pr
     """The Principal of a live session, or NotAuthorizedError (and the session ends) when it timed out."""
     settings = runtime.settings.portal
     now = runtime.clock.now()
+    # Almost every call only reads (a live session touched less than TOUCH_EVERY ago): a read-only
+    # transaction, no write lock (ca.ledger.read_only). Anything to write goes through the writing pass.
+    with read_only(runtime.sessionmaker)() as session:
+        record = portal_store.get_portal_session(session, token_digest(token)) if token else None
+        if record is not None and record.ended_at is None and now - record.last_seen_at < TOUCH_EVERY:
+            user = portal_store.get_user(session, record.user_id)
+            if (user.status in LOGIN_STATUSES
+                    and now - record.created_at <= timedelta(hours=settings.session_absolute_hours)
+                    and now - record.last_seen_at <= timedelta(minutes=settings.session_idle_minutes)):
+                return principal_for(session, user, source_ip)
     with runtime.sessionmaker.begin() as session:
         record = portal_store.get_portal_session(session, token_digest(token)) if token else None
         if record is None or record.ended_at is not None:

@@ -17,6 +17,7 @@ from ca.issuance import MAX_COMMENT, ForRequest, IssuedCertificate, issue_certif
 from ca.ledger import Session, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import CertificateRequest, Company, User
+from ca.ledger.read_only import read_only
 from ca.runtime import Runtime
 from ca.scope import find_company, one_company, own_company
 from ca.vocabulary import ActorKind, RequestStatus, UserStatus
@@ -91,7 +92,7 @@ def request_certificate(runtime: Runtime, actor: Actor, *, csr_data: bytes) -> R
     """CSR upload: the CSR is checked once, before anything is recorded, so a bad CSR changes nothing. Under
     the `auto` policy the request is recorded with the certificate's intent (two commits in all)."""
     csr = checked_csr(csr_data)
-    with runtime.sessionmaker() as session:
+    with read_only(runtime.sessionmaker)() as session:
         user, company = member_of_company(session, actor)
         policy, email = company.approval_policy, user.email
     if policy == "manual":
@@ -103,7 +104,7 @@ def request_certificate(runtime: Runtime, actor: Actor, *, csr_data: bytes) -> R
 
 
 def _reload(runtime: Runtime, company_id: int, request_id: int) -> RequestView:
-    with runtime.sessionmaker() as session:
+    with read_only(runtime.sessionmaker)() as session:
         request = portal_store.get_company_request(session, company_id, request_id)
         serials = portal_store.list_request_certificates(session, [request.id])
         return request_view(request, portal_store.get_user(session, request.user_id), serials.get(request.id))

@@ -1,0 +1,256 @@
+"""Benchmark: certificates issued per second over HTTP, ours against `cfssl serve` in the same run (issue 14
+§1: ≥ 2× cfssl with its SQLite certdb, ≥ 0.5× cfssl without a database).
+
+    .venv/bin/python bench/bench_http_issuance.py [--seconds S] [--connections C] [--workers W]
+
+All three are driven by the same client, wrk (-c16 by default, keep-alive, one fixed JSON body with a P-256
+CSR PEM, every answer expected 2xx):
+  - ours: `pkictl serve portal` (granian, W workers, SQLite WAL ledger, lint before sign on), the JSON API
+    `POST /api/v1/requests` of one logged-in member of a company with the `auto` policy (session cookie and
+    X-CSRF-Token as the API documents): each call records the request and issues the certificate;
+  - `cfssl serve` with `-db-config` (its SQLite certdb, every signed certificate recorded) and without a
+    database, `POST /api/v1/cfssl/sign` with the same CSR, a P-256 CA key of its own.
+A missing cfssl or wrk is reported, not judged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import re
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_issuance import EIC, ISSUER, USER, make_pki  # noqa: E402
+from bench_ocsp import PKICTL, Row, free_port, process_env, run_wrk, start, stop  # noqa: E402
+from results import emit, quick  # noqa: E402
+
+PASSWORD = "bench-Password-2026!"
+# The certdb schema cfssl's sqlite driver writes to (its certdb/sqlite migrations, written out here).
+CERTDB_SCHEMA = """
+CREATE TABLE certificates (serial_number blob NOT NULL, authority_key_identifier blob NOT NULL, ca_label blob,
+  status blob NOT NULL, reason int, expiry timestamp, revoked_at timestamp, pem blob NOT NULL,
+  issued_at timestamp, not_before timestamp, metadata text, sans text, common_name text,
+  PRIMARY KEY (serial_number, authority_key_identifier));
+CREATE TABLE ocsp_responses (serial_number blob NOT NULL, authority_key_identifier blob NOT NULL,
+  body blob NOT NULL, expiry timestamp, PRIMARY KEY (serial_number, authority_key_identifier),
+  FOREIGN KEY (serial_number, authority_key_identifier)
+  REFERENCES certificates (serial_number, authority_key_identifier));
+"""
+
+
+def csr_pem() -> str:
+    subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "bench")])
+    return (x509.CertificateSigningRequestBuilder().subject_name(subject)
+            .sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+            .public_bytes(serialization.Encoding.PEM).decode("ascii"))
+
+
+def lua_script(path: Path, body: str, headers: dict[str, str]) -> Path:
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body)}"]
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _wait_http(port: int, path: str, process: object, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", path)
+            connection.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing answered on port {port}")
+
+
+def _cookies(response: http.client.HTTPResponse, jar: dict[str, str]) -> None:
+    for header in response.headers.get_all("Set-Cookie") or []:
+        name, _, rest = header.partition("=")
+        jar[name.strip()] = rest.split(";", 1)[0]
+
+
+def log_in(port: int) -> dict[str, str]:
+    """The headers of a logged-in API client: the session cookie and the CSRF token of GET /api/v1/me."""
+    jar: dict[str, str] = {}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/login")
+    response = connection.getresponse()
+    page = response.read().decode()
+    _cookies(response, jar)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', page)
+    assert token, "no CSRF token on the login page"
+    form = f"csrf_token={token.group(1)}&email={USER}&password={PASSWORD}"
+    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+    connection.request("POST", "/login", body=form, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    response = connection.getresponse()
+    response.read()
+    if response.status != 302:
+        raise RuntimeError(f"login answered {response.status}")
+    _cookies(response, jar)
+    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+    connection.request("GET", "/api/v1/me", headers={"Cookie": cookie})
+    response = connection.getresponse()
+    me = json.loads(response.read())
+    _cookies(response, jar)
+    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+    return {"Cookie": cookie, "X-CSRF-Token": me["csrf_token"], "Content-Type": "application/json"}
+
+
+def post(port: int, path: str, body: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("POST", path, body=body, headers=headers)
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def bench_ours(base: Path, csr: str, args: argparse.Namespace) -> Row:
+    from ca.actor import cli_operator
+    from ca.ledger import portal_store, store
+    from ca.lifecycle import issuers
+    from ca.runtime import build_runtime
+    from ca.settings import load_settings
+    from enrollment.accounts import companies
+    from enrollment.accounts import users as accounts
+    from enrollment.accounts.passwords import hash_password
+
+    name = f"ours, portal API, granian w{args.workers}"
+    environ = {**make_pki(base), "PKI_PORTAL__SECRET_FILE": str(base / "secrets" / "session.key"),
+               "PKI_PORTAL__OUTBOX_DIR": str(base / "outbox"), "PKI_REPOSITORY__CROSS_DIR": str(base / "cross")}
+    runtime = build_runtime(load_settings(None, environ))
+    operator = cli_operator("bench")
+    issuers.install_issuer(runtime, operator, name=ISSUER,
+                           certificate=x509.load_pem_x509_certificate((base / "issuer.crt").read_bytes()),
+                           root=x509.load_pem_x509_certificate((base / "root-ca" / "root.crt").read_bytes()))
+    companies.create_company(runtime, operator, eic=EIC, name="Bench Producer")
+    accounts.create_user(runtime, operator, email=USER, full_name="Bench User", company_eic=EIC, role="user")
+    with runtime.sessionmaker.begin() as session:
+        portal_store.mark_user(session, store.get_user_by_email(session, USER), password_hash=hash_password(PASSWORD))
+    runtime.close()
+    port = free_port()
+    process = start([PKICTL, "serve", "portal", "--host", "127.0.0.1", "--port", str(port), "--workers",
+                     str(args.workers)], process_env(environ), base / "portal.log")
+    try:
+        _wait_http(port, "/login", process)
+        headers = log_in(port)
+        body = json.dumps({"csr": csr})
+        status, answer = post(port, "/api/v1/requests", body, headers)
+        if status != 201 or not json.loads(answer).get("certificate_serial"):
+            return Row(name, note=f"failed: probe answered {status} {answer[:200]!r}")
+        script = lua_script(base / "ours.lua", body, headers)
+        row = run_wrk(f"http://127.0.0.1:{port}/api/v1/requests", script, args.connections, args.seconds, name)
+        issued = sqlite3.connect(base / "ledger.sqlite3").execute(
+            "SELECT count(*) FROM certificates WHERE status = 'issued'").fetchone()[0]
+        row.note = f"{issued} issued in the ledger"
+        return row
+    finally:
+        stop(process)
+
+
+def cfssl_ca(base: Path) -> tuple[Path, Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Bench cfssl CA")])
+    now = datetime.now(UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+                   .not_valid_after(now + timedelta(days=3650))
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                   .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                                  critical=True)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                   .sign(key, hashes.SHA256()))
+    (base / "cfssl-ca.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (base / "cfssl-ca-key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                              serialization.PrivateFormat.TraditionalOpenSSL,
+                                                              serialization.NoEncryption()))
+    config = {"signing": {"default": {"expiry": "8760h", "usages": ["digital signature", "client auth"]}}}
+    (base / "cfssl-config.json").write_text(json.dumps(config))
+    return base / "cfssl-ca.pem", base / "cfssl-ca-key.pem", base / "cfssl-config.json"
+
+
+def bench_cfssl(base: Path, csr: str, args: argparse.Namespace, *, certdb: bool) -> Row:
+    name = "cfssl serve, SQLite certdb" if certdb else "cfssl serve, no database"
+    ca, ca_key, config = cfssl_ca(base)
+    argv = ["cfssl", "serve", "-address", "127.0.0.1", "-port", "0", "-ca", str(ca), "-ca-key", str(ca_key),
+            "-config", str(config), "-loglevel", "5"]
+    database = base / ("cfssl-certdb.sqlite3" if certdb else "none")
+    if certdb:
+        with sqlite3.connect(database) as connection:
+            connection.executescript(CERTDB_SCHEMA)
+        (base / "cfssl-db.json").write_text(json.dumps({"driver": "sqlite3", "data_source": str(database)}))
+        argv += ["-db-config", str(base / "cfssl-db.json")]
+    port = free_port()
+    argv[argv.index("-port") + 1] = str(port)
+    process = start(argv, None, base / f"{name.replace(' ', '_').replace(',', '')}.log")
+    try:
+        _wait_http(port, "/api/v1/cfssl/health", process)
+        body = json.dumps({"certificate_request": csr})
+        status, answer = post(port, "/api/v1/cfssl/sign", body, {"Content-Type": "application/json"})
+        if status != 200 or not json.loads(answer).get("success"):
+            return Row(name, note=f"failed: probe answered {status} {answer[:200]!r}")
+        script = lua_script(base / "cfssl.lua", body, {"Content-Type": "application/json"})
+        row = run_wrk(f"http://127.0.0.1:{port}/api/v1/cfssl/sign", script, args.connections, args.seconds, name)
+        if certdb:
+            recorded = sqlite3.connect(database).execute("SELECT count(*) FROM certificates").fetchone()[0]
+            row.note = f"{recorded} recorded in its certdb"
+        return row
+    finally:
+        stop(process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=5 if quick() else 10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    missing = [tool for tool in ("wrk", "cfssl") if not shutil.which(tool)]
+    if missing:
+        print(f"HTTP issuance benchmark: {', '.join(missing)} not installed; skipped")
+        emit("HTTP issuance, JSON API, 16 clients", 0, "/s", "cfssl serve (SQLite certdb)", None,
+             "≥ 2x cfssl certdb", None, f"not measured: {', '.join(missing)} missing")
+        return
+    csr = csr_pem()
+    rows = []
+    for run in ("certdb", "nodb", "ours"):
+        with tempfile.TemporaryDirectory(prefix=f"bench-http-{run}-") as tmp:
+            if run == "ours":
+                rows.append(bench_ours(Path(tmp), csr, args))
+            else:
+                rows.append(bench_cfssl(Path(tmp), csr, args, certdb=run == "certdb"))
+    certdb, nodb, ours = rows
+    print(f"\nwrk -t2 -c{args.connections} -d{args.seconds}s, POST of one JSON body with a P-256 CSR")
+    print(f"{'server':<36} {'certs/s':>9} {'p50 ms':>8} {'p99 ms':>8}  note")
+    for row in rows:
+        print(f"{row.name:<36} {row.rps or 0:9.0f} {row.p50_ms or 0:8.2f} {row.p99_ms or 0:8.2f}  "
+              f"{'; '.join(x for x in (row.errors, row.note) if x)}")
+    clean = ours.rps is not None and not ours.errors
+    emit(f"HTTP issuance, JSON API, {args.connections} clients", ours.rps or 0, "/s", "cfssl serve (SQLite certdb)",
+         certdb.rps, "≥ 2x cfssl certdb",
+         (clean and bool(certdb.rps) and (ours.rps or 0) >= 2 * (certdb.rps or 0)) if certdb.rps else None,
+         f"p99 {ours.p99_ms} ms against {certdb.p99_ms} ms; {ours.errors or ours.note}")
+    emit(f"HTTP issuance, JSON API, {args.connections} clients", ours.rps or 0, "/s", "cfssl serve (no database)",
+         nodb.rps, "≥ 0.5x cfssl no db",
+         (clean and (ours.rps or 0) >= 0.5 * (nodb.rps or 0)) if nodb.rps else None,
+         f"cfssl p99 {nodb.p99_ms} ms")
+
+
+if __name__ == "__main__":
+    main()
