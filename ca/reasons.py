@@ -44,14 +44,19 @@ def check_reason(actor: Actor, reason: str) -> str:
     return reason
 
 
+def N_(text: str) -> str:
+    """Marks a phrase for the catalogs (issue 15 item 1: pages and e-mails translate it when they show it)."""
+    return text
+
+
 # What happened to a certificate, in the words the gate shows its holder.
 REASON_WORDS = {
-    "unspecified": "no reason given",
-    "keyCompromise": "its private key may have been compromised",
-    "cACompromise": "the certification authority was compromised",
-    "affiliationChanged": "its holder left the company",
-    "superseded": "it was replaced by a newer certificate",
-    "cessationOfOperation": "it is no longer needed",
-    "privilegeWithdrawn": "its holder's rights were withdrawn",
-    "aACompromise": "the attribute authority was compromised",
+    "unspecified": N_("no reason given"),
+    "keyCompromise": N_("its private key may have been compromised"),
+    "cACompromise": N_("the certification authority was compromised"),
+    "affiliationChanged": N_("its holder left the company"),
+    "superseded": N_("it was replaced by a newer certificate"),
+    "cessationOfOperation": N_("it is no longer needed"),
+    "privilegeWithdrawn": N_("its holder's rights were withdrawn"),
+    "aACompromise": N_("the attribute authority was compromised"),
 }
