@@ -251,10 +251,11 @@ def test_without_certificate_or_with_a_foreign_one_the_handshake_fails(stack):
 def test_refusal_pages_explain_in_html(stack):
     answer = stack.get("nginx", "/", "revoked-keyCompromise", accept="text/html")
     assert answer.status == 403 and "text/html" not in answer.body[:0]
-    assert "This certificate was revoked on" in answer.body and f'href="{PORTAL}"' in answer.body
-    assert "Request a new one at" in answer.body
+    # curl sends no Accept-Language: the site default of config/default.toml, French (issue 15 item 1).
+    assert "Ce certificat a été révoqué le" in answer.body and f'href="{PORTAL}"' in answer.body
+    assert "Demandez-en un nouveau sur" in answer.body and '<html lang="fr">' in answer.body
     none = stack.get("nginx", "/", None, accept="text/html,application/xhtml+xml")
-    assert none.status == 403 and "did not present a client certificate" in none.body
+    assert none.status == 403 and "présenté aucun certificat client" in none.body
 
 
 def test_tls_parameters(stack):

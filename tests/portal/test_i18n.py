@@ -210,6 +210,9 @@ def test_the_certificate_page_in_french(client, runtime, world):
     assert "Télécharger" in body and "votre clé privée reste là où elle a été créée" in body
     assert re.search(r"expire dans \d+ jours", body) and ">émis<" in body
     assert "Download" not in body and "expires in" not in body and "Request deletion" not in body
+    revoke = html.unescape(client.get(f"/certificates/{issued.serial}/revoke").get_data(as_text=True))
+    assert "Supprimer mon certificat" in revoke and "Je n'en ai plus besoin" in revoke, revoke[-1500:]
+    assert "I no longer need it" not in revoke
 
 
 def test_admin_certificates_and_dashboards_in_french(client, runtime, world):
@@ -229,6 +232,8 @@ def test_admin_certificates_and_dashboards_in_french(client, runtime, world):
     assert operator.status_code == 200 and _lang(operator) == "fr", text[:300]
     assert "<h2>Entreprises</h2>" in text and "<h2>Certificats en vigueur</h2>" in text
     assert "Fraîcheur des CRL et des réponses OCSP par autorité" in text and "Live certificates" not in text
+    companies = client.get("/operator/companies", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Enregistrer une entreprise" in companies and "Register a company" not in companies
 
 
 class _TLSSocket:
