@@ -14,6 +14,7 @@ from ca.errors import BadRequestError
 from ca.ledger import portal_store
 from ca.ledger.models import AuditEvent
 from ca.settings import load_settings
+from tests.conftest import EIC
 from tests.portal.support import csrf_token, login, post
 from tests.support.ledger import snapshot
 
@@ -234,6 +235,10 @@ def test_admin_certificates_and_dashboards_in_french(client, runtime, world):
     assert "Fraîcheur des CRL et des réponses OCSP par autorité" in text and "Live certificates" not in text
     companies = client.get("/operator/companies", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert "Enregistrer une entreprise" in companies and "Register a company" not in companies
+    company = html.unescape(client.get(f"/operator/companies/{EIC}",
+                                       headers={"Accept-Language": "fr"}).get_data(as_text=True))
+    assert "Points de connexion" in company and "Remplacer le premier administrateur" in company, company[-2000:]
+    assert re.search(r"\d+ comptes ; règle d'approbation : ", company) and "Connection points" not in company
 
 
 class _TLSSocket:

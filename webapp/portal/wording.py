@@ -22,7 +22,9 @@ def N_(text: str) -> str:
 # The states of certificates and requests as the ledger spells them, in the page's language.
 STATUS_WORDS = {"issued": N_("issued"), "revoked": N_("revoked"), "expired": N_("expired"),
                 "pending": N_("pending"), "approved": N_("approved"), "rejected": N_("rejected"),
-                "failed": N_("failed"), "fresh": N_("fresh"), "stale": N_("stale")}
+                "failed": N_("failed"), "fresh": N_("fresh"), "stale": N_("stale"),
+                "invited": N_("invited"), "unconfirmed": N_("unconfirmed"), "active": N_("active"),
+                "deactivated": N_("deactivated")}
 
 
 def status_word(code: str | None) -> str:
