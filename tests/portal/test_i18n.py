@@ -281,6 +281,12 @@ def test_front_office_refusals_follow_accept_language(runtime, world):
     runtime.settings = dataclasses.replace(
         runtime.settings, portal=dataclasses.replace(runtime.settings.portal, default_locale="fr"))
     assert "Accès refusé" in Client(create_frontoffice(runtime, mode="direct")).get("/").get_data(as_text=True)
+    # The pages behind the gate too: a valid certificate, no Accept-Language, the French site default.
+    valid = _issue(runtime, world, "dave")
+    socket = _TLSSocket(valid.certificate.public_bytes(Encoding.DER))
+    home = html.unescape(Client(create_frontoffice(runtime, mode="direct")).get(
+        "/", environ_base={"gunicorn.socket": socket}).get_data(as_text=True))
+    assert '<html lang="fr">' in home and "Bienvenue, Dave Leroy." in home and "Welcome" not in home, home
 
 
 def test_expiry_warnings_speak_the_recipients_language(runtime, world):
