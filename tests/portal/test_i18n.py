@@ -315,3 +315,12 @@ def test_expiry_warnings_speak_the_recipients_language(runtime, world):
     body = english.get_body(("plain",)).get_content()
     assert body.startswith("Hello ") and f"Your certificate {dave.serial[:16]} for Demo Producer" in body
     assert "Bonjour" not in body
+
+
+def test_flash_messages_in_french(client, world):
+    login(client, world.emails["alice"])
+    created = post(client, "/admin/groups", {"name": "Exploitants"}, headers={"Accept-Language": "fr"},
+                   follow_redirects=True)
+    body = html.unescape(created.get_data(as_text=True))
+    assert created.status_code == 200 and "Groupe Exploitants créé : choisissez maintenant ses membres" in body
+    assert "now choose its members" not in body
