@@ -224,6 +224,9 @@ def test_admin_certificates_and_dashboards_in_french(client, runtime, world):
     assert page.status_code == 200 and _lang(page) == "fr"
     assert "Certificats de Demo Producer" in body and "Exporter en CSV" in body and ">émis<" in body
     assert "Export CSV" not in body and "Valid until" not in body
+    requests = client.get("/admin/requests", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Demandes de certificat" in requests and ">en attente</option>" in requests
+    assert "Certificate requests" not in requests
     board = client.get("/admin/dashboard", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert "Tableau de bord de Demo Producer" in board and "Demandes en attente" in board
     client.post("/logout", data={"csrf_token": csrf_token(client)})
