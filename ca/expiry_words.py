@@ -7,6 +7,8 @@ inclusive), so "expires in 1 day" is always less than 48 hours away and "expires
 from __future__ import annotations
 
 from datetime import datetime
+from gettext import NullTranslations
+from typing import Protocol
 
 
 def days_left(not_after: datetime, now: datetime) -> int:
@@ -15,14 +17,31 @@ def days_left(not_after: datetime, now: datetime) -> int:
     return int(seconds // 86400)
 
 
-def expiry_words(not_after: datetime, now: datetime, status: str = "issued") -> str:
+class Words(Protocol):
+    """What gettext.NullTranslations and babel's Translations offer: the page's or the recipient's language."""
+
+    def gettext(self, message: str, /) -> str: ...
+
+    def ngettext(self, singular: str, plural: str, n: int, /) -> str: ...
+
+
+ENGLISH: Words = NullTranslations()
+
+
+def expiry_words(not_after: datetime, now: datetime, status: str = "issued", words: Words = ENGLISH) -> str:
+    """The phrase in the language of `words` (English by default; the catalogs hold the French, issue 15)."""
+    gettext, ngettext = words.gettext, words.ngettext
     if status == "revoked":
-        return "revoked"
+        return gettext("revoked")
     if not_after < now:
         ago = int((now - not_after).total_seconds() // 86400)
-        return "expired today" if ago <= 0 else f"expired {ago} day{'s' if ago != 1 else ''} ago"
+        if ago <= 0:
+            return gettext("expired today")
+        return ngettext("expired %(num)d day ago", "expired %(num)d days ago", ago) % {"num": ago}
     left = days_left(not_after, now)
     if left == 0:
         hours = int((not_after - now).total_seconds() // 3600)
-        return "expires today" if hours < 1 else f"expires in {hours} hour{'s' if hours != 1 else ''}"
-    return f"expires in {left} day{'s' if left != 1 else ''}"
+        if hours < 1:
+            return gettext("expires today")
+        return ngettext("expires in %(num)d hour", "expires in %(num)d hours", hours) % {"num": hours}
+    return ngettext("expires in %(num)d day", "expires in %(num)d days", left) % {"num": left}

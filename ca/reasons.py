@@ -15,14 +15,20 @@ ADMIN_REASONS = ("unspecified", "keyCompromise", "affiliationChanged", "supersed
                  "privilegeWithdrawn")
 OPERATOR_REASONS = tuple(REASON_CODES)
 
+
+def N_(text: str) -> str:
+    """Marks a phrase for the catalogs (issue 15 item 1: pages and e-mails translate it when they show it)."""
+    return text
+
+
 # Plain words for the portal's "request deletion" page.
 PLAIN_WORDS = {
-    "superseded": "I have a new certificate that replaces it",
-    "cessationOfOperation": "I no longer need it",
-    "keyCompromise": "my private key may have been stolen or copied",
-    "affiliationChanged": "the holder left the company",
-    "privilegeWithdrawn": "the holder is no longer allowed to use it",
-    "unspecified": "no particular reason",
+    "superseded": N_("I have a new certificate that replaces it"),
+    "cessationOfOperation": N_("I no longer need it"),
+    "keyCompromise": N_("my private key may have been stolen or copied"),
+    "affiliationChanged": N_("the holder left the company"),
+    "privilegeWithdrawn": N_("the holder is no longer allowed to use it"),
+    "unspecified": N_("no particular reason"),
 }
 
 
@@ -46,12 +52,12 @@ def check_reason(actor: Actor, reason: str) -> str:
 
 # What happened to a certificate, in the words the gate shows its holder.
 REASON_WORDS = {
-    "unspecified": "no reason given",
-    "keyCompromise": "its private key may have been compromised",
-    "cACompromise": "the certification authority was compromised",
-    "affiliationChanged": "its holder left the company",
-    "superseded": "it was replaced by a newer certificate",
-    "cessationOfOperation": "it is no longer needed",
-    "privilegeWithdrawn": "its holder's rights were withdrawn",
-    "aACompromise": "the attribute authority was compromised",
+    "unspecified": N_("no reason given"),
+    "keyCompromise": N_("its private key may have been compromised"),
+    "cACompromise": N_("the certification authority was compromised"),
+    "affiliationChanged": N_("its holder left the company"),
+    "superseded": N_("it was replaced by a newer certificate"),
+    "cessationOfOperation": N_("it is no longer needed"),
+    "privilegeWithdrawn": N_("its holder's rights were withdrawn"),
+    "aACompromise": N_("the attribute authority was compromised"),
 }

@@ -13,15 +13,14 @@ HTML pages show it translated (`translate_message`), the catalog holding each me
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, Flask, g, redirect, request, session
 from flask_babel import Babel, get_locale, gettext
 from werkzeug.wrappers import Response
 
-from ca.locales import LOCALE_NAMES, SUPPORTED_LOCALES, check_locale
+from ca.locales import LOCALE_NAMES, SUPPORTED_LOCALES, check_locale, preferred_locale
 from enrollment.accounts.language import save_locale
 from webapp.error_messages import MESSAGES
+from webapp.message_shapes import shapes
 from webapp.portal.auth import principal, runtime
 from webapp.portal.public import _safe_next  # the login's return-path rule, written once
 
@@ -44,24 +43,10 @@ def browser_locale() -> str | None:
 
     Werkzeug's best_match prefers any exact tag to a better-liked regional one (`en-GB;q=0.8, fr;q=0.5`
     gave French): here the quality values alone order the choice (RFC 9110 §12.5.4, §12.4.2)."""
-    for tag, quality in request.accept_languages:  # sorted by quality, the header's order among equals
-        primary = tag.split("-", 1)[0].split("_", 1)[0].lower()
-        if quality > 0 and primary in SUPPORTED_LOCALES:
-            return primary
-    return None
+    return preferred_locale(request.accept_languages)  # sorted by quality, the header's order among equals
 
 
-_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-
-
-def _shape(msgid: str) -> re.Pattern[str]:
-    """The English text of `msgid` with each `%(name)s` read back as a named group."""
-    parts = _PLACEHOLDER.split(msgid)  # text, name, text, name, …, text
-    pattern = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts))
-    return re.compile(pattern, re.DOTALL)
-
-
-_SHAPED = tuple((msgid, _shape(msgid)) for msgid in MESSAGES if _PLACEHOLDER.search(msgid))
+_SHAPED = shapes(MESSAGES)
 
 
 def translate_message(message: object) -> str:

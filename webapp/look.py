@@ -19,15 +19,16 @@ def stylesheet() -> str:
     return _CSS.read_text(encoding="utf-8")
 
 
-def page(title: str, body: str, *, portal_url: str, site: str, footer: str, style: str = "") -> bytes:
+def page(title: str, body: str, *, portal_url: str, site: str, footer: str, style: str = "", lang: str = "en",
+         portal_label: str = "Certificate portal") -> bytes:
     """A whole HTML document: header bar (site name, link to the portal), `body` in <main>, a footer;
-    `style` adds rules of the caller's own after the portal's."""
+    `style` adds rules of the caller's own after the portal's; `lang` and `portal_label` the page's language."""
     portal = escape(portal_url)
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<!doctype html><html lang=\"{escape(lang)}\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>{escape(title)} · Portail PKI</title><style>{stylesheet()}{style}</style></head><body>"
         f"<header><div class=\"bar\"><span class=\"brand\">{escape(site)}</span>"
-        f"<nav aria-label=\"main\"><a class=\"portal-link\" href=\"{portal}\">Certificate portal</a></nav>"
+        f"<nav aria-label=\"main\"><a class=\"portal-link\" href=\"{portal}\">{escape(portal_label)}</a></nav>"
         f"</div></header><main>{body}</main><footer>{escape(footer)}</footer></body></html>"
     ).encode()

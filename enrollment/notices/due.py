@@ -46,6 +46,7 @@ class PersonFact:
     company_id: int | None
     active: bool
     admin: bool
+    locale: str | None = None  # the saved language of the e-mails (issue 15 item 1), else the site's
 
 
 @dataclass(frozen=True)

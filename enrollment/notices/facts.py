@@ -57,6 +57,6 @@ def load_facts(session: Session, now: datetime, settings: LifecycleSettings) -> 
     for user in users:
         people[user.id] = PersonFact(id=user.id, email=user.email, full_name=user.full_name,
                                      company_id=user.company_id, active=user.status == UserStatus.ACTIVE,
-                                     admin=user.role in ADMIN_ROLES)
+                                     admin=user.role in ADMIN_ROLES, locale=user.locale)
     return Facts(live=tuple(_cert_fact(r, renewed) for r in sorted(records.values(), key=lambda r: r.id)),
                  people=people, company_names=companies, revoked=tuple(revoked), detached=tuple(detached))

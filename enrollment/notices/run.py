@@ -28,6 +28,7 @@ from enrollment.mail import deliver_message
 from enrollment.notices.due import DueNotice, due_notices, event_notices
 from enrollment.notices.facts import load_facts
 from enrollment.notices.render import render
+from enrollment.words import recipient_words
 
 log = logging.getLogger("portail.notices")
 CLAIM = timedelta(minutes=5)
@@ -79,7 +80,8 @@ def run_notices(runtime: Runtime, actor: Actor, *, as_of: datetime | None = None
     clock_now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
         for notice in fresh:
-            words = render(notice, now, runtime.settings.portal.base_url, facts.company_names, holders, lifecycle)
+            words = render(notice, now, runtime.settings.portal.base_url, facts.company_names, holders, lifecycle,
+                           recipient_words(notice.recipient.locale, runtime.settings.portal.default_locale))
             notice_id = notice_store.add_notice(session, {
                 "key": notice.key, "kind": notice.kind, "threshold": notice.threshold,
                 "certificate_id": (notice.certificate.id if notice.certificate

@@ -239,7 +239,8 @@ def test_curl_sees_name_and_only_permitted_services_and_points(stack, mode):
     for hidden in ("PDL-003", "Compteur Est", "Metering data", "Loss compensation"):
         assert hidden not in page
     home = stack.get(mode, "/", "carol", accept="text/html")
-    assert home.status == 200 and "Carol Nogroup" in home.body and "No service has been granted" in home.body
+    # curl sends no Accept-Language: the site default, French (issue 15 item 1).
+    assert home.status == 200 and "Carol Nogroup" in home.body and "Aucun service ne vous a encore" in home.body
 
 
 def test_without_certificate_or_with_a_foreign_one_the_handshake_fails(stack):
@@ -251,10 +252,11 @@ def test_without_certificate_or_with_a_foreign_one_the_handshake_fails(stack):
 def test_refusal_pages_explain_in_html(stack):
     answer = stack.get("nginx", "/", "revoked-keyCompromise", accept="text/html")
     assert answer.status == 403 and "text/html" not in answer.body[:0]
-    assert "This certificate was revoked on" in answer.body and f'href="{PORTAL}"' in answer.body
-    assert "Request a new one at" in answer.body
+    # curl sends no Accept-Language: the site default of config/default.toml, French (issue 15 item 1).
+    assert "Ce certificat a été révoqué le" in answer.body and f'href="{PORTAL}"' in answer.body
+    assert "Demandez-en un nouveau sur" in answer.body and '<html lang="fr">' in answer.body
     none = stack.get("nginx", "/", None, accept="text/html,application/xhtml+xml")
-    assert none.status == 403 and "did not present a client certificate" in none.body
+    assert none.status == 403 and "présenté aucun certificat client" in none.body
 
 
 def test_tls_parameters(stack):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import re
 
@@ -13,6 +14,7 @@ from ca.errors import BadRequestError
 from ca.ledger import portal_store
 from ca.ledger.models import AuditEvent
 from ca.settings import load_settings
+from tests.conftest import EIC
 from tests.portal.support import csrf_token, login, post
 from tests.support.ledger import snapshot
 
@@ -185,3 +187,143 @@ def test_the_site_default_must_be_a_supported_language(environ):
         load_settings(None, {**environ, "PKI_PORTAL__DEFAULT_LOCALE": "de"})
     assert load_settings(None, {k: v for k, v in environ.items() if k != "PKI_PORTAL__DEFAULT_LOCALE"}
                          ).portal.default_locale == "fr"
+
+
+# --- Every area in French (issue 15 item 1): pages, the front office's refusals, the e-mails ---------------
+
+def _issue(runtime, world, name: str):
+    from ca.issuance import issue_certificate
+    from tests.vectors.bad_csrs import good_csr
+
+    _key, csr = good_csr("ec-p256")
+    return issue_certificate(runtime, world.actor(name), csr_data=csr, user_email=world.emails[name])
+
+
+def test_the_certificate_page_in_french(client, runtime, world):
+    from enrollment.accounts.language import save_locale
+
+    issued = _issue(runtime, world, "carol")
+    save_locale(runtime, world.actor("carol"), "fr")  # the saved choice, whatever the browser says
+    login(client, world.emails["carol"])
+    page = client.get(f"/certificates/{issued.serial}", headers={"Accept-Language": "en"})
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and _lang(page) == "fr", body[:300]
+    assert "Télécharger" in body and "votre clé privée reste là où elle a été créée" in body
+    assert re.search(r"expire dans \d+ jours", body) and ">émis<" in body
+    assert "Download" not in body and "expires in" not in body and "Request deletion" not in body
+    revoke = html.unescape(client.get(f"/certificates/{issued.serial}/revoke").get_data(as_text=True))
+    assert "Supprimer mon certificat" in revoke and "Je n'en ai plus besoin" in revoke, revoke[-1500:]
+    assert "I no longer need it" not in revoke
+
+
+def test_admin_certificates_and_dashboards_in_french(client, runtime, world):
+    _issue(runtime, world, "carol")
+    login(client, world.emails["alice"])
+    page = client.get("/admin/certificates", headers={"Accept-Language": "fr"})
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and _lang(page) == "fr"
+    assert "Certificats de Demo Producer" in body and "Exporter en CSV" in body and ">émis<" in body
+    assert "Export CSV" not in body and "Valid until" not in body
+    requests = client.get("/admin/requests", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Demandes de certificat" in requests and ">en attente</option>" in requests
+    assert "Certificate requests" not in requests
+    board = client.get("/admin/dashboard", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Tableau de bord de Demo Producer" in board and "Demandes en attente" in board
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    login(client, world.emails["oscar"])
+    operator = client.get("/operator/dashboard", headers={"Accept-Language": "fr"})
+    text = operator.get_data(as_text=True)
+    assert operator.status_code == 200 and _lang(operator) == "fr", text[:300]
+    assert "<h2>Entreprises</h2>" in text and "<h2>Certificats en vigueur</h2>" in text
+    assert "Fraîcheur des CRL et des réponses OCSP par autorité" in text and "Live certificates" not in text
+    companies = client.get("/operator/companies", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Enregistrer une entreprise" in companies and "Register a company" not in companies
+    company = html.unescape(client.get(f"/operator/companies/{EIC}",
+                                       headers={"Accept-Language": "fr"}).get_data(as_text=True))
+    assert "Points de connexion" in company and "Remplacer le premier administrateur" in company, company[-2000:]
+    assert re.search(r"\d+ comptes ; règle d'approbation : ", company) and "Connection points" not in company
+
+
+class _TLSSocket:
+    """What gunicorn hands the gate in direct mode: the peer's certificate, DER."""
+
+    def __init__(self, der: bytes | None) -> None:
+        self.der = der
+
+    def getpeercert(self, binary_form: bool = False) -> bytes | None:
+        return self.der
+
+
+def test_front_office_refusals_follow_accept_language(runtime, world):
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from werkzeug.test import Client
+
+    from ca.revoke import revoke_certificate
+    from webapp.frontoffice import create_frontoffice
+
+    client = Client(create_frontoffice(runtime, mode="direct"))
+    french = client.get("/", headers={"Accept-Language": "fr-FR, en;q=0.5"})
+    body = html.unescape(french.get_data(as_text=True))
+    assert french.status_code == 403 and "Accès refusé" in body and '<html lang="fr">' in body, body
+    assert "Votre navigateur n'a présenté aucun certificat client." in body
+    assert f"ou demandez-en un sur {runtime.settings.portal.base_url}" in body and "Code du motif :" in body
+    assert "Access refused" not in body and 'data-code="no_certificate"' in body
+    english = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Access refused" in english and "Your browser did not present a client certificate." in english
+    # A message with values: the values kept, the revocation reason itself translated.
+    issued = _issue(runtime, world, "carol")
+    revoke_certificate(runtime, world.actor("carol"), serial=issued.serial, reason="cessationOfOperation")
+    der = issued.certificate.public_bytes(Encoding.DER)
+    revoked = client.get("/", environ_base={"gunicorn.socket": _TLSSocket(der)}, headers={"Accept-Language": "fr"})
+    text = html.unescape(revoked.get_data(as_text=True))
+    assert revoked.status_code == 403 and 'data-code="revoked"' in text
+    assert re.search(r"Ce certificat a été révoqué le \d{4}-\d\d-\d\d \d\d:\d\d UTC "
+                     r"\(il n'est plus utile\)\.", text), text
+    # Without a supported language, the site default (the suite's: English; config/default.toml: French).
+    assert "Access refused" in client.get("/", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    runtime.settings = dataclasses.replace(
+        runtime.settings, portal=dataclasses.replace(runtime.settings.portal, default_locale="fr"))
+    assert "Accès refusé" in Client(create_frontoffice(runtime, mode="direct")).get("/").get_data(as_text=True)
+    # The pages behind the gate too: a valid certificate, no Accept-Language, the French site default.
+    valid = _issue(runtime, world, "dave")
+    socket = _TLSSocket(valid.certificate.public_bytes(Encoding.DER))
+    home = html.unescape(Client(create_frontoffice(runtime, mode="direct")).get(
+        "/", environ_base={"gunicorn.socket": socket}).get_data(as_text=True))
+    assert '<html lang="fr">' in home and "Bienvenue, Dave Leroy." in home and "Welcome" not in home, home
+
+
+def test_expiry_warnings_speak_the_recipients_language(runtime, world):
+    from datetime import timedelta
+    from email import message_from_bytes, policy
+
+    from ca.actor import SYSTEM
+    from enrollment.accounts.language import save_locale
+    from enrollment.notices.run import run_notices
+
+    carol, dave = _issue(runtime, world, "carol"), _issue(runtime, world, "dave")
+    save_locale(runtime, world.actor("carol"), "fr")
+    save_locale(runtime, world.actor("dave"), "en")
+    report = run_notices(runtime, SYSTEM, as_of=carol.certificate.not_valid_after_utc - timedelta(days=30))
+    assert report.failed == 0
+    mails = {m["To"]: m for m in (message_from_bytes(p.read_bytes(), policy=policy.default)
+                                  for p in sorted(runtime.settings.portal.outbox_dir.glob("*.eml")))}
+    french, english = mails[world.emails["carol"]], mails[world.emails["dave"]]
+    assert french["Subject"] == "Votre certificat expire dans 30 jours"
+    text = french.get_body(("plain",)).get_content()
+    html = french.get_body(("html",)).get_content()
+    assert text.startswith("Bonjour Carol") and f"Votre certificat {carol.serial[:16]} pour Demo Producer" in text
+    assert f"Renouveler votre certificat: {runtime.settings.portal.base_url.rstrip('/')}" in text
+    assert "Renouvelez-le dès maintenant" in html and "Renew" not in text + html
+    assert english["Subject"] == "Your certificate expires in 30 days"
+    body = english.get_body(("plain",)).get_content()
+    assert body.startswith("Hello ") and f"Your certificate {dave.serial[:16]} for Demo Producer" in body
+    assert "Bonjour" not in body
+
+
+def test_flash_messages_in_french(client, world):
+    login(client, world.emails["alice"])
+    created = post(client, "/admin/groups", {"name": "Exploitants"}, headers={"Accept-Language": "fr"},
+                   follow_redirects=True)
+    body = html.unescape(created.get_data(as_text=True))
+    assert created.status_code == 200 and "Groupe Exploitants créé : choisissez maintenant ses membres" in body
+    assert "now choose its members" not in body

@@ -9,26 +9,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from gettext import NullTranslations
 from html import escape
 from typing import Any
 
 from enrollment.access.views import AccessDecision
+from enrollment.words import translations
 from webapp.frontoffice.gate import ENVIRON_KEY, route
 from webapp.frontoffice.pages import html_page, identity_html, respond, wants_json
+from webapp.frontoffice.words import page_locale
 
 
-def _services_html(decision: AccessDecision) -> str:
+def _services_html(decision: AccessDecision, words: NullTranslations) -> str:
     if not decision.services:
-        return "<p class=\"no-services\">No service has been granted to you yet: ask your company's administrator.</p>"
+        none = words.gettext("No service has been granted to you yet: ask your company's administrator.")
+        return f"<p class=\"no-services\">{escape(none)}</p>"
     items = "".join(f"<li data-service=\"{escape(s.code)}\"><a href=\"/services/{escape(s.code)}\">"
                     f"{escape(s.name)}</a></li>" for s in decision.services)
     return f"<ul class=\"services\">{items}</ul>"
 
 
-def _points_html(decision: AccessDecision) -> str:
+def _points_html(decision: AccessDecision, words: NullTranslations) -> str:
     """The perimeter, each connection point a link to its page in this service (issue 15 item 5)."""
     if not decision.connection_points:
-        return "<p class=\"no-points\">No connection point is in your perimeter for this service.</p>"
+        none = words.gettext("No connection point is in your perimeter for this service.")
+        return f"<p class=\"no-points\">{escape(none)}</p>"
     service = escape(decision.service or "")
     items = "".join(f"<li data-point=\"{escape(p.code)}\"><a href=\"/services/{service}/points/{escape(p.code)}\">"
                     f"<code>{escape(p.code)}</code> {escape(p.label)}</a></li>" for p in decision.connection_points)
@@ -54,16 +59,23 @@ class DemoFrontOffice:
         if wants_json(environ):
             body = json.dumps(decision.to_dict(), separators=(",", ":")).encode()
             return respond(start_response, 200, body, "application/json")
+        lang = page_locale(environ)
+        words = translations(lang)
+        _ = words.gettext
         if service is None:
-            title, main = "Front office", _services_html(decision)
+            title, main = _("Front office"), _services_html(decision, words)
         elif point is None:
             title = _service_name(decision)
-            main = f"<h2>Your perimeter</h2>{_points_html(decision)}<h2>Your services</h2>{_services_html(decision)}"
+            perimeter, services = escape(_("Your perimeter")), escape(_("Your services"))
+            main = (f"<h2>{perimeter}</h2>{_points_html(decision, words)}"
+                    f"<h2>{services}</h2>{_services_html(decision, words)}")
         else:
             label = next((p.label for p in decision.connection_points if p.code == point), point)
+            back = escape(_("Back to the service"))
             title = f"{_service_name(decision)} — {point}"
             main = (f"<p class=\"point\" data-point=\"{escape(point)}\"><code>{escape(point)}</code> "
-                    f"{escape(label)}</p><p><a href=\"/services/{escape(service)}\">Back to the service</a></p>")
-        heading = f"<h1>{escape(title)}</h1><p class=\"welcome\">Welcome, {escape(decision.full_name or '')}.</p>"
-        return respond(start_response, 200, html_page(title, heading + identity_html(decision) + main,
-                                                      decision.portal_url), "text/html; charset=utf-8")
+                    f"{escape(label)}</p><p><a href=\"/services/{escape(service)}\">{back}</a></p>")
+        welcome = _("Welcome, %(name)s.") % {"name": decision.full_name or ""}
+        heading = f"<h1>{escape(title)}</h1><p class=\"welcome\">{escape(welcome)}</p>"
+        return respond(start_response, 200, html_page(title, heading + identity_html(decision, words) + main,
+                                                      decision.portal_url, words, lang), "text/html; charset=utf-8")

@@ -30,6 +30,7 @@ from enrollment.access.decision import portal_url
 from enrollment.access.gatekeeper import Gatekeeper
 from enrollment.access.views import AccessDecision
 from webapp.frontoffice.pages import refusal, unavailable
+from webapp.frontoffice.words import DEFAULT_LOCALE_KEY
 from webapp.health import HealthEndpoints
 from webapp.trusted_proxy import TrustedProxy
 
@@ -91,6 +92,7 @@ class Gate:
         if health is not None:
             return health
         REQUEST_ID.set(request_id_from(environ.get("HTTP_X_REQUEST_ID")))
+        environ[DEFAULT_LOCALE_KEY] = self.runtime.settings.portal.default_locale  # the pages' language
         der, tls_error = self.client_certificate(environ)
         service, point = route(environ.get("PATH_INFO") or "/")
         try:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from gettext import NullTranslations
 from html import escape
 from typing import Any
 
 from enrollment.access.views import AccessDecision
+from enrollment.words import translations
+from webapp.frontoffice.words import ENGLISH, N_, page_locale, say
 from webapp.look import page
 
 StartResponse = Callable[..., Any]
@@ -48,16 +51,17 @@ def respond(start_response: StartResponse, status: int, body: bytes, content_typ
     return [body]
 
 
-def html_page(title: str, body: str, portal_url: str) -> bytes:
+def html_page(title: str, body: str, portal_url: str, words: NullTranslations = ENGLISH, lang: str = "en") -> bytes:
     """The portal's look (webapp.look): its stylesheet, a header linking back to the portal (issue 15 item 5)."""
-    return page(title, f"<div class=\"card\">{body}</div>", portal_url=portal_url, site="Front office",
-                footer="Portail PKI front office", style=_STYLE)
+    return page(title, f"<div class=\"card\">{body}</div>", portal_url=portal_url, site=words.gettext("Front office"),
+                footer=words.gettext("Portail PKI front office"), style=_STYLE, lang=lang,
+                portal_label=words.gettext("Certificate portal"))
 
 
-def identity_html(decision: AccessDecision) -> str:
+def identity_html(decision: AccessDecision, words: NullTranslations = ENGLISH) -> str:
     rows = [("Name", decision.full_name), ("E-mail", decision.email), ("Company", decision.company_name),
             ("EIC", decision.eic)]
-    items = "".join(f"<dt>{escape(k)}</dt><dd class=\"{escape(k.lower())}\">{escape(v or '-')}</dd>"
+    items = "".join(f"<dt>{escape(words.gettext(k))}</dt><dd class=\"{escape(k.lower())}\">{escape(v or '-')}</dd>"
                     for k, v in rows if v)
     return f"<dl class=\"identity\">{items}</dl>" if items else ""
 
@@ -69,30 +73,38 @@ def refusal(environ: dict[str, Any], start_response: StartResponse, decision: Ac
                            "service": decision.service}, separators=(",", ":")).encode()
         return respond(start_response, decision.status, body, "application/json")
     portal = escape(decision.portal_url)
-    body = (f"<h1>Access refused</h1><div class=\"refused\" data-code=\"{escape(decision.code)}\">"
-            f"<p class=\"message\">{escape(decision.message)}</p><p class=\"action\">{escape(decision.action)}</p>"
-            f"</div>{identity_html(decision)}"
-            f"<p>Portal: <a href=\"{portal}\">{portal}</a></p>"
-            f"<p><small>Reason code: <code>{escape(decision.code)}</code>"
-            + (f" — certificate serial <code>{escape(decision.serial)}</code>" if decision.serial else "")
+    lang = page_locale(environ)
+    words = translations(lang)
+    _ = words.gettext
+    body = (f"<h1>{escape(_('Access refused'))}</h1><div class=\"refused\" data-code=\"{escape(decision.code)}\">"
+            f"<p class=\"message\">{escape(say(words, decision.message))}</p>"
+            f"<p class=\"action\">{escape(say(words, decision.action))}</p>"
+            f"</div>{identity_html(decision, words)}"
+            f"<p>{escape(_('Portal:'))} <a href=\"{portal}\">{portal}</a></p>"
+            f"<p><small>{escape(_('Reason code:'))} <code>{escape(decision.code)}</code>"
+            + (f" — {escape(_('certificate serial'))} <code>{escape(decision.serial)}</code>"
+               if decision.serial else "")
             + "</small></p>")
-    return respond(start_response, decision.status, html_page("Access refused", body, decision.portal_url),
-                   "text/html; charset=utf-8")
+    return respond(start_response, decision.status,
+                   html_page(_("Access refused"), body, decision.portal_url, words, lang), "text/html; charset=utf-8")
 
 
 def unavailable(environ: dict[str, Any], start_response: StartResponse, portal_url: str) -> list[bytes]:
     """The gate cannot decide (the ledger is unavailable): it fails closed, nobody gets in, with a 503 that
     says so and when to retry."""
-    message = "The front office cannot check certificates right now."
-    action = "Please try again in a few moments."
+    message = N_("The front office cannot check certificates right now.")
+    action = N_("Please try again in a few moments.")
     retry = [("Retry-After", str(RETRY_AFTER_SECONDS))]
     if wants_json(environ):
         body = json.dumps({"error": "unavailable", "message": message, "action": action,
                            "portal_url": portal_url}, separators=(",", ":")).encode()
         return respond(start_response, 503, body, "application/json", retry)
     portal = escape(portal_url)
-    body = (f"<h1>Temporarily unavailable</h1><div class=\"refused\" data-code=\"unavailable\">"
-            f"<p class=\"message\">{escape(message)}</p><p class=\"action\">{escape(action)}</p></div>"
-            f"<p>Portal: <a href=\"{portal}\">{portal}</a></p>")
-    return respond(start_response, 503, html_page("Temporarily unavailable", body, portal_url),
+    lang = page_locale(environ)
+    words = translations(lang)
+    _ = words.gettext
+    body = (f"<h1>{escape(_('Temporarily unavailable'))}</h1><div class=\"refused\" data-code=\"unavailable\">"
+            f"<p class=\"message\">{escape(_(message))}</p><p class=\"action\">{escape(_(action))}</p></div>"
+            f"<p>{escape(_('Portal:'))} <a href=\"{portal}\">{portal}</a></p>")
+    return respond(start_response, 503, html_page(_("Temporarily unavailable"), body, portal_url, words, lang),
                    "text/html; charset=utf-8", retry)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext
+from flask_babel import get_translations, gettext
 from werkzeug.wrappers import Response
 
 from ca.certificates import CertificateView
@@ -97,13 +97,13 @@ def certificate(serial: str) -> str:
 @bp.app_template_filter("expiry")
 def expiry(view: CertificateView) -> str:
     """"expires in 12 days", "expired 3 days ago", "revoked" (issue 11 §5)."""
-    return expiry_words(view.not_after, runtime().clock.now(), view.status)
+    return expiry_words(view.not_after, runtime().clock.now(), view.status, get_translations())
 
 
 def _renewal_form(serial: str, *, error: str | None = None, tab: str | None = None) -> str:
     renewable = check_renewable(runtime(), actor(), serial=serial)
     renew = {"serial": renewable.serial, "grace_days": runtime().settings.lifecycle.renewal_grace_days,
-             "expires": expiry_words(renewable.not_after, runtime().clock.now())}
+             "expires": expiry_words(renewable.not_after, runtime().clock.now(), words=get_translations())}
     return render_template("certificates/new.html", encryptions=ENCRYPTIONS, key_types=KEY_TYPES,
                            min_length=MIN_LENGTH, max_length=MAX_LENGTH, renew=renew, error=error, tab=tab)
 

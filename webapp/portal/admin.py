@@ -6,6 +6,7 @@ import csv
 import io
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from ca.audit_lists import page_company_audit_trail
@@ -25,6 +26,7 @@ from enrollment.requests.request_lists import page_company_requests
 from revocation.unused import preview_unused, revoke_confirmed_unused
 from webapp.listing import page_request
 from webapp.portal.auth import ID, actor, admin_required, first_admin_required, principal, runtime
+from webapp.portal.wording import status_word
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -65,9 +67,10 @@ def invite() -> Response:
     invitation = invite_user(runtime(), actor(), email=form.get("email", ""), full_name=form.get("full_name", ""),
                              role=form.get("role", "user"))
     if invitation.mail_sent:
-        flash(f"{invitation.member.email} was added and received an activation link.", "success")
+        flash(gettext("%(email)s was added and received an activation link.", email=invitation.member.email), "success")
     else:
-        flash(f"{invitation.member.email} was added, but the e-mail could not be sent: use Re-send later.", "error")
+        flash(gettext("%(email)s was added, but the e-mail could not be sent: use Re-send later.",
+                      email=invitation.member.email), "error")
     return redirect(url_for("admin.users"))
 
 
@@ -75,7 +78,7 @@ def invite() -> Response:
 @admin_required
 def resend(user_id: int) -> Response:
     invitation = resend_activation(runtime(), actor(), user_id=user_id)
-    flash(f"A new activation link was sent to {invitation.member.email}.", "success")
+    flash(gettext("A new activation link was sent to %(email)s.", email=invitation.member.email), "success")
     return redirect(url_for("admin.users"))
 
 
@@ -83,7 +86,7 @@ def resend(user_id: int) -> Response:
 @admin_required
 def approve_member(user_id: int) -> Response:
     view = decide_membership(runtime(), actor(), user_id=user_id, approve=True)
-    flash(f"{view.email} is now a member of the company.", "success")
+    flash(gettext("%(email)s is now a member of the company.", email=view.email), "success")
     return redirect(url_for("admin.users"))
 
 
@@ -91,7 +94,7 @@ def approve_member(user_id: int) -> Response:
 @admin_required
 def refuse_member(user_id: int) -> Response:
     view = decide_membership(runtime(), actor(), user_id=user_id, approve=False)
-    flash(f"{view.email} was not admitted.", "info")
+    flash(gettext("%(email)s was not admitted.", email=view.email), "info")
     return redirect(url_for("admin.users"))
 
 
@@ -106,7 +109,8 @@ def detach_form(user_id: int) -> str:
 @admin_required
 def detach(user_id: int) -> Response:
     report = detach_user(runtime(), actor(), user_id=user_id)
-    flash(f"{report.member.email} left the company; {len(report.revoked)} certificate(s) revoked.", "success")
+    flash(gettext("%(email)s left the company; %(count)s certificate(s) revoked.", email=report.member.email,
+                  count=len(report.revoked)), "success")
     return redirect(url_for("admin.users"))
 
 
@@ -120,7 +124,7 @@ def groups() -> str:
 @admin_required
 def new_group() -> Response:
     view = create_group(runtime(), actor(), name=request.form.get("name", ""))
-    flash(f"Group {view.name} created: now choose its members, services and perimeter.", "success")
+    flash(gettext("Group %(name)s created: now choose its members, services and perimeter.", name=view.name), "success")
     return redirect(url_for("admin.group", group_id=view.id))
 
 
@@ -139,7 +143,7 @@ def edit_group(group_id: int) -> Response:
                         member_ids=_ints(form.getlist("members"), "member"),
                         service_codes=form.getlist("services"),
                         point_ids=_ints(form.getlist("points"), "connection point"))
-    flash(f"Group {view.name} saved.", "success")
+    flash(gettext("Group %(name)s saved.", name=view.name), "success")
     return redirect(url_for("admin.group", group_id=group_id))
 
 
@@ -147,7 +151,7 @@ def edit_group(group_id: int) -> Response:
 @admin_required
 def remove_group(group_id: int) -> Response:
     delete_group(runtime(), actor(), group_id=group_id)
-    flash("Group deleted.", "success")
+    flash(gettext("Group deleted."), "success")
     return redirect(url_for("admin.groups"))
 
 
@@ -164,7 +168,7 @@ def requests() -> str:
 def approve_request(request_id: int) -> Response:
     view = decide_request(runtime(), actor(), request_id=request_id, approve=True,
                           comment=request.form.get("comment"))
-    flash(f"Request #{view.id} approved ({view.status}).", "success")
+    flash(gettext("Request #%(id)s approved (%(status)s).", id=view.id, status=status_word(view.status)), "success")
     return redirect(url_for("admin.requests"))
 
 
@@ -173,7 +177,7 @@ def approve_request(request_id: int) -> Response:
 def reject_request(request_id: int) -> Response:
     view = decide_request(runtime(), actor(), request_id=request_id, approve=False,
                           comment=request.form.get("comment"))
-    flash(f"Request #{view.id} rejected.", "info")
+    flash(gettext("Request #%(id)s rejected.", id=view.id), "info")
     return redirect(url_for("admin.requests"))
 
 
@@ -224,9 +228,10 @@ def unused() -> Response:
     except ValueError:
         raise BadRequestError("days must be a number") from None
     outcome = revoke_confirmed_unused(runtime(), actor(), days=days, serials=request.form.getlist("serial"))
-    message = f"{len(outcome.revoked)} unused certificate(s) revoked."
+    message = gettext("%(count)s unused certificate(s) revoked.", count=len(outcome.revoked))
     if outcome.skipped:
-        message += f" {len(outcome.skipped)} skipped: used or revoked since the list was shown."
+        message += " " + gettext("%(count)s skipped: used or revoked since the list was shown.",
+                                 count=len(outcome.skipped))
     flash(message, "success")
     return redirect(url_for("admin.certificates"))
 
@@ -254,8 +259,8 @@ def company() -> str:
 @first_admin_required
 def company_policy() -> Response:
     policy = set_approval_policy(runtime(), actor(), policy=request.form.get("approval_policy", ""))
-    flash("Requests are now approved automatically." if policy == "auto"
-          else "Each request now waits for an administrator's approval.", "success")
+    flash(gettext("Requests are now approved automatically.") if policy == "auto"
+          else gettext("Each request now waits for an administrator's approval."), "success")
     return redirect(url_for("admin.company"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from ca.dashboard import operator_dashboard
@@ -36,7 +37,8 @@ def new_company() -> Response | tuple[str, int]:
         page = page_company_list(runtime(), actor(), page_request(request.args))
         return render_template("operator/companies.html", companies=page.items, page=page, args=request.args,
                                form=typed, error=str(exc)), 409 if isinstance(exc, ConflictError) else 400
-    flash(f"{view.name} ({view.eic}) is registered: now designate its first administrator.", "success")
+    flash(gettext("%(name)s (%(eic)s) is registered: now designate its first administrator.", name=view.name,
+                  eic=view.eic), "success")
     return redirect(url_for("operator.company", eic=view.eic))
 
 
@@ -65,9 +67,10 @@ def new_administrator(eic: str) -> Response:
     invitation = invite_user(runtime(), actor(), email=form.get("email", ""), full_name=form.get("full_name", ""),
                              role=form.get("role", "first-admin"), company_eic=eic)
     if invitation.mail_sent:
-        flash(f"{invitation.member.email} received an activation link.", "success")
+        flash(gettext("%(email)s received an activation link.", email=invitation.member.email), "success")
     else:
-        flash(f"{invitation.member.email} was added, but the e-mail could not be sent: use Re-send.", "error")
+        flash(gettext("%(email)s was added, but the e-mail could not be sent: use Re-send.",
+                      email=invitation.member.email), "error")
     return redirect(url_for("operator.company", eic=eic))
 
 
@@ -88,7 +91,7 @@ def replace_first_administrator(eic: str) -> Response:
 @operator_required
 def resend(eic: str, user_id: int) -> Response:
     invitation = resend_activation(runtime(), actor(), user_id=user_id)
-    flash(f"A new activation link was sent to {invitation.member.email}.", "success")
+    flash(gettext("A new activation link was sent to %(email)s.", email=invitation.member.email), "success")
     return redirect(url_for("operator.company", eic=eic))
 
 
@@ -97,5 +100,5 @@ def resend(eic: str, user_id: int) -> Response:
 def new_point(eic: str) -> Response:
     view = add_connection_point(runtime(), actor(), company_eic=eic, code=request.form.get("code", ""),
                                 label=request.form.get("label", ""))
-    flash(f"Connection point {view.code} added.", "success")
+    flash(gettext("Connection point %(code)s added.", code=view.code), "success")
     return redirect(url_for("operator.company", eic=eic))

@@ -8,19 +8,40 @@ the portal and the front office say the same thing. `dn`: a subject with attribu
 from __future__ import annotations
 
 from flask import Flask, request, url_for
+from flask_babel import gettext
 
 from ca.reasons import REASON_WORDS
 from ca.x509.names import readable_dn
 
 
+def N_(text: str) -> str:
+    """Marks a word for the catalogs; `status_word` translates it when a page shows it (issue 15 item 1)."""
+    return text
+
+
+# The states of certificates and requests as the ledger spells them, in the page's language.
+STATUS_WORDS = {"issued": N_("issued"), "revoked": N_("revoked"), "expired": N_("expired"),
+                "pending": N_("pending"), "approved": N_("approved"), "rejected": N_("rejected"),
+                "failed": N_("failed"), "fresh": N_("fresh"), "stale": N_("stale"),
+                "invited": N_("invited"), "unconfirmed": N_("unconfirmed"), "active": N_("active"),
+                "deactivated": N_("deactivated")}
+
+
+def status_word(code: str | None) -> str:
+    if not code:
+        return ""
+    return gettext(STATUS_WORDS[code]) if code in STATUS_WORDS else code
+
+
 def reason_words(code: str | None) -> str:
     if not code:
         return ""
-    return REASON_WORDS.get(code, code)
+    return gettext(REASON_WORDS[code]) if code in REASON_WORDS else code
 
 
 def register_wording(app: Flask) -> None:
     app.add_template_filter(reason_words, "reason_words")
+    app.add_template_filter(status_word, "status_word")
     app.add_template_filter(readable_dn, "dn")
     app.add_template_global(list_url, "list_url")
     app.add_template_global(sort_link, "sort_link")
