@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cheroot.ssl.pyopenssl import pyOpenSSLAdapter
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
 from OpenSSL import SSL, crypto
 
 from ca.settings import FrontOfficeSettings
@@ -79,9 +79,9 @@ def build_context(settings: FrontOfficeSettings, passphrase: bytes) -> SSL.Conte
     context.set_min_proto_version(SSL.TLS1_2_VERSION)
     context.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE | SSL.OP_SINGLE_ECDH_USE)
     context.set_cipher_list(_CIPHERS)
-    context.set_passwd_cb(lambda *_: passphrase)
     context.use_certificate_chain_file(str(settings.server_cert_file))
-    context.use_privatekey_file(str(settings.server_key_file))
+    key = load_pem_private_key(settings.server_key_file.read_bytes(), passphrase)
+    context.use_privatekey(key)  # type: ignore[arg-type]  (an EC key, the one tls.py makes)
     context.check_privatekey()
     context.load_verify_locations(str(settings.client_ca_file))
     context.load_client_ca(str(settings.client_ca_file).encode())  # browsers offer only our issuers' certificates
@@ -117,7 +117,7 @@ class ContextHolder:
                     if stamp != self._stamp:
                         self._context = build_context(self.settings, self._passphrase)
                         self._stamp = stamp
-                except (OSError, SSL.Error, crypto.Error):
+                except (OSError, ValueError, SSL.Error, crypto.Error):
                     log.exception("keeping the previous TLS context: the new files could not be loaded")
         return self._context
 
