@@ -1,4 +1,4 @@
-"""The gate end to end: `pkictl serve frontoffice` over real TLS (direct mode, gunicorn) and behind nginx
+"""The gate end to end: `pkictl serve frontoffice` over real TLS (direct mode, cheroot + pyOpenSSL) and behind nginx
 (proxy mode, with the shipped config), with curl as the client.
 
 One ledger per module: a company, its people and groups, and one certificate per case of the matrix, built
