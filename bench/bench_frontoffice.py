@@ -5,7 +5,7 @@
 Three servers on 127.0.0.1, each with two worker processes, the same server certificate (P-256, from our
 issuer) and the same client CA bundle:
 - `nginx static`: nginx with `ssl_verify_client on` answering a fixed 200 (`return 200`): the reference;
-- `direct`: `pkictl serve frontoffice` (gunicorn gthread + the gate + the demo page `/`);
+- `direct`: `pkictl serve frontoffice` (cheroot + pyOpenSSL + the gate + the demo page `/`);
 - `proxy`: nginx (shipped config/deploy/nginx-frontoffice.conf) in front of `pkictl serve frontoffice`
   in proxy mode (granian + the gate).
 Two client patterns, both with a valid client certificate on an authorized page:
@@ -136,7 +136,7 @@ def main(argv: list[str]) -> int:
             servers.append(start_nginx(base / "nginx-static", static, static_port))
             static_server, proxy_server = servers[3], servers[2]
             targets = {"nginx static (reference)": (static_port, [static_server]),
-                       "direct (gunicorn + gate)": (direct.port, [direct]),
+                       "direct (cheroot + pyOpenSSL + gate)": (direct.port, [direct]),
                        "proxy (nginx + granian + gate)": (proxy_port, [proxy_server, backend])}
             results: dict[str, list[float]] = {}
             for name, (port, group) in targets.items():
@@ -165,7 +165,7 @@ def main(argv: list[str]) -> int:
         # capacity: what the server's own CPU cost allows on all cores, independent of the client's share
         print(f"  {name:32} {rate:14.0f} {cpu_new:11.2f} {cores * 1000 / cpu_new:9.0f} "
               f"{reference[1] / cpu_new:8.2f} {kept:11.0f} {cpu_kept:11.3f} {reference[3] / cpu_kept:8.2f}")
-    for name in ("direct (gunicorn + gate)", "proxy (nginx + granian + gate)"):
+    for name in ("direct (cheroot + pyOpenSSL + gate)", "proxy (nginx + granian + gate)"):
         measured = results[name][0] / reference[0]
         by_cpu = reference[1] / results[name][1]
         print(f"  target new handshakes >= 0.8x nginx, {name}: {measured:.2f} measured, {by_cpu:.2f} by server "

@@ -84,8 +84,9 @@ def _serve_all(ctx: CLIContext, host: str | None, port: int | None, workers: int
 
 
 def _serve_frontoffice(ctx: CLIContext, host: str | None, port: int | None, workers: int) -> None:
-    """Front office (issue 5, docs/frontoffice.md). direct mode: gunicorn speaks HTTPS and hands the gate the
-    TLS socket (granian cannot show the application the client certificate); proxy mode: granian serves
+    """Front office (issue 5, docs/frontoffice.md). direct mode: cheroot with pyOpenSSL speaks HTTPS and hands
+    the gate the connection with its certificate and OpenSSL's verdict (webapp/frontoffice/direct_server.py,
+    issue 15 item 5: expired and foreign certificates get the refusal page); proxy mode: granian serves
     plain HTTP behind nginx, which terminates mutual TLS."""
     import sys
 
@@ -111,8 +112,7 @@ def _serve_frontoffice(ctx: CLIContext, host: str | None, port: int | None, work
         click.echo(f"issued the front office's server certificate {tls.issued_serial} ({tls.chain_file})", err=True)
     click.echo(f"frontoffice listening on https://{address}:{listen_port}/ (client certificate required)", err=True)
     ctx.close()
-    argv = [sys.executable, "-m", "gunicorn", "-c", "python:webapp.frontoffice.gunicorn_conf",
-            "--bind", f"{address}:{listen_port}", "--workers", str(workers), "webapp.frontoffice_server:direct_app()"]
+    argv = [sys.executable, "-m", "webapp.frontoffice.direct_server", address, str(listen_port), str(workers)]
     sys.stderr.flush()
     os.execv(sys.executable, argv)
 

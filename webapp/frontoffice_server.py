@@ -1,94 +1,30 @@
 """Serving the front office (issue 5). Why two servers is explained in docs/frontoffice.md; in short:
 
-- `direct` mode: gunicorn (gthread workers) with Python's `ssl`, because the gate needs the verified client
-  certificate of the connection and gunicorn hands the application the TLS socket itself
-  (`environ['gunicorn.socket']`). granian verifies client certificates but gives the application no way to
-  read them (granian issues #788 and #854: only an ASGI extension, not released), so it cannot serve here.
+- `direct` mode: cheroot with pyOpenSSL (webapp/frontoffice/direct_server.py), because the gate needs the
+  client certificate of the connection and OpenSSL's verdict on it, also when verification failed (issue 15
+  item 5: an expired or foreign certificate gets its refusal page). Python's `ssl` (gunicorn) aborts such
+  handshakes; granian gives the application no way to read the certificate (granian issues #788 and #854).
 - `proxy` mode: nginx terminates mutual TLS (its handshakes are the cheapest we measured with a client
   certificate) and granian serves the gate over plain HTTP on a loopback address.
 
-This module holds the two application factories and the TLS context of direct mode; the gunicorn settings
-are in `webapp/frontoffice/gunicorn_conf.py`.
+This module holds the two application factories; the TLS context of direct mode is in
+`webapp/frontoffice/direct_tls.py`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import ssl
 import threading
-import time
 
 from ca.logs import configure_logging
 from ca.runtime import Runtime, build_runtime
-from ca.settings import FrontOfficeSettings, load_settings
-from enrollment.access.tls import key_passphrase, write_client_ca_bundle
+from ca.settings import load_settings
+from enrollment.access.tls import write_client_ca_bundle
 from webapp.frontoffice import Gate, create_frontoffice
 
 log = logging.getLogger("pki.frontoffice")
 BUNDLE_REFRESH_SECONDS = 60.0
-CONTEXT_CHECK_SECONDS = 2.0
-
-
-def build_ssl_context(settings: FrontOfficeSettings, passphrase: bytes) -> ssl.SSLContext:
-    """TLS 1.2+ server context that asks for (or requires) a client certificate chaining to our issuers.
-
-    The issuers themselves are the trust anchors (X509_V_FLAG_PARTIAL_CHAIN), not the root: a certificate
-    from an issuer the ledger no longer lists (removed) cannot complete the handshake, even if the client
-    sends that issuer's certificate signed by our root along with its own.
-    """
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_SINGLE_ECDH_USE
-    context.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!MD5:!DSS")  # TLS 1.2 suites; 1.3 ones are fixed
-    context.load_cert_chain(str(settings.server_cert_file), str(settings.server_key_file), password=passphrase)
-    context.load_verify_locations(cafile=str(settings.client_ca_file))
-    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-    context.verify_mode = ssl.CERT_OPTIONAL if settings.missing_certificate_page else ssl.CERT_REQUIRED
-    context.set_alpn_protocols(["http/1.1"])
-    return context
-
-
-class ServerContext:
-    """One SSLContext per worker process, rebuilt when the client CA bundle file changes."""
-
-    def __init__(self, settings: FrontOfficeSettings) -> None:
-        self.settings = settings
-        self._passphrase = key_passphrase(settings.server_key_passphrase_file)
-        self._lock = threading.Lock()
-        self._stamp = self._file_stamp()
-        self._checked = time.monotonic()
-        self._context = build_ssl_context(settings, self._passphrase)
-
-    def _file_stamp(self) -> tuple[float, ...]:
-        files = (self.settings.client_ca_file, self.settings.server_cert_file, self.settings.server_key_file)
-        return tuple(os.stat(path).st_mtime for path in files)
-
-    def get(self) -> ssl.SSLContext:
-        if time.monotonic() - self._checked > CONTEXT_CHECK_SECONDS:
-            with self._lock:
-                self._checked = time.monotonic()
-                try:
-                    stamp = self._file_stamp()
-                    if stamp != self._stamp:
-                        self._context = build_ssl_context(self.settings, self._passphrase)
-                        self._stamp = stamp
-                except (OSError, ssl.SSLError):
-                    log.exception("keeping the previous TLS context: the new files could not be loaded")
-        return self._context
-
-
-_CONTEXT: ServerContext | None = None
-_CONTEXT_LOCK = threading.Lock()
-
-
-def server_context(settings: FrontOfficeSettings | None = None) -> ServerContext:
-    """The process's context holder (built in each gunicorn worker, after the fork)."""
-    global _CONTEXT
-    with _CONTEXT_LOCK:
-        if _CONTEXT is None:
-            _CONTEXT = ServerContext(settings or load_settings(None, os.environ).frontoffice)
-        return _CONTEXT
 
 
 def _refresh_bundle_forever(runtime: Runtime, with_root: bool, stop: threading.Event) -> None:
@@ -111,7 +47,7 @@ def _app(mode: str) -> Gate:
 
 
 def direct_app() -> Gate:
-    """gunicorn application (`webapp.frontoffice_server:direct_app()`): certificates from the TLS socket."""
+    """The direct-mode application (each worker of webapp/frontoffice/direct_server.py builds one)."""
     return _app("direct")
 
 

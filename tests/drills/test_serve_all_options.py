@@ -31,7 +31,7 @@ def test_port_and_zero_workers_are_refused(runner: CliRunner):
 
 def test_serve_all_starts_the_workers_asked_for(site: Site, tmp_path: Path, serve_all: list[ServeAll]):
     """With --workers 2, each granian service runs two worker processes beside its main one (the front office
-    in direct mode and ACME are gunicorn: an arbiter and two workers)."""
+    in direct mode: a main process and two cheroot workers; ACME is gunicorn: an arbiter and two workers)."""
     server = ServeAll(site, tmp_path / "serve-all.log", args=("--workers", "2", "--host", "127.0.0.1"))
     serve_all.append(server)
     server.wait_ready()

@@ -1,4 +1,4 @@
-"""The gate end to end: `pkictl serve frontoffice` over real TLS (direct mode, gunicorn) and behind nginx
+"""The gate end to end: `pkictl serve frontoffice` over real TLS (direct mode, cheroot + pyOpenSSL) and behind nginx
 (proxy mode, with the shipped config), with curl as the client.
 
 One ledger per module: a company, its people and groups, and one certificate per case of the matrix, built
@@ -8,6 +8,7 @@ before the servers start (so the client CA bundle holds every issuer). Issuer hi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import time
@@ -156,7 +157,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, session_pki: SessionPKI,
 
 # --- the matrix ----------------------------------------------------------------------------------------
 # (case, certificate, path, expected directly, expected through nginx). "tls": no HTTP answer at all, the
-# TLS layer refused the certificate; "403:<code>": the gate's refusal page with that machine code.
+# TLS layer refused the connection (no certificate, in the strict setting); "403:<code>": the gate's refusal
+# page with that machine code. In direct mode a certificate that fails TLS verification (expired, another
+# CA, a removed issuer) reaches the gate too (pyOpenSSL's verify callback, webapp/frontoffice/direct_tls.py).
 MATRIX = [
     ("valid-home", "bob", "/", "200", "200"),
     ("valid-service", "bob", "/services/markets", "200", "200"),
@@ -175,20 +178,20 @@ MATRIX = [
     ("user-not-active-yet", "heidi", "/", "403:account_inactive", "403:account_inactive"),
     ("user-detached", "erin", "/", "403:detached", "403:detached"),
     *[(f"revoked-{r}", f"revoked-{r}", "/", "403:revoked", "403:revoked") for r in REASONS],
-    ("expired", "expired", "/", "tls", "403:expired"),
-    ("not-yet-valid", "not-yet-valid", "/", "tls", "403:not_yet_valid"),
+    ("expired", "expired", "/", "403:expired", "403:expired"),
+    ("not-yet-valid", "not-yet-valid", "/", "403:not_yet_valid", "403:not_yet_valid"),
     ("unknown-serial-under-our-issuer", "unknown-serial", "/", "403:unknown_certificate",
      "403:unknown_certificate"),
     ("our-serial-other-certificate", "twin", "/", "403:unknown_certificate", "403:unknown_certificate"),
     ("row-never-issued", "pending-row", "/", "403:unknown_certificate", "403:unknown_certificate"),
     ("certificate-without-holder", "orphan", "/", "403:no_holder", "403:no_holder"),
-    ("foreign-ca", "foreign", "/", "tls", "403:unknown_issuer"),
-    ("self-signed", "self-signed", "/", "tls", "403:unknown_issuer"),
-    ("eku-without-client-auth", "server-eku", "/", "tls", "403:wrong_usage"),
+    ("foreign-ca", "foreign", "/", "403:unknown_issuer", "403:unknown_issuer"),
+    ("self-signed", "self-signed", "/", "403:unknown_issuer", "403:unknown_issuer"),
+    ("eku-without-client-auth", "server-eku", "/", "403:wrong_usage", "403:wrong_usage"),
     ("no-eku", "no-eku", "/", "403:wrong_usage", "403:wrong_usage"),
     ("ca-certificate-as-leaf", "ca-leaf", "/", "403:wrong_usage", "403:wrong_usage"),
     ("retired-issuer-still-valid", "retired", "/services/markets", "200", "200"),
-    ("removed-issuer", "removed", "/", "tls", "403:issuer_removed"),
+    ("removed-issuer", "removed", "/", "403:issuer_removed", "403:issuer_removed"),
     ("no-client-certificate", None, "/", "tls", "403:no_certificate"),
 ]
 
@@ -243,10 +246,30 @@ def test_curl_sees_name_and_only_permitted_services_and_points(stack, mode):
     assert home.status == 200 and "Carol Nogroup" in home.body and "Aucun service ne vous a encore" in home.body
 
 
-def test_without_certificate_or_with_a_foreign_one_the_handshake_fails(stack):
-    for holder in (None, "foreign", "self-signed"):
-        answer = stack.get("direct", "/", holder)
-        assert answer.status == 0 and answer.curl_exit in (35, 56), answer
+def test_without_certificate_the_strict_handshake_fails(stack):
+    answer = stack.get("direct", "/", None)
+    assert answer.status == 0 and answer.curl_exit in (35, 56), answer
+
+
+@pytest.mark.parametrize(("holder", "code", "tls_error"), [
+    ("expired", "expired", "certificate has expired (X509 error 10 at depth 0)"),
+    ("foreign", "unknown_issuer", "(X509 error 20 at depth 0)"),
+    ("self-signed", "unknown_issuer", "self-signed certificate (X509 error 18 at depth 0)"),
+])
+def test_certificates_failing_tls_verification_get_the_page_and_an_audit_event(stack, holder, code, tls_error):
+    """Direct mode, issue 15 item 5: the handshake completes, OpenSSL's verdict rides with the connection,
+    and the gate refuses with the page (HTML) and a `gate.refused` event naming the X.509 error."""
+    sha256 = hashlib.sha256(stack.holders[holder].der).hexdigest()
+    answer = stack.get("direct", "/", holder, accept="text/html")
+    assert answer.status == 403, answer
+    assert "Access refused" in answer.body and f'data-code="{code}"' in answer.body
+    assert f'href="{PORTAL}"' in answer.body
+    with stack.world.runtime.sessionmaker() as session:
+        events = session.execute(select(AuditEvent).where(AuditEvent.action == "gate.refused")).scalars().all()
+    details = [json.loads(e.details) for e in events]
+    mine = [d for d in details if d.get("sha256") == sha256 and d["reason"] == code
+            and "X509 error" in d.get("tls_error", "")]
+    assert mine and tls_error in mine[-1]["tls_error"], details[-3:]
 
 
 def test_refusal_pages_explain_in_html(stack):
@@ -316,5 +339,7 @@ def test_missing_certificate_page_mode(stack):
     answer = curl(f"https://127.0.0.1:{server.port}/", cacert=stack.root)
     assert answer.outcome == "403:no_certificate", answer
     assert stack.get("direct", "/", None).status == 0  # the strict setting (false) still fails the handshake
-    assert curl(f"https://127.0.0.1:{server.port}/", holder=stack.holders["foreign"], cacert=stack.root).status == 0
+    for holder, code in (("foreign", "unknown_issuer"), ("expired", "expired")):  # their pages, not a TLS error
+        answer = curl(f"https://127.0.0.1:{server.port}/", holder=stack.holders[holder], cacert=stack.root)
+        assert answer.outcome == f"403:{code}", answer
     assert curl(f"https://127.0.0.1:{server.port}/", holder=stack.holders["bob"], cacert=stack.root).status == 200

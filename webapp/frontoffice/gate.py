@@ -1,8 +1,11 @@
 """The gate: a WSGI middleware in front of the front office (issue 5).
 
 Where the client certificate comes from depends on the mode, never on the request:
-- `direct`: the TLS connection itself (`environ['gunicorn.socket'].getpeercert(binary_form=True)`), which
-  the server verified against our issuers. Any certificate header is ignored.
+- `direct`: the TLS connection itself. `pkictl serve frontoffice` runs cheroot with pyOpenSSL
+  (webapp/frontoffice/direct_tls.py): the connection carries the presented certificate and OpenSSL's
+  verdict, so an expired certificate or another CA's reaches the gate and is refused with its page and a
+  `gate.refused` event; a socket verified by Python's `ssl` (`environ['gunicorn.socket']`) is read too.
+  Any certificate header is ignored.
 - `proxy`: nginx terminated mutual TLS and sent the certificate in `frontoffice.proxy_header`
   ($ssl_client_escaped_cert) and its verdict in `frontoffice.proxy_verify_header` ($ssl_client_verify).
   These headers are read only when REMOTE_ADDR is one of `frontoffice.trusted_proxies`; from any other
@@ -29,6 +32,8 @@ from ca.runtime import Runtime
 from enrollment.access.decision import portal_url
 from enrollment.access.gatekeeper import Gatekeeper
 from enrollment.access.views import AccessDecision
+from webapp.frontoffice.direct_tls import ENVIRON_CONNECTION
+from webapp.frontoffice.direct_tls import client_certificate as direct_certificate
 from webapp.frontoffice.pages import refusal, unavailable
 from webapp.frontoffice.words import DEFAULT_LOCALE_KEY
 from webapp.health import HealthEndpoints
@@ -79,6 +84,8 @@ class Gate:
     def client_certificate(self, environ: dict[str, Any]) -> tuple[bytes, str | None]:
         """(certificate DER or b'', why it cannot be trusted or None)."""
         if self.mode == "direct":
+            if ENVIRON_CONNECTION in environ:
+                return direct_certificate(environ)
             sock = environ.get("gunicorn.socket")
             getpeercert = getattr(sock, "getpeercert", None)
             der = getpeercert(binary_form=True) if getpeercert is not None else None
