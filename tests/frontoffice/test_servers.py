@@ -262,7 +262,8 @@ def test_certificates_failing_tls_verification_get_the_page_and_an_audit_event(s
     sha256 = hashlib.sha256(stack.holders[holder].der).hexdigest()
     answer = stack.get("direct", "/", holder, accept="text/html")
     assert answer.status == 403, answer
-    assert "Access refused" in answer.body and f'data-code="{code}"' in answer.body
+    # curl sends no Accept-Language: the site default, French (issue 15 item 1).
+    assert "Accès refusé" in answer.body and f'data-code="{code}"' in answer.body
     assert f'href="{PORTAL}"' in answer.body
     with stack.world.runtime.sessionmaker() as session:
         events = session.execute(select(AuditEvent).where(AuditEvent.action == "gate.refused")).scalars().all()
