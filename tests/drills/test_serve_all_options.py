@@ -37,6 +37,6 @@ def test_serve_all_starts_the_workers_asked_for(site: Site, tmp_path: Path, serv
     server.wait_ready()
     children = server.children()
     counts = {name: len(group_members({pids[-1]})) for name, pids in children.items()}
-    assert counts == {"repository": 3, "portal": 3, "frontoffice": 3, "acme": 3, "api-mtls": 3}, (counts, server.text()[-2000:])
+    assert counts == {name: 3 for name in SERVICES}, (counts, server.text()[-2000:])
     server.stop(signal.SIGTERM)
     server.assert_no_500()
