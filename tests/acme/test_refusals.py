@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import re
 
+import josepy as jose
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from ca.actor import cli_operator
 from ca.audit_trail import company_audit_trail
 from tests.acme.conftest import AcmeWorld
@@ -66,3 +70,18 @@ def test_unverified_refusals_are_counted_not_audited(acme_world: AcmeWorld) -> N
     assert after["badNonce"] == before.get("badNonce", 0) + 1
     assert after["externalAccountRequired"] == before.get("externalAccountRequired", 0) + 1
     assert after[forged.problem_type] == before.get(forged.problem_type, 0) + 1, (before, after)
+
+
+def test_unauthorized_revocation_is_audited(acme_world: AcmeWorld) -> None:
+    """revokeCert by an account for a certificate its company does not hold (the ACME server's own
+    tls-server certificate, held by no company): `unauthorized`, audited with the account."""
+    client = RawClient(acme_world)
+    assert client.register().status == 201
+    chain = (acme_world.log.parent.parent / "acme" / "server-chain.pem").read_bytes()
+    server_cert = x509.load_pem_x509_certificate(chain)
+    der = jose.b64encode(server_cert.public_bytes(Encoding.DER)).decode()
+    reply = client.post(client.directory["revokeCert"], {"certificate": der})
+    assert (reply.status, reply.problem_type) == (403, "unauthorized"), reply.body
+    refused = _refusals(acme_world)
+    assert refused[0]["type"].endswith(":unauthorized") and refused[0]["request"] == "POST /acme/revoke-cert"
+    assert refused[0]["actor"] == "acme:account/" + client.kid.rsplit("/", 1)[1]
