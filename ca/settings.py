@@ -205,10 +205,13 @@ class OAuthSettings:
     mtls_server_key_file: Path
     mtls_server_key_passphrase_file: Path
     mtls_client_ca_file: Path
+    mtls_client_ca_refresh_seconds: int
 
     def __post_init__(self) -> None:
         if not 60 <= self.token_lifetime_seconds <= 3600:
             raise BadRequestError("oauth.token_lifetime_seconds must be 60 to 3600")
+        if not 1 <= self.mtls_client_ca_refresh_seconds <= 3600:
+            raise BadRequestError("oauth.mtls_client_ca_refresh_seconds must be 1 to 3600")
 
     @property
     def mtls_server_name_list(self) -> tuple[str, ...]:

@@ -28,7 +28,8 @@ def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, wor
     `serve all` supervises one child process per service: a child that dies
     is restarted (backoff 0.5 s doubling to 8 s; after 5 crashes within 60 s
     it gives up, stops the others and exits 1). --host and --workers apply to
-    every service; the ports are each service's own (settings).
+    every service (the OAuth2 mTLS alias api-mtls included); the ports are
+    each service's own (settings).
     To stop: Ctrl-C, or `kill PID` (SIGTERM or SIGINT). In-flight requests
     finish, every child is stopped, and it exits within 10 s.
     `serve api-mtls` runs the OAuth2 mutual-TLS alias (token endpoint and API).
@@ -63,7 +64,8 @@ def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, wor
 def all_children(base: list[str], host: str | None, workers: int) -> list[tuple[str, list[str]]]:
     """The (name, argv) of each service `serve all` supervises: --host and --workers reach every child."""
     options = (["--host", host] if host else []) + ["--workers", str(workers)]
-    return [(name, [*base, "serve", name, *options]) for name in ("repository", "portal", "frontoffice", "acme")]
+    return [(name, [*base, "serve", name, *options])
+            for name in ("repository", "portal", "frontoffice", "acme", "api-mtls")]
 
 
 def _serve_all(ctx: CLIContext, host: str | None, port: int | None, workers: int) -> None:
@@ -74,7 +76,7 @@ def _serve_all(ctx: CLIContext, host: str | None, port: int | None, workers: int
 
     if port is not None:
         raise BadRequestError("serve all runs each service on its own port: set repository.port, acme.port, "
-                              "portal.port and frontoffice.port instead of --port")
+                              "portal.port, frontoffice.port and oauth.mtls_port instead of --port")
     if workers < 1:
         raise BadRequestError("--workers must be at least 1")
     ctx.runtime  # refuse a directory without a ledger, and migrate once, before the children start  # noqa: B018

@@ -45,6 +45,7 @@ def _environment(port: int) -> dict[str, str]:
     env["PKI_PORTAL__BASE_URL"] = f"http://127.0.0.1:{env['PKI_PORTAL__PORT']}"  # the links it prints
     env["PKI_FRONTOFFICE__PORT"] = str(_free_port())
     env["PKI_ACME__PORT"] = str(_free_port())
+    env["PKI_OAUTH__MTLS_PORT"] = str(_free_port())
     return env
 
 

@@ -12,6 +12,7 @@ from acme import jws as acme_jws
 from acme import messages
 
 from ca.actor import Actor
+from ca.errors import PKIError
 from ca.ledger import Session, acme_store
 from ca.ledger.acme_models import AcmeAccount
 from ca.ledger.audit import append_event
@@ -55,8 +56,26 @@ def authenticate(runtime: Runtime, urls: Urls, body: bytes, url: str, *, source_
     """§6.2-§6.5: nonce (used once, even when what follows fails), url, then the signature by the account
     key (`kid`) or, where `embedded_key` is `required` or `allowed`, by the key in `jwk`."""
     request = parse_request(body)
-    with runtime.sessionmaker.begin() as session:
-        use_nonce(session, runtime, request.nonce)
+    try:
+        with runtime.sessionmaker.begin() as session:
+            use_nonce(session, runtime, request.nonce)
+    except AcmeError as error:  # still say who signed it, when the signature holds (audit, refusals.py)
+        error.verified_caller = _verified_or_none(runtime, urls, request, url, source_ip, embedded_key)
+        raise
+    return _identify(runtime, urls, request, url, source_ip, embedded_key)
+
+
+def _verified_or_none(runtime: Runtime, urls: Urls, request: SignedRequest, url: str, source_ip: str | None,
+                      embedded_key: str) -> Caller | None:
+    try:
+        return _identify(runtime, urls, request, url, source_ip, embedded_key)
+    except PKIError:
+        return None
+
+
+def _identify(runtime: Runtime, urls: Urls, request: SignedRequest, url: str, source_ip: str | None,
+              embedded_key: str) -> Caller:
+    """§6.3-§6.4: the url, then the signature by the account key (`kid`) or the embedded `jwk`."""
     if request.url != url:
         raise unauthorized(f"the JWS url {request.url!r} is not the URL of this request")
     if request.jwk is not None:

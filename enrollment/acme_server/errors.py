@@ -35,6 +35,9 @@ class AcmeError(PKIError):
         self.subproblems = subproblems or []
         self.headers = headers or {}
         self.extra = extra or {}  # further members of the problem document (e.g. `algorithms`, §6.2)
+        # The accounts.Caller whose JWS verified although the request was refused before the caller was
+        # returned (a badNonce signed by a registered account): lets the refusal be audited (refusals.py).
+        self.verified_caller: Any = None
 
     def problem(self) -> dict[str, Any]:
         body: dict[str, Any] = {"type": PREFIX + self.acme_type, "detail": self.detail, "status": self.status}

@@ -42,9 +42,23 @@ def _identifiers(names: list[str]) -> list[dict[str, str]]:
     return [{"type": "dns", "value": name} for name in names]
 
 
-def order_json(session: Session, order: AcmeOrder, urls: Urls) -> dict[str, Any]:
+def shown_status(status: str, expires_at: datetime, now: datetime, *, order: bool) -> str:
+    """RFC 8555 §7.1.6 status changes with time, applied when the object is read (nothing sweeps the
+    ledger): past `expires`, a pending or ready order is `invalid` (§7.1.3), a pending or valid
+    authorization is `expired`. Final states stay as they are."""
+    if expires_at > now:
+        return status
+    if order and status in ("pending", "ready"):
+        return "invalid"
+    if not order and status in ("pending", "valid"):
+        return "expired"
+    return status
+
+
+def order_json(session: Session, order: AcmeOrder, urls: Urls, now: datetime) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "status": order.status, "expires": rfc3339(order.expires_at),
+        "status": shown_status(order.status, order.expires_at, now, order=True),
+        "expires": rfc3339(order.expires_at),
         "identifiers": _identifiers(json.loads(order.identifiers)),
         "authorizations": [urls.authorization(a.id) for a in acme_store.list_order_authorizations(session, order.id)],
         "finalize": urls.finalize(order.id),
@@ -66,8 +80,10 @@ def challenge_json(challenge: AcmeChallenge, urls: Urls) -> dict[str, Any]:
     return body
 
 
-def authorization_json(session: Session, authorization: AcmeAuthorization, urls: Urls) -> dict[str, Any]:
-    return {"status": authorization.status, "expires": rfc3339(authorization.expires_at),
+def authorization_json(session: Session, authorization: AcmeAuthorization, urls: Urls,
+                       now: datetime) -> dict[str, Any]:
+    return {"status": shown_status(authorization.status, authorization.expires_at, now, order=False),
+            "expires": rfc3339(authorization.expires_at),
             "identifier": {"type": "dns", "value": authorization.identifier},
             "challenges": [challenge_json(c, urls)
                            for c in acme_store.list_authorization_challenges(session, authorization.id)]}
@@ -109,12 +125,12 @@ def new_order(runtime: Runtime, urls: Urls, caller: Caller) -> tuple[int, dict[s
         append_event(session, at=now, actor=caller.actor().name, action="acme.order.created",
                      object_type="acme_order", object_id=str(order.id), company_id=caller.company_id,
                      details={"identifiers": names}, source_ip=caller.source_ip)
-        return order.id, order_json(session, order, urls)
+        return order.id, order_json(session, order, urls, now)
 
 
 def get_order(runtime: Runtime, urls: Urls, caller: Caller, order_id: int) -> dict[str, Any]:
     with runtime.sessionmaker() as session:
-        return order_json(session, _owned_order(session, caller, order_id), urls)
+        return order_json(session, _owned_order(session, caller, order_id), urls, runtime.clock.now())
 
 
 def get_authorization(runtime: Runtime, urls: Urls, caller: Caller, authorization_id: int) -> dict[str, Any]:
@@ -128,7 +144,7 @@ def get_authorization(runtime: Runtime, urls: Urls, caller: Caller, authorizatio
                 raise malformed("an authorization's status may only be set to deactivated")
             authorization.status = "deactivated"
             _settle_order(session, authorization.order_id)
-        return authorization_json(session, authorization, urls)
+        return authorization_json(session, authorization, urls, runtime.clock.now())
 
 
 def respond_challenge(runtime: Runtime, urls: Urls, caller: Caller, challenge_id: int) -> tuple[int, dict[str, Any]]:
@@ -241,7 +257,7 @@ def finalize(runtime: Runtime, urls: Urls, caller: Caller, order_id: int) -> dic
         append_event(session, at=runtime.clock.now(), actor=caller.actor().name, action="acme.order.valid",
                      object_type="acme_order", object_id=str(order.id), company_id=caller.company_id,
                      details={"serial": issued.serial, "issuer": issued.issuer}, source_ip=caller.source_ip)
-        return order_json(session, order, urls)
+        return order_json(session, order, urls, runtime.clock.now())
 
 
 def certificate_chain(runtime: Runtime, caller: Caller, order_id: int) -> bytes:

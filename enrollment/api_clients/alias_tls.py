@@ -69,9 +69,20 @@ def prepare_alias_tls(runtime: Runtime, actor: Actor = SYSTEM) -> AliasTLS:
     issued = None
     if _needs_certificate(runtime, oauth.mtls_server_cert_file, oauth.mtls_server_key_file):
         issued = _issue(runtime, actor, passphrase)
+    write_alias_client_ca(runtime)
+    return AliasTLS(chain_file=oauth.mtls_server_cert_file, key_file=oauth.mtls_server_key_file,
+                    key_passphrase=passphrase, client_ca_file=oauth.mtls_client_ca_file, issued_serial=issued)
+
+
+def write_alias_client_ca(runtime: Runtime) -> bool:
+    """Write the alias's client CA bundle (the active and retired issuers) when it changed; True when it did.
+    The alias builds its TLS context per connection from this file (webapp.oauth.alias_server), so a new
+    issuer is accepted at the next handshake."""
+    path = runtime.settings.oauth.mtls_client_ca_file
     bundle = client_ca_bundle(runtime, with_root=False)
     if not bundle:
         raise BadRequestError("no issuer is installed: the mTLS alias has no client CA to trust")
-    write_atomically(oauth.mtls_client_ca_file, bundle, 0o644)
-    return AliasTLS(chain_file=oauth.mtls_server_cert_file, key_file=oauth.mtls_server_key_file,
-                    key_passphrase=passphrase, client_ca_file=oauth.mtls_client_ca_file, issued_serial=issued)
+    if path.exists() and path.read_bytes() == bundle:
+        return False
+    write_atomically(path, bundle, 0o644)
+    return True

@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.server import PKICTL, free_port, process_environment
 
-SERVICES = ("repository", "portal", "frontoffice", "acme")
+SERVICES = ("repository", "portal", "frontoffice", "acme", "api-mtls")
 READY_TIMEOUT = 60.0
 
 
@@ -119,7 +119,7 @@ def group_members(pgids: set[int]) -> list[int]:
     return members
 
 
-_PID = re.compile(r"serve all: (?:re)?started (\w+) \(pid (\d+)\)")
+_PID = re.compile(r"serve all: (?:re)?started ([\w-]+) \(pid (\d+)\)")
 
 
 class ServeAll:
@@ -132,6 +132,7 @@ class ServeAll:
                     "PKI_PORTAL__PORT": str(self.ports["portal"]),
                     "PKI_FRONTOFFICE__PORT": str(self.ports["frontoffice"]),
                     "PKI_ACME__PORT": str(self.ports["acme"]),
+                    "PKI_OAUTH__MTLS_PORT": str(self.ports["api-mtls"]),
                     "PKI_REPOSITORY__BASE_URL": f"http://127.0.0.1:{self.ports['repository']}"}
         self.log = log
         self.statuses: list[int] = []
@@ -154,7 +155,7 @@ class ServeAll:
         return {pid for pids in self.children().values() for pid in pids}
 
     def url(self, service: str, path: str) -> str:
-        scheme = "https" if service in ("frontoffice", "acme") else "http"
+        scheme = "https" if service in ("frontoffice", "acme", "api-mtls") else "http"
         return f"{scheme}://127.0.0.1:{self.ports[service]}{path}"
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> float:
@@ -176,7 +177,8 @@ class ServeAll:
     def ready(self) -> bool:
         return (self.status(self.url("repository", "/pki/root.crt")) == 200
                 and self.status(self.url("portal", "/login")) == 200
-                and listening(self.ports["frontoffice"]) and listening(self.ports["acme"]))
+                and listening(self.ports["frontoffice"]) and listening(self.ports["acme"])
+                and listening(self.ports["api-mtls"]))
 
     def assert_no_500(self) -> None:
         assert not [s for s in self.statuses if s >= 500], self.statuses

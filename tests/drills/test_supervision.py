@@ -120,7 +120,7 @@ def test_a_child_that_keeps_crashing_makes_serve_all_give_up(site, serve_all, tm
     blocker.bind(("127.0.0.1", 0))
     blocker.listen()
     try:
-        ports = {"repository": 0, "portal": blocker.getsockname()[1], "frontoffice": 0, "acme": 0}
+        ports = {"repository": 0, "portal": blocker.getsockname()[1], "frontoffice": 0, "acme": 0, "api-mtls": 0}
         ports.update({k: free_port() for k, v in ports.items() if not v})
         started = time.monotonic()
         server = ServeAll(site, tmp_path / "serve.log", ports=ports)
@@ -186,7 +186,8 @@ def test_stopping_make_run_leaves_nothing_listening(tmp_path, drill, how):
     env = process_environment({"PKI_REPOSITORY__PORT": str(ports["repository"]),
                                "PKI_PORTAL__PORT": str(ports["portal"]),
                                "PKI_FRONTOFFICE__PORT": str(ports["frontoffice"]),
-                               "PKI_ACME__PORT": str(ports["acme"])})
+                               "PKI_ACME__PORT": str(ports["acme"]),
+                               "PKI_OAUTH__MTLS_PORT": str(ports["api-mtls"])})
     log = tmp_path / "make-run.log"
     site = tmp_path / "site"
     site.mkdir()

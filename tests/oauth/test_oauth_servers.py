@@ -132,7 +132,8 @@ def servers(runtime, environ, session_pki, tmp_path) -> Iterator[Servers]:
            "PKI_OAUTH__MTLS_SERVER_CERT_FILE": str(tls / "server-chain.pem"),
            "PKI_OAUTH__MTLS_SERVER_KEY_FILE": str(tls / "server.key.pem"),
            "PKI_OAUTH__MTLS_SERVER_KEY_PASSPHRASE_FILE": str(tls / "server.passphrase"),
-           "PKI_OAUTH__MTLS_CLIENT_CA_FILE": str(tls / "client-ca.pem")}
+           "PKI_OAUTH__MTLS_CLIENT_CA_FILE": str(tls / "client-ca.pem"),
+           "PKI_OAUTH__MTLS_CLIENT_CA_REFRESH_SECONDS": "1"}
     real = build_runtime(load_settings(None, env))
     log = tmp_path / "logs"
     log.mkdir()
@@ -247,3 +248,21 @@ def test_tls_client_auth_client(servers):
     bare = curl(servers.portal.base_url + "/oauth/token", *form)
     assert bare.status == 401 and bare.json["error"] == "invalid_client"
     assert subject  # the certificate has a subject a registration could name instead of pinning
+
+
+def test_alias_refreshes_its_client_ca_bundle_from_the_ledger(servers):
+    """Every oauth.mtls_client_ca_refresh_seconds (1 s here) the alias rewrites its client CA bundle from the
+    ledger's issuers, as the front office does: a bundle that no longer matches them (as after a new issuer
+    is installed) is replaced without a restart, and the next handshake is built from it."""
+    from enrollment.access.tls import client_ca_bundle
+
+    bundle = Path(servers.environ["PKI_OAUTH__MTLS_CLIENT_CA_FILE"])
+    expected = client_ca_bundle(servers.runtime, with_root=False)
+    assert expected and bundle.read_bytes() == expected
+    bundle.write_bytes(servers.cacert.read_bytes())  # stale: the root only, none of the ledger's issuers
+    deadline = time.monotonic() + 20
+    while bundle.read_bytes() != expected:
+        assert time.monotonic() < deadline, servers.alias.log.read_text()[-2000:]
+        time.sleep(0.2)
+    assert servers.alias.process.poll() is None
+    assert curl(servers.alias_url + "/.well-known/oauth-authorization-server", cacert=servers.cacert).status == 200

@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 from ca.errors import PKIError
 from ca.runtime import Runtime
@@ -19,7 +19,9 @@ from enrollment.acme_server import accounts, orders, revocation
 from enrollment.acme_server.accounts import Caller
 from enrollment.acme_server.errors import AcmeError, as_acme_error, malformed
 from enrollment.acme_server.nonces import new_nonce
+from enrollment.acme_server.refusals import record_refusal
 from enrollment.acme_server.urls import Urls
+from webapp.health import HealthEndpoints, HealthMiddleware
 
 log = logging.getLogger("portail.acme")
 JOSE = "application/jose+json"
@@ -40,6 +42,7 @@ def create_acme_app(runtime: Runtime) -> Flask:
 
     def problem(error: PKIError) -> Response:
         acme_error = as_acme_error(error)
+        record_refusal(runtime, acme_error, g.get("acme_caller"), method=request.method, path=request.path)
         body = acme_error.problem()
         response = Response(json.dumps(body), status=acme_error.status, mimetype="application/problem+json")
         response.headers.update(acme_error.headers)
@@ -60,8 +63,10 @@ def create_acme_app(runtime: Runtime) -> Flask:
     def signed(embedded_key: str = "forbidden") -> Caller:
         if request.mimetype != JOSE:
             raise malformed(f"POST bodies must be {JOSE} (RFC 8555 §6.2)")
-        return accounts.authenticate(runtime, urls, request.get_data(), urls.base + request.path,
-                                     source_ip=request.remote_addr, embedded_key=embedded_key)
+        caller = accounts.authenticate(runtime, urls, request.get_data(), urls.base + request.path,
+                                       source_ip=request.remote_addr, embedded_key=embedded_key)
+        g.acme_caller = caller  # a refusal after this point is audited with its account (refusals.py)
+        return caller
 
     @app.errorhandler(PKIError)
     def on_pki_error(error: PKIError) -> Response:
@@ -154,4 +159,6 @@ def create_acme_app(runtime: Runtime) -> Flask:
         revocation.revoke(runtime, signed("allowed"))
         return nonce_headers(Response(status=200))
 
+    # /healthz, /readyz and /metrics (issue 10 §9) like every service: pki_acme_refusals_total among them.
+    app.wsgi_app = HealthMiddleware(app.wsgi_app, HealthEndpoints(runtime, "acme"))  # type: ignore[method-assign]
     return app

@@ -9,14 +9,20 @@ and `/api/v1/` answers there too. Only our issuers are trust anchors (X509_V_FLA
 
 from __future__ import annotations
 
+import logging
 import os
 import ssl
+import threading
 
 from flask import Flask
 
 from ca.logs import configure_logging
+from ca.runtime import Runtime
 from ca.settings import OAuthSettings, load_settings
 from enrollment.access.tls import key_passphrase
+from enrollment.api_clients.alias_tls import write_alias_client_ca
+
+log = logging.getLogger("portail.web")
 
 
 def build_alias_context(settings: OAuthSettings) -> ssl.SSLContext:
@@ -39,4 +45,20 @@ def alias_app() -> Flask:
 
     settings = load_settings(None, os.environ)
     configure_logging(settings.logging, "api-mtls")
-    return create_app(settings)
+    app = create_app(settings)
+    threading.Thread(target=_refresh_client_ca_forever, args=(app.extensions["portail.runtime"],),
+                     name="client-ca-refresh", daemon=True).start()
+    return app
+
+
+def _refresh_client_ca_forever(runtime: Runtime) -> None:
+    """Like the front office (webapp.frontoffice_server): every `oauth.mtls_client_ca_refresh_seconds` the
+    bundle is rewritten from the ledger, so a newly installed issuer's clients are accepted without a
+    restart (the context is built per connection from the file)."""
+    interval, stop = runtime.settings.oauth.mtls_client_ca_refresh_seconds, threading.Event()
+    while not stop.wait(interval):
+        try:
+            if write_alias_client_ca(runtime):
+                log.info("mTLS alias: client CA bundle refreshed from the ledger")
+        except Exception:  # noqa: BLE001  (a transient ledger error must not stop the refresher)
+            log.exception("could not refresh the mTLS alias's client CA bundle")

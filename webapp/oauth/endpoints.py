@@ -3,17 +3,22 @@ introspection (RFC 7662) and the JWKS. The same app answers at the mutual-TLS al
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 from werkzeug.wrappers import Response
 
+from ca.errors import PKIError
+from ca.lifecycle.token_key import token_signing_key
 from ca.runtime import Runtime
 from enrollment.api_clients.scopes import SCOPES
 from webapp.oauth.keys import ALG, public_jwks
 from webapp.oauth.server import AUTH_METHODS, PortalAuthorizationServer, issuer_of
 
+log = logging.getLogger("portail.web")
 bp = Blueprint("oauth", __name__)
+RETRY_AFTER = 60  # seconds: an operator has to restore the passphrase or key file
 TOKEN, REVOKE, INTROSPECT, JWKS = "/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/jwks"
 
 
@@ -66,8 +71,30 @@ def jwks() -> Response:
     return jsonify(public_jwks(_runtime()))
 
 
+def _signing_key_unavailable() -> Response | None:
+    """A 503 `temporarily_unavailable` (RFC 6749 §5.2 as extended by its errata and RFC 6749 §4.1.2.1's error
+    code) when the token-signing key cannot be loaded — say its passphrase file is missing. Without it the
+    PKIError mapping would answer 404 from a server-side fault. The next request tries again (the key is
+    cached only once loaded), so restoring the file needs no restart. The cause goes to the log, not to
+    the client (it names paths)."""
+    try:
+        token_signing_key(_runtime())
+    except PKIError as error:
+        log.error("OAuth2 token endpoint unavailable: the token-signing key cannot be loaded: %s", error)
+        answer = jsonify(error="temporarily_unavailable",
+                         error_description="the token-signing key cannot be loaded; try again later")
+        answer.status_code = 503
+        answer.headers["Retry-After"] = str(RETRY_AFTER)  # RFC 9110 §10.2.3
+        answer.headers["Cache-Control"] = "no-store"  # RFC 6749 §5.1
+        return answer
+    return None
+
+
 @bp.post(TOKEN)
 def token() -> Response:
+    unavailable = _signing_key_unavailable()
+    if unavailable is not None:
+        return unavailable
     return _server().create_token_response()  # type: ignore[no-any-return]
 
 
