@@ -67,6 +67,12 @@ class CertificateScope:
 
 def page_certificates(session: Session, scope: CertificateScope, request: PageRequest, now: datetime
                       ) -> tuple[list[CertificateRecord], str | None]:
+    query = certificates_query(scope, request.q, now)
+    return fetch_page(session, query, request=request, sorts=CERTIFICATE_SORTS, id_column=CertificateRecord.id)
+
+
+def certificates_query(scope: CertificateScope, q: str | None, now: datetime) -> Select[Any]:
+    """The signed certificates in `scope` matching `q`, unordered: one list's rows, for a page or an export."""
     query = select(CertificateRecord).where(CertificateRecord.status.in_(SIGNED_STATUSES))
     if scope.company_id is not None:
         query = query.where(CertificateRecord.company_id == scope.company_id)
@@ -84,8 +90,7 @@ def page_certificates(session: Session, scope: CertificateScope, request: PageRe
     if scope.unused_before is not None:
         query = query.where(func.coalesce(CertificateRecord.last_used_at, CertificateRecord.not_before)
                             < scope.unused_before)
-    query = search_certificates(query, request.q)
-    return fetch_page(session, query, request=request, sorts=CERTIFICATE_SORTS, id_column=CertificateRecord.id)
+    return search_certificates(query, q)
 
 
 def map_company_eics(session: Session, company_ids: Any) -> dict[int, str]:
