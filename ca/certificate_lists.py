@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from ca.actor import Actor
 from ca.certificates import CertificateFilter, CertificateView, certificate_views
 from ca.ledger import Session, portal_store
-from ca.ledger.export_store import stream_certificates
+from ca.ledger.export_store import read_only, stream_certificates
 from ca.ledger.list_store import CERTIFICATE_SORTS, CertificateScope, page_certificates
 from ca.pagination import Page, PageRequest
 from ca.runtime import Runtime
@@ -62,6 +62,7 @@ def _export_batches(runtime: Runtime, company_id: int, filters: CertificateFilte
                     ) -> Iterator[list[CertificateView]]:
     now = runtime.clock.now()
     with runtime.sessionmaker() as session:
+        read_only(session)
         scope = _company_scope(session, company_id, filters, now)
         for records in stream_certificates(session, scope, q, now):
             yield certificate_views(session, records, now)

@@ -15,6 +15,7 @@ from ca.errors import LedgerUnavailableError
 from ca.metrics import LEDGER_ERRORS
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+READ_ONLY = "pki_read_only"  # execution option of a session that only reads (see _sqlite_setup)
 
 
 def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
@@ -31,7 +32,10 @@ def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only stream (an export, READ_ONLY) takes a deferred BEGIN: in WAL mode it reads its snapshot
+        # without the write lock, so a long download never holds the other requests' writes back.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _translate_outages(engine: Engine) -> None:
