@@ -27,6 +27,9 @@ from seed_ledger import OPERATOR, PASSWORD, seed  # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 COMPANIES, CERTIFICATES = (2_000, 20_000) if QUICK else (100_000, 1_000_000)
+# Another scale (BENCH_COMPANIES / BENCH_CERTIFICATES) for a machine that cannot seed 10^6 rows in time.
+COMPANIES = int(os.environ.get("BENCH_COMPANIES", COMPANIES))
+CERTIFICATES = int(os.environ.get("BENCH_CERTIFICATES", CERTIFICATES))
 ROUNDS = 20 if QUICK else 100
 TARGET_MS = 100.0
 
@@ -90,6 +93,11 @@ def cases(client) -> dict[str, str]:
         "portal search serial": f"/admin/certificates?q={serial}",
         "portal search subject text": "/admin/certificates?q=Holder%200000123",
         "portal audit trail": "/admin/audit",
+        "portal my certificates": "/certificates",
+        "portal my certificates, search serial": f"/certificates?q={colons}",
+        "portal my certificates by expiry": "/certificates?sort=not_after",
+        "portal my requests": "/requests",
+        "portal company dashboard": "/admin/dashboard",
     }
 
 
@@ -105,6 +113,7 @@ def operator_cases(serial: str) -> dict[str, str]:
         "operator companies by EIC order": "/operator/companies?sort=eic",
         "operator company search by EIC": f"/operator/companies?q={eic(COMPANIES // 2).lower()}",
         "operator company search by name": f"/operator/companies?q=Company%20{COMPANIES // 3:06d}",
+        "operator dashboard": "/operator/dashboard",
     }
 
 

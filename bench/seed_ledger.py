@@ -4,7 +4,7 @@
 
 The schema is migrated by the ledger itself (ca.runtime.build_runtime: the real indexes of every migration),
 an issuer is installed the real way (root ceremony, issuer key, signature), then the rows go in with
-PostgreSQL COPY (psycopg's copy protocol: ~10^5 rows/s here), followed by ANALYZE so the planner knows the
+PostgreSQL COPY (psycopg's copy protocol: ~10^5 rows/s here), followed by VACUUM ANALYZE so the planner knows the
 sizes. Shape: one big company holding 10% of the certificates (the 100,000-certificate company of the issue),
 the rest spread evenly; every company has a first administrator and a user, the big one 1,000 users; 1 in 10
 certificates revoked, 1 in 20 expired. The subject is the one a browser certificate has (C, O, EIC, CN).
@@ -148,7 +148,9 @@ def seed(companies: int, certificates: int, schema: str) -> dict[str, object]:
         driver.commit()
         driver.autocommit = True
         with driver.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            # VACUUM too: it sets the visibility map, as autovacuum has on a live ledger, without which no
+            # index-only scan is chosen (the dashboards' counts read the heap: 460 ms instead of 115 ms).
+            cursor.execute("VACUUM (ANALYZE) companies, users, certificates")
     finally:
         raw.close()
         engine.dispose()

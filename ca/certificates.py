@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ca.actor import Actor
@@ -19,8 +19,8 @@ from ca.ledger import Session, portal_store, renewal_store, store
 from ca.ledger.list_store import map_company_eics
 from ca.ledger.models import CertificateRecord
 from ca.runtime import Runtime
-from ca.scope import company_scope, own_company
-from ca.vocabulary import SIGNED_STATUSES, CertificateStatus
+from ca.scope import company_scope
+from ca.vocabulary import CertificateStatus
 from ca.x509.names import readable_dn
 from ca.x509.serials import format_serial, parse_serial
 
@@ -137,27 +137,3 @@ class CertificateFilter:
             if value is not None and not 1 <= value <= MAX_FILTER_DAYS:
                 raise BadRequestError(f"{name.replace('_', ' ')} must be 1 to {MAX_FILTER_DAYS}")
         return self
-
-
-def list_company_certificates(runtime: Runtime, actor: Actor, filters: CertificateFilter | None = None
-                              ) -> list[CertificateView]:
-    """Newest first, browser certificates of the administrator's company only."""
-    company_id = own_company(actor)
-    filters = (filters or CertificateFilter()).check()
-    now = runtime.clock.now()
-    with runtime.sessionmaker() as session:
-        user_id = None
-        if filters.user_email:
-            user = portal_store.find_user_by_email(session, filters.user_email.strip())
-            user_id = user.id if user else -1  # someone outside the ledger simply has no certificates
-        live_only = bool(filters.expiring_days or filters.unused_days)
-        status = CertificateStatus.ISSUED if live_only else filters.status
-        records = store.list_certificates(session, company_id=company_id, user_id=user_id, status=status, now=now)
-        records = [r for r in records if r.status in SIGNED_STATUSES]
-        if filters.expiring_days:
-            records = [r for r in records if r.not_after <= now + timedelta(days=filters.expiring_days)]
-        if filters.unused_days:
-            cutoff = now - timedelta(days=filters.unused_days)
-            records = [r for r in records if (r.last_used_at or r.not_before) < cutoff]
-        records.reverse()
-        return certificate_views(session, records, now)

@@ -16,6 +16,7 @@ from ca.errors import LedgerUnavailableError
 from ca.metrics import LEDGER_ERRORS
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+READ_ONLY = "pki_read_only"  # execution option of a session that only reads (see _sqlite_setup)
 
 
 def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
@@ -32,12 +33,11 @@ def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # A transaction marked read-only (issuance_reads.READ_ONLY) never writes, so it cannot hit the
-        # reader-to-writer upgrade that IMMEDIATE exists to avoid: it begins DEFERRED and takes no lock.
-        if connection.get_execution_options().get("pki_read_only"):
-            connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction marked read-only (READ_ONLY: the issuance's reads, ca.ledger.read_only sessions, an
+        # export's stream) never writes, so it cannot hit the reader-to-writer upgrade that IMMEDIATE exists
+        # to avoid: it begins DEFERRED and, in WAL mode, reads its snapshot without the write lock.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _translate_outages(engine: Engine) -> None:

@@ -18,10 +18,11 @@ from sqlalchemy import Table, bindparam, exists, func, literal, select
 from sqlalchemy.engine import Engine
 
 from ca.errors import NotFoundError
+from ca.ledger import database
 from ca.ledger.models import BlockedKey, Company, IssuerRecord, User
 from ca.vocabulary import IssuerStatus
 
-READ_ONLY = {"pki_read_only": True}  # execution option read by database._sqlite_setup's BEGIN
+READ_ONLY = {database.READ_ONLY: True}  # the execution options of a read-only transaction
 
 _USERS: Table = User.__table__  # type: ignore[assignment]
 _COMPANIES: Table = Company.__table__  # type: ignore[assignment]

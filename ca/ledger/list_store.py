@@ -48,10 +48,9 @@ def search_certificates(query: Select[Any], q: str | None) -> Select[Any]:
         holders = select(User.id).where(func.lower(User.email) == q.lower())
         return query.where(CertificateRecord.user_id.in_(holders))
     serial = serial_of(q)
-    subject = CertificateRecord.subject.ilike(like_pattern(q), escape="\\")
-    if serial is not None:
-        return query.where(or_(CertificateRecord.serial == serial, subject))
-    return query.where(subject)
+    if serial is not None:  # an exact serial is an index look-up; no subject holds 8+ hex digits alone
+        return query.where(CertificateRecord.serial == serial)
+    return query.where(CertificateRecord.subject.ilike(like_pattern(q), escape="\\"))
 
 
 @dataclass(frozen=True)
@@ -67,6 +66,14 @@ class CertificateScope:
 
 def page_certificates(session: Session, scope: CertificateScope, request: PageRequest, now: datetime
                       ) -> tuple[list[CertificateRecord], str | None]:
+    query = certificates_query(scope, request.q, now)
+    within = None if scope.company_id is None else (CertificateRecord.company_id, scope.company_id)
+    return fetch_page(session, query, request=request, sorts=CERTIFICATE_SORTS, id_column=CertificateRecord.id,
+                      within=within)
+
+
+def certificates_query(scope: CertificateScope, q: str | None, now: datetime) -> Select[Any]:
+    """The signed certificates in `scope` matching `q`, unordered: one list's rows, for a page or an export."""
     query = select(CertificateRecord).where(CertificateRecord.status.in_(SIGNED_STATUSES))
     if scope.company_id is not None:
         query = query.where(CertificateRecord.company_id == scope.company_id)
@@ -84,8 +91,7 @@ def page_certificates(session: Session, scope: CertificateScope, request: PageRe
     if scope.unused_before is not None:
         query = query.where(func.coalesce(CertificateRecord.last_used_at, CertificateRecord.not_before)
                             < scope.unused_before)
-    query = search_certificates(query, request.q)
-    return fetch_page(session, query, request=request, sorts=CERTIFICATE_SORTS, id_column=CertificateRecord.id)
+    return search_certificates(query, q)
 
 
 def map_company_eics(session: Session, company_ids: Any) -> dict[int, str]:

@@ -31,9 +31,18 @@ def _typed(value: str | int | None, kind: str) -> Any:
     raise BadRequestError("this cursor is not valid for this list (start again from the first page)")
 
 
+MAX_ID = 2**63 - 1
+
+
 def fetch_page(session: Session, query: Select[Any], *, request: PageRequest, sorts: dict[str, SortColumn],
-               id_column: Any) -> tuple[list[Any], str | None]:
-    """Rows of one page of `query` (already filtered and scoped) and the cursor of the next page."""
+               id_column: Any, within: tuple[Any, int] | None = None) -> tuple[list[Any], str | None]:
+    """Rows of one page of `query` (already filtered and scoped) and the cursor of the next page.
+
+    `within` = (column, value) the query already holds equal (the company of a company's list): on the id
+    order it is restated as the row range (column, id) of that value, which is what the index (column, id)
+    answers. Without it PostgreSQL estimates the company's rows spread evenly and walks the primary key
+    backwards, filtering: 900,000 rows read (1.2 s) when the company's certificates are the oldest ones
+    (bench/bench_lists.py, 1,000,000 certificates)."""
     assert request.sort is not None, "PageRequest.checked() first"
     sort = sorts[request.column]
     same_as_id = sort.column is id_column
@@ -47,6 +56,10 @@ def fetch_page(session: Session, query: Select[Any], *, request: PageRequest, so
             right = tuple_(literal(_typed(key[0], sort.kind), type_=sort.column.type), literal(key[1]))
             after = left < right if request.descending else left > right
         query = query.where(after)
+    if within is not None and same_as_id:
+        column, value = within
+        query = query.where(tuple_(column, id_column).between(tuple_(literal(value), literal(0)),
+                                                               tuple_(literal(value), literal(MAX_ID))))
     order = [sort.column] if same_as_id else [sort.column, id_column]
     query = query.order_by(*[c.desc() if request.descending else c.asc() for c in order]).limit(request.limit + 1)
     rows = list(session.execute(query).scalars())

@@ -24,12 +24,15 @@ def _checked_status(status: str | None) -> str | None:
     return status
 
 
-def page_my_requests(runtime: Runtime, actor: Actor, request: PageRequest) -> Page[RequestView]:
+def page_my_requests(runtime: Runtime, actor: Actor, request: PageRequest, *,
+                     status: str | None = None) -> Page[RequestView]:
+    """The person's own requests in their current company, every status unless one is asked for."""
     request = request.checked(tuple(REQUEST_SORTS), "-created")
+    wanted = _checked_status(status)
     if actor.company_id is None or actor.user_id is None:
         return Page()
     with runtime.sessionmaker() as session:
-        rows, cursor = page_requests(session, actor.company_id, request, user_id=actor.user_id)
+        rows, cursor = page_requests(session, actor.company_id, request, user_id=actor.user_id, status=wanted)
         return Page(items=request_views(session, rows), next=cursor)
 
 

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import get_translations, gettext
 from werkzeug.wrappers import Response
 
+from ca.certificate_lists import page_my_certificates
 from ca.certificates import CertificateView
 from ca.errors import BadRequestError
 from ca.expiry_words import expiry_words
@@ -14,11 +15,13 @@ from ca.revoke import revoke_certificate
 from ca.x509.pkcs12 import ENCRYPTIONS
 from enrollment.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from enrollment.accounts.signup import change_password, request_membership
-from enrollment.requests.approval import list_my_requests, request_certificate
-from enrollment.requests.downloads import download_certificate, get_certificate, list_my_certificates
+from enrollment.requests.approval import request_certificate
+from enrollment.requests.downloads import download_certificate, get_certificate
 from enrollment.requests.keygen import KEY_TYPES, collect_generated_certificate, request_generated_certificate
 from enrollment.requests.renewal import check_renewable, renew_with_csr, renew_with_generated_key
+from enrollment.requests.request_lists import page_my_requests
 from enrollment.requests.views import Download
+from webapp.listing import page_request
 from webapp.portal.auth import ID, actor, login_required, member_required, principal, runtime
 
 bp = Blueprint("account", __name__)
@@ -40,7 +43,8 @@ def home() -> str:
 @bp.get("/certificates")
 @login_required
 def certificates() -> str:
-    return render_template("certificates/list.html", certificates=list_my_certificates(runtime(), actor()))
+    page = page_my_certificates(runtime(), actor(), page_request(request.args))
+    return render_template("certificates/list.html", certificates=page.items, page=page, args=request.args)
 
 
 @bp.get("/certificates/new")
@@ -172,8 +176,10 @@ def revoke(serial: str) -> Response:
 @bp.get("/requests")
 @login_required
 def requests() -> str:
-    return render_template("requests.html", requests=list_my_requests(runtime(), actor()), encryptions=ENCRYPTIONS,
-                           key_types=KEY_TYPES, min_length=MIN_LENGTH)
+    status = request.args.get("status") or "all"
+    page = page_my_requests(runtime(), actor(), page_request(request.args), status=status)
+    return render_template("requests.html", requests=page.items, page=page, args=request.args, status=status,
+                           encryptions=ENCRYPTIONS, key_types=KEY_TYPES, min_length=MIN_LENGTH)
 
 
 @bp.post(f"/requests/<{ID}:request_id>/collect")
