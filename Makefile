@@ -3,7 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
-WORKERS ?= 2
+# Test processes: most tests spend their time waiting on real servers, subprocesses and the databases, so
+# four share two cores well (the drills have their own bounds and run one at a time in `make drill`).
+WORKERS ?= 4
 
 .PHONY: install catalogs-update system-deps run test lint bench drill fuzz clean
 
@@ -47,7 +49,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: install system-deps lint
-	$(VENV)/bin/pytest -n $(WORKERS) $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(WORKERS) --durations=25 $(PYTEST_ARGS)
 
 # Fault drills (issue 10): real processes and signals; prints a table of what was injected, checked, measured.
 # One at a time (-n 0), so that the stop and restart times are not those of a machine busy with other drills.
