@@ -1,7 +1,7 @@
 """Benchmark: list pages and searches on a seeded PostgreSQL ledger (issue 15 item 2).
 
     .venv/bin/python bench/bench_lists.py            (100,000 companies, 1,000,000 certificates)
-    BENCH_QUICK=1 .venv/bin/python bench/bench_lists.py   (2,000 / 20,000: checks that it works)
+    QUICK=1 .venv/bin/python bench/bench_lists.py   (2,000 / 20,000: checks that it works; bench/results.quick())
 
 bench/seed_ledger.py seeds the schema (kept between runs of the same scale). Each case is a real request
 through the WSGI application (Flask, the session cookie, the use case, the store, PostgreSQL, rendering),
@@ -23,9 +23,10 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))
 sys.path.insert(0, str(BENCH_DIR))
 
+from results import emit, quick  # noqa: E402
 from seed_ledger import OPERATOR, PASSWORD, seed  # noqa: E402
 
-QUICK = os.environ.get("BENCH_QUICK") == "1"
+QUICK = quick()
 COMPANIES, CERTIFICATES = (2_000, 20_000) if QUICK else (100_000, 1_000_000)
 # Another scale (BENCH_COMPANIES / BENCH_CERTIFICATES) for a machine that cannot seed 10^6 rows in time.
 COMPANIES = int(os.environ.get("BENCH_COMPANIES", COMPANIES))
@@ -124,7 +125,7 @@ def main() -> int:
           f"{ROUNDS} requests per case{' (QUICK)' if QUICK else ''}")
     client = _client(info["env"])  # type: ignore[arg-type]
     operator = _client(info["env"], OPERATOR)  # type: ignore[arg-type]
-    worst = 0.0
+    worst, worst_case = 0.0, ""
     print(f"{'case':44} {'p50 ms':>8} {'p95 ms':>8}")
     runs = [(client, name, url) for name, url in cases(client).items()]
     serial = client.get("/api/v1/company/certificates?limit=1&sort=serial").get_json()["items"][0]["serial"]
@@ -132,11 +133,16 @@ def main() -> int:
     for client, name, url in runs:
         samples = sorted(_time(client, url))
         p95 = samples[max(0, int(len(samples) * 0.95) - 1)]
-        worst = max(worst, p95)
+        if p95 >= worst:
+            worst, worst_case = p95, name
         print(f"{name:44} {statistics.median(samples):8.1f} {p95:8.1f}", flush=True)
     verdict = "ok" if worst <= TARGET_MS else "OVER TARGET"
     print(f"worst p95 {worst:.1f} ms (target ≤ {TARGET_MS:.0f} ms): {verdict}")
-    return 0 if worst <= TARGET_MS or QUICK else 1
+    # The table says met / not met (judged at full scale only), as every benchmark's row does.
+    emit("lists and searches, worst p95 (PostgreSQL)", worst, "ms", "-", None, "≤ 100 ms at 100k/1M",
+         None if QUICK else worst <= TARGET_MS, note=f"{COMPANIES:,} companies, {CERTIFICATES:,} certificates; "
+         f"worst: {worst_case}")
+    return 0
 
 
 if __name__ == "__main__":
