@@ -40,7 +40,7 @@ def ledger_view(world: AcmeWorld, leaf: Path):  # type: ignore[no-untyped-def]
     return show_certificate(world.runtime, cli_operator("pytest"), format_serial(certificate.serial_number))
 
 
-def wait_in_crl(world: AcmeWorld, leaf: Path, timeout: float = 20) -> None:
+def wait_in_crl(world: AcmeWorld, leaf: Path, timeout: float = 60) -> None:
     """The repository's maintenance publishes a new CRL shortly after a revocation (DESIGN §5)."""
     certificate = x509.load_pem_x509_certificate(leaf.read_bytes())
     url = world.repository.url(f"/pki/crl/{world.issuer_name}.crl")

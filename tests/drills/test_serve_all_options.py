@@ -4,6 +4,7 @@ cannot share one port). Found ignored in the issue 10 work: `serve all` used to 
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -36,8 +37,14 @@ def test_serve_all_starts_the_workers_asked_for(site: Site, tmp_path: Path, serv
     server = ServeAll(site, tmp_path / "serve-all.log", args=("--workers", "2", "--host", "127.0.0.1"))
     serve_all.append(server)
     server.wait_ready()
-    children = server.children()
-    counts = {name: len(group_members({pids[-1]})) for name, pids in children.items()}
+    # Ready means each service answers; its last workers may still be forking: count until they are all there.
+    deadline = time.monotonic() + 30
+    while True:
+        children = server.children()
+        counts = {name: len(group_members({pids[-1]})) for name, pids in children.items()}
+        if counts == {name: 3 for name in SERVICES} or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert counts == {name: 3 for name in SERVICES}, (counts, server.text()[-2000:])
     server.stop(signal.SIGTERM)
     server.assert_no_500()
