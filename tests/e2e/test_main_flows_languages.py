@@ -19,7 +19,6 @@ Screenshots (1280x800 viewport, full page) go to var/test-artifacts/e2e/<test>/ 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -83,10 +82,10 @@ WORDS: dict[str, dict[str, str]] = {
 }
 
 
-def _browser_page(live: Live, lang: str):
+def _browser_page(server: Live, lang: str):
     """A new browser (its own cookies) whose language is `lang`: Chromium sends it as Accept-Language."""
-    context = live.browser.new_context(  # type: ignore[attr-defined]
-        base_url=live.url, locale=BROWSER_LOCALES[lang], viewport=VIEWPORT, accept_downloads=True)
+    context = server.browser.new_context(  # type: ignore[attr-defined]
+        base_url=server.url, locale=BROWSER_LOCALES[lang], viewport=VIEWPORT, accept_downloads=True)
     return context.new_page()
 
 
