@@ -184,6 +184,9 @@ def test_main_flows_with_a_language_switch_on_the_way(live, world, runtime, sess
     with runtime.sessionmaker() as session:
         decided = portal_store.get_company_request(session, saved.company_id, request_id)
         assert decided.status == "approved" and decided.decided_at is not None
+    told = live.mailbox.wait_for(world.emails["carol"])  # type: ignore[attr-defined]  ("you will get an e-mail")
+    assert len(told) == 1 and f"#{request_id}" in told[0]["Subject"], [m["Subject"] for m in told]
+    assert f"{live.url}/requests" in told[0].get_content()  # where to collect it
 
     # -- the member collects her .p12, in her new language -----------------------------------------------
     _nav(member, other["my_requests"])
