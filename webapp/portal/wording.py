@@ -19,12 +19,14 @@ def N_(text: str) -> str:
     return text
 
 
-# The states of certificates and requests as the ledger spells them, in the page's language.
+# The states of certificates, requests and ACME accounts, and the approval policies, as the ledger spells them, in the page's language.
 STATUS_WORDS = {"issued": N_("issued"), "revoked": N_("revoked"), "expired": N_("expired"),
                 "pending": N_("pending"), "approved": N_("approved"), "rejected": N_("rejected"),
                 "failed": N_("failed"), "fresh": N_("fresh"), "stale": N_("stale"),
                 "invited": N_("invited"), "unconfirmed": N_("unconfirmed"), "active": N_("active"),
-                "deactivated": N_("deactivated")}
+                "deactivated": N_("deactivated"), "valid": N_("valid"),
+                # a company's approval policy (enrollment.requests.approval.POLICIES)
+                "auto": N_("automatic"), "manual": N_("by an administrator")}
 
 
 def status_word(code: str | None) -> str:
