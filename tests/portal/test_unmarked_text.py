@@ -241,3 +241,24 @@ def test_french_pages_show_no_english(client, world, msgids):
         assert '<html lang="fr">' in body
         slips[path] = english_on(body, msgids)
     assert not {path: found for path, found in slips.items() if found}
+
+
+def test_the_key_page_gives_its_script_the_page_language(client, world):
+    """browser-keys.js shows its status lines from the page's JSON block (CSP: data, not code), each
+    `{name}` a value the script puts in."""
+    import json
+
+    login(client, world.emails["carol"])
+    found = {}
+    for locale in ("fr", "en"):
+        body = client.get("/certificates/new", headers={"Accept-Language": locale}).get_data(as_text=True)
+        block = re.search(r'<script type="application/json" id="browser-keys-words">(.*?)</script>', body, re.S)
+        assert block, body[:500]
+        found[locale] = json.loads(block.group(1))
+    assert found["en"]["making"] == "Making your key in this browser…"
+    assert found["fr"]["making"] != found["en"]["making"] and "navigateur" in found["fr"]["making"]
+    assert found["en"].keys() == found["fr"].keys()
+    for key, english in found["en"].items():
+        assert re.findall(r"\{\w+\}", found["fr"][key]) == re.findall(r"\{\w+\}", english), key
+    source = (ROOT / "webapp/assets/src/browser-keys.js").read_text(encoding="utf-8")
+    assert set(re.findall(r'words\("(\w+)"', source)) == set(found["en"]), "a word the script asks for is not given"
