@@ -165,7 +165,8 @@ def test_the_scanner_sees_unmarked_text(tmp_path):
     sample.write_text('{% block title %}Plain title{% endblock %}<p>{{ _("Marked") }} and loose words</p>'
                       '<input type="submit" value="Send it"><input placeholder="{{ _(\'ok\') }}">'
                       '<a aria-label="main menu"></a><code>openssl req -new</code>'
-                      '{{ "Renew it" if x else _("Get") }}{{ {"a": "Shown text"}[k] }}{{ {"b": "Got text"}.get(k, k) }}{{ url_for("x.y") }}'
+                      '{{ "Renew it" if x else _("Get") }}{{ {"a": "Shown text"}[k] }}'
+                      '{{ {"b": "Got text"}.get(k, k) }}{{ url_for("x.y") }}'
                       '<p>Windows, macOS</p>{% trans %}Also <em>marked</em>{% endtrans %}', encoding="utf-8")
     found = " | ".join(_template_problems(sample))
     for text in ("Plain title", "and loose words", "Send it", "main menu", "Renew it", "Shown text", "Got text"):

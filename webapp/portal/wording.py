@@ -19,7 +19,8 @@ def N_(text: str) -> str:
     return text
 
 
-# The states of certificates, requests and ACME accounts, and the approval policies, as the ledger spells them, in the page's language.
+# The states of certificates, requests and ACME accounts, and the approval policies, as the ledger spells
+# them, in the page's language.
 STATUS_WORDS = {"issued": N_("issued"), "revoked": N_("revoked"), "expired": N_("expired"),
                 "pending": N_("pending"), "approved": N_("approved"), "rejected": N_("rejected"),
                 "failed": N_("failed"), "fresh": N_("fresh"), "stale": N_("stale"),
