@@ -12,10 +12,7 @@ from __future__ import annotations
 from gettext import NullTranslations
 from typing import Any
 
-from werkzeug.datastructures import LanguageAccept
-from werkzeug.http import parse_accept_header
-
-from ca.locales import preferred_locale
+from webapp.look import browser_locale
 from webapp.message_shapes import shapes, translate_shaped
 
 
@@ -72,8 +69,7 @@ DEFAULT_LOCALE_KEY = "pki.default_locale"  # set by the gate from portal.default
 
 def page_locale(environ: dict[str, Any]) -> str:
     """The language the browser prefers, else the site's."""
-    accepted = parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE"), LanguageAccept)
-    return preferred_locale(accepted) or str(environ.get(DEFAULT_LOCALE_KEY) or "fr")
+    return browser_locale(environ, str(environ.get(DEFAULT_LOCALE_KEY) or "fr"))
 
 
 
