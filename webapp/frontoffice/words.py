@@ -56,6 +56,10 @@ DECISIONS: tuple[str, ...] = (
     N_("Ask your company's administrator to add it to your group's perimeter."),
 )
 _SHAPED = shapes(DECISIONS)
+# One TLS verification failure as webapp.frontoffice.direct_tls.describe writes it; several are joined by "; ".
+TLS_ERROR = N_("%(problem)s (X509 error %(number)s at depth %(depth)s)")
+_TLS_SHAPED = shapes((TLS_ERROR,))
+TLS_SEPARATOR = "; "
 # The labels of the identity block (webapp.frontoffice.pages.identity_html).
 LABELS: tuple[str, ...] = (N_("Name"), N_("E-mail"), N_("Company"), N_("EIC"))
 # The words of the refusal and unavailable pages (webapp.frontoffice.pages).
@@ -74,5 +78,13 @@ def page_locale(environ: dict[str, Any]) -> str:
 
 
 def say(words: NullTranslations, text: str) -> str:
-    """A decision's English text in the page's language when listed, else as it came."""
-    return translate_shaped(words.gettext, text, _SHAPED)
+    """A decision's English text in the page's language when listed, else as it came; a TLS failure in it
+    ("could not be verified (certificate has expired (X509 error 10 at depth 0))") translated too."""
+
+    def gettext(value: str) -> str:
+        if "X509 error" not in value:
+            return words.gettext(value)
+        return TLS_SEPARATOR.join(translate_shaped(words.gettext, part, _TLS_SHAPED)
+                                  for part in value.split(TLS_SEPARATOR))
+
+    return translate_shaped(gettext, text, _SHAPED)
