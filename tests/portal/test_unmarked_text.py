@@ -23,7 +23,9 @@ import pytest
 from babel.messages.pofile import read_po
 from jinja2 import Environment, nodes
 
-from tests.portal.support import login
+from tests.conftest import EIC
+from tests.portal.support import actor_of, login
+from tests.revocation.helpers import issue
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "webapp" / "templates"
@@ -188,11 +190,10 @@ ENGLISH_WORDS = {"the", "your", "you", "is", "are", "with", "and", "this", "was"
 
 
 def _english_msgids() -> set[str]:
-    """Sentences of the catalog whose French differs (so their English on a French page is a slip)."""
+    """Texts of the catalog whose French differs (so their English on a French page is a slip)."""
     with (ROOT / "webapp/translations/fr/LC_MESSAGES/messages.po").open("rb") as handle:
         catalog = read_po(handle, locale="fr")
-    return {m.id for m in catalog if isinstance(m.id, str) and m.string and m.string != m.id
-            and " " in m.id and "%(" not in m.id and len(m.id) > 12}
+    return {m.id for m in catalog if isinstance(m.id, str) and m.string and m.string != m.id and "%(" not in m.id}
 
 
 def _reads_as_english(text: str) -> bool:
@@ -201,17 +202,20 @@ def _reads_as_english(text: str) -> bool:
 
 
 def english_on(html: str, msgids: set[str]) -> list[str]:
+    """Text nodes that read as English or are an English msgid (a status code shown raw: "issued"), and
+    English sentences of the catalog anywhere in the page."""
     finder = _TextFinder()
     finder.feed(html)
     texts = [t for t in finder.found if LETTERS.search(t)]
-    slips = [t for t in texts if _reads_as_english(t)]
-    slips += [m for m in msgids if m in html]
+    slips = [t for t in texts if _reads_as_english(t) or t in msgids]
+    slips += [m for m in msgids if " " in m and len(m) > 12 and m in html]
     return slips
 
 
 def test_the_english_detector_fires():
     assert english_on("<p>Your certificate is ready.</p>", set())
     assert english_on("<p>Un texte</p><p>Log in now</p>", {"Log in now"})
+    assert english_on("<td><span>issued</span></td>", {"issued"})
     assert not english_on("<p>Votre certificat est prêt.</p><code>the file is</code>", set())
 
 
@@ -227,21 +231,39 @@ def msgids() -> set[str]:
     return _english_msgids()
 
 
-def test_french_pages_show_no_english(client, world, msgids):
-    french = {"Accept-Language": "fr"}
-    slips: dict[str, list[str]] = {}
-    for path in FRENCH_PAGES_ANONYMOUS:
-        response = client.get(path, headers=french)
-        assert response.status_code == 200, path
-        slips[path] = english_on(response.get_data(as_text=True), msgids)
-    login(client, world.emails["alice"])
-    for path in FRENCH_PAGES_ADMIN:
-        response = client.get(path, headers=french)
+def _french_slips(client, paths: tuple[str, ...], msgids: set[str]) -> dict[str, list[str]]:
+    slips = {}
+    for path in paths:
+        response = client.get(path, headers={"Accept-Language": "fr"})
         assert response.status_code == 200, path
         body = response.get_data(as_text=True)
-        assert '<html lang="fr">' in body
-        slips[path] = english_on(body, msgids)
-    assert not {path: found for path, found in slips.items() if found}
+        assert '<html lang="fr">' in body, path
+        found = english_on(body, msgids)
+        if found:
+            slips[path] = found
+    return slips
+
+
+def test_french_pages_show_no_english(client, world, msgids, app):
+    runtime = world.runtime
+    issued = issue(runtime, world.actor("carol"), world.emails["carol"])
+    slips = _french_slips(client, FRENCH_PAGES_ANONYMOUS, msgids)
+    login(client, world.emails["alice"])
+    carol_id = actor_of(runtime, world.emails["carol"]).user_id
+    slips |= _french_slips(client, FRENCH_PAGES_ADMIN + (
+        "/admin/dashboard", "/admin/company", "/admin/unused", f"/admin/groups/{world.groups['A']}",
+        f"/admin/users/{carol_id}/detach", "/admin/requests?status=all"), msgids)
+    carol = app.test_client()
+    login(carol, world.emails["carol"])
+    slips |= _french_slips(carol, ("/certificates", f"/certificates/{issued.serial}",
+                                   f"/certificates/{issued.serial}/revoke", f"/certificates/{issued.serial}/renew",
+                                   "/requests", "/home"), msgids)
+    operator = app.test_client()
+    login(operator, world.emails["oscar"])
+    slips |= _french_slips(operator, ("/operator/dashboard", "/operator/companies", f"/operator/companies/{EIC}",
+                                      f"/operator/search?q={world.emails['carol']}", "/operator/search?q=10X"),
+                           msgids)
+    assert not slips
 
 
 def test_the_key_page_gives_its_script_the_page_language(client, world):

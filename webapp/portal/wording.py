@@ -30,6 +30,17 @@ STATUS_WORDS = {"issued": N_("issued"), "revoked": N_("revoked"), "expired": N_(
                 "auto": N_("automatic"), "manual": N_("by an administrator")}
 
 
+# The roles (ca.vocabulary.Role) in the page's language.
+ROLE_WORDS = {"operator": N_("CA operator"), "first-admin": N_("first administrator"), "admin": N_("administrator"),
+              "user": N_("user")}
+
+
+def role_word(code: str | None) -> str:
+    if not code:
+        return ""
+    return gettext(ROLE_WORDS[code]) if code in ROLE_WORDS else code
+
+
 def status_word(code: str | None) -> str:
     if not code:
         return ""
@@ -45,6 +56,7 @@ def reason_words(code: str | None) -> str:
 def register_wording(app: Flask) -> None:
     app.add_template_filter(reason_words, "reason_words")
     app.add_template_filter(status_word, "status_word")
+    app.add_template_filter(role_word, "role_word")
     app.add_template_filter(readable_dn, "dn")
     app.add_template_global(list_url, "list_url")
     app.add_template_global(sort_link, "sort_link")
