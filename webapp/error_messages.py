@@ -118,6 +118,7 @@ MESSAGES: tuple[str, ...] = (
     N_("days must be 1 to %(max)s"),
     N_("%(domain)s is not a DNS domain name"),
     N_("domain %(domain)s is already listed for this company"),
+    N_("the field %(field)s contains the NUL character (U+0000), which is not allowed"),
     # Errors of the web adapter itself (webapp.errors).
     N_("Error"),
 )

@@ -339,3 +339,12 @@ def test_a_form_check_of_the_core_is_shown_in_french(client, world):
     assert "le bloc PEM est 'CERTIFICATE', alors que 'CERTIFICATE REQUEST' est attendu" in body
     english = post(client, "/certificates/upload", {"csr": ""}, headers={"Accept-Language": "en"})
     assert english.status_code == 400 and "CSR is empty" in html.unescape(english.get_data(as_text=True))
+
+
+def test_an_unknown_address_answers_in_french(client):
+    """Werkzeug's descriptions are English only: the page says its own words; the JSON API keeps werkzeug's."""
+    page = client.get("/no/such/page", headers={"Accept-Language": "fr"})
+    body = html.unescape(page.get_data(as_text=True))
+    assert page.status_code == 404 and "il n'y a pas de page à cette adresse" in body and "requested URL" not in body
+    api = client.get("/api/v1/no-such-thing", headers={"Accept-Language": "fr"})
+    assert api.status_code == 404 and "requested URL" in api.get_json()["error"]["message"]
