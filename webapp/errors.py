@@ -59,6 +59,9 @@ TITLES = {400: N_("This cannot be done as asked"), 401: N_("Please log in"), 403
 INTERNAL = N_("the service could not complete this request")
 CSRF_REFUSED = N_("the form expired or did not come from this site: reload the page and try again")
 RATE_LIMITED = N_("too many attempts: wait a few minutes and try again")
+# Werkzeug's own descriptions are English only: a page says these instead (the JSON API keeps werkzeug's).
+HTTP_TEXTS = {400: N_("the request could not be understood"), 404: N_("there is no page at this address"),
+              405: N_("this address does not take this kind of request"), 413: N_("what was sent is too large")}
 
 
 def wants_json() -> bool:
@@ -101,7 +104,10 @@ def _http_error(error: HTTPException) -> Response:
         return error_response(429, "rate_limited", RATE_LIMITED)
     kinds = {400: "bad_request", 401: "unauthenticated", 403: "not_authorized", 404: "not_found",
              405: "method_not_allowed", 413: "too_large"}
-    response = error_response(status, kinds.get(status, "http_error"), error.description or error.name)
+    message = error.description or error.name
+    if status in HTTP_TEXTS and error.description == type(error).description and not wants_json():
+        message = HTTP_TEXTS[status]
+    response = error_response(status, kinds.get(status, "http_error"), message)
     valid_methods = getattr(error, "valid_methods", None)
     if status == 405 and valid_methods:
         response.headers["Allow"] = ", ".join(valid_methods)

@@ -25,6 +25,7 @@ from enrollment.accounts.sessions import token_digest
 from enrollment.accounts.users import validate_email, validate_full_name
 from enrollment.accounts.views import MemberView, member_view
 from enrollment.mail import send_mail
+from enrollment.words import recipient_words
 
 LINK_INVALID = "this link is not valid any more (used, replaced or expired): ask for a new one"
 COMPANY_ROLES = (Role.FIRST_ADMIN, Role.ADMIN, Role.USER)
@@ -63,28 +64,47 @@ def new_link(session: Session, runtime: Runtime, user: User, purpose: str) -> tu
     return token, expires_at
 
 
+def N_(text: str) -> str:
+    """Marks a text for the catalogs; the mail is written in its recipient's language (enrollment.words)."""
+    return text
+
+
 _SUBJECTS = {
-    "activate": "Your access to the certificate portal",
-    "confirm": "Confirm your e-mail address for the certificate portal",
-    "reset": "Choose a new password for the certificate portal",
+    "activate": N_("Your access to the certificate portal"),
+    "confirm": N_("Confirm your e-mail address for the certificate portal"),
+    "reset": N_("Choose a new password for the certificate portal"),
 }
 _INTROS = {
-    "activate": "An account was opened for you on the certificate portal{company}.\n"
-                "Open this link to choose your password:",
-    "confirm": "Someone (hopefully you) signed up on the certificate portal with this address.\n"
-               "Open this link to confirm it:",
-    "reset": "A new password was asked for your account on the certificate portal.\n"
-             "Open this link to choose it:",
+    "activate": N_("An account was opened for you on the certificate portal.\nOpen this link to choose your password:"),
+    "confirm": N_("Someone (hopefully you) signed up on the certificate portal with this address.\n"
+                  "Open this link to confirm it:"),
+    "reset": N_("A new password was asked for your account on the certificate portal.\nOpen this link to choose it:"),
 }
+_INTRO_FOR_COMPANY = N_("An account was opened for you on the certificate portal for %(company)s.\n"
+                        "Open this link to choose your password:")
 
 
 def mail_link(runtime: Runtime, *, email: str, full_name: str, token: str, purpose: str, expires_at: datetime,
-              company_name: str | None = None) -> bool:
-    company = f" for {company_name}" if company_name else ""
-    body = (f"Hello {full_name},\n\n{_INTROS[purpose].format(company=company)}\n\n    {link_url(runtime, token)}\n\n"
-            f"The link works once and expires on {expires_at:%Y-%m-%d %H:%M} UTC.\n"
-            "If you did not expect this message, ignore it: nothing happens without the link.\n")
-    return send_mail(runtime.settings.portal, to=email, subject=_SUBJECTS[purpose], body=body)
+              company_name: str | None = None, locale: str | None = None) -> bool:
+    """The link's e-mail in `locale` (the recipient's saved choice, or the page's), else the site default."""
+    _ = recipient_words(locale, runtime.settings.portal.default_locale).gettext
+    intro = (_(_INTRO_FOR_COMPANY) % {"company": company_name} if purpose == "activate" and company_name
+             else _(_INTROS[purpose]))
+    body = (_("Hello %(name)s,") % {"name": full_name} + f"\n\n{intro}\n\n    {link_url(runtime, token)}\n\n"
+            + _("The link works once and expires on %(when)s UTC.") % {"when": f"{expires_at:%Y-%m-%d %H:%M}"}
+            + "\n" + _("If you did not expect this message, ignore it: nothing happens without the link.") + "\n")
+    return send_mail(runtime.settings.portal, to=email, subject=_(_SUBJECTS[purpose]), body=body)
+
+
+def tell_admins_of_join(runtime: Runtime, admins: list[tuple[str, str, str | None]], who: str) -> None:
+    """Each administrator (e-mail, name, saved language) learns that `who` asks to join the company."""
+    users_page = f"{runtime.settings.portal.base_url.rstrip('/')}/admin/users"
+    for email, name, locale in admins:
+        _ = recipient_words(locale, runtime.settings.portal.default_locale).gettext
+        send_mail(runtime.settings.portal, to=email, subject=_("A person asks to join your company"),
+                  body=_("Hello %(name)s,") % {"name": name} + "\n\n"
+                  + _("%(who)s asks to join your company on the certificate portal.") % {"who": who} + "\n"
+                  + _("Approve or refuse on the Users page: %(url)s") % {"url": users_page} + "\n")
 
 
 def _check_may_invite(actor: Actor, role: str, company_id: int) -> None:
@@ -157,9 +177,9 @@ def resend_activation(runtime: Runtime, actor: Actor, *, user_id: int | None = N
         append_event(session, at=now, actor=actor.name, action="user.activation_sent", object_type="user",
                      object_id=user.email, company_id=user.company_id, source_ip=actor.source_ip)
         company = store.get_company(session, user.company_id) if user.company_id else None
-        view = member_view(user, company.eic if company else None)
+        view, saved = member_view(user, company.eic if company else None), user.locale
     sent = mail_link(runtime, email=view.email, full_name=view.full_name, token=token, purpose="activate",
-                     expires_at=expires_at, company_name=company.name if company else None)
+                     expires_at=expires_at, company_name=company.name if company else None, locale=saved)
     return Invitation(member=view, expires_at=expires_at, mail_sent=sent)
 
 
@@ -180,7 +200,7 @@ def describe_link(runtime: Runtime, token: str) -> LinkInfo:
 def use_link(runtime: Runtime, token: str, *, password: str | None, source_ip: str | None) -> LinkInfo:
     """Activate (set the first password), confirm a signed-up address, or reset a password."""
     now = runtime.clock.now()
-    notify: list[tuple[str, str]] = []
+    notify: list[tuple[str, str, str | None]] = []
     with runtime.sessionmaker.begin() as session:
         record, user = _live_token(session, runtime, token)
         purpose = record.purpose
@@ -194,7 +214,8 @@ def use_link(runtime: Runtime, token: str, *, password: str | None, source_ip: s
             status: str | None = UserStatus.PENDING if user.company_id else UserStatus.ACTIVE
             action = "user.email_confirmed"
             if user.company_id:
-                notify = [(a.email, a.full_name) for a in portal_store.list_company_admins(session, user.company_id)]
+                notify = [(a.email, a.full_name, a.locale)
+                          for a in portal_store.list_company_admins(session, user.company_id)]
         else:
             status = UserStatus.ACTIVE if user.status == UserStatus.INVITED else None
             action = "user.activated" if purpose == "activate" else "user.password_reset"
@@ -203,16 +224,13 @@ def use_link(runtime: Runtime, token: str, *, password: str | None, source_ip: s
         portal_store.mark_tokens_used(session, user.id, now)
         append_event(session, at=now, actor=user.email, action=action, object_type="user", object_id=user.email,
                      company_id=user.company_id, source_ip=source_ip)
-    for email, name in notify:
-        send_mail(runtime.settings.portal, to=email, subject="A person asks to join your company",
-                  body=f"Hello {name},\n\n{info.full_name} <{info.email}> asks to join your company on the "
-                       f"certificate portal.\nApprove or refuse on the Users page: "
-                       f"{runtime.settings.portal.base_url.rstrip('/')}/admin/users\n")
+    tell_admins_of_join(runtime, notify, f"{info.full_name} <{info.email}>")
     return info
 
 
-def request_password_reset(runtime: Runtime, *, email: str, source_ip: str | None) -> None:
-    """Same answer whether or not the address has an account (no enumeration, ASVS 6.4.x)."""
+def request_password_reset(runtime: Runtime, *, email: str, source_ip: str | None, locale: str | None = None) -> None:
+    """Same answer whether or not the address has an account (no enumeration, ASVS 6.4.x). The mail is in the
+    person's saved language, else `locale` (the page's)."""
     now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
         user = portal_store.find_user_by_email(session, (email or "").strip())
@@ -221,5 +239,6 @@ def request_password_reset(runtime: Runtime, *, email: str, source_ip: str | Non
         token, expires_at = new_link(session, runtime, user, "reset")
         append_event(session, at=now, actor=user.email, action="user.password_reset_requested",
                      object_type="user", object_id=user.email, company_id=user.company_id, source_ip=source_ip)
-        target = (user.email, user.full_name)
-    mail_link(runtime, email=target[0], full_name=target[1], token=token, purpose="reset", expires_at=expires_at)
+        target = (user.email, user.full_name, user.locale or locale)
+    mail_link(runtime, email=target[0], full_name=target[1], token=token, purpose="reset", expires_at=expires_at,
+              locale=target[2])

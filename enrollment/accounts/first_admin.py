@@ -22,6 +22,7 @@ from enrollment.accounts.activation import mail_link, new_link
 from enrollment.accounts.members import detach_user
 from enrollment.accounts.users import validate_email, validate_full_name
 from enrollment.mail import send_mail
+from enrollment.words import recipient_words
 
 OLD_BECOMES = ("admin", "detached")
 
@@ -69,7 +70,8 @@ def replace_first_admin(runtime: Runtime, actor: Actor, *, company_eic: str, ema
                      details={"old": old.email, "new": new.email, "new_invited": invited, "old_becomes": old_becomes},
                      source_ip=actor.source_ip)
         names = {"company": company.name, "old": old.email, "old_name": old.full_name, "new": new.email,
-                 "new_name": new.full_name, "old_id": str(old.id)}
+                 "new_name": new.full_name, "old_id": str(old.id), "old_locale": old.locale or "",
+                 "new_locale": new.locale or ""}
     if old_becomes == "detached":
         detach_user(runtime, actor, user_id=int(names["old_id"]), company_eic=company_eic)
     sent = _tell(runtime, names, invited, old_becomes, token, expires_at if token else None)
@@ -83,16 +85,24 @@ def _tell(runtime: Runtime, names: dict[str, str], invited: bool, old_becomes: s
     company = names["company"]
     if invited and token is not None:
         new_sent = mail_link(runtime, email=names["new"], full_name=names["new_name"], token=token,
-                             purpose="activate", expires_at=expires_at, company_name=company)  # type: ignore[arg-type]
+                             purpose="activate", expires_at=expires_at, company_name=company,  # type: ignore[arg-type]
+                             locale=names["new_locale"] or None)
     else:
-        new_sent = send_mail(portal, to=names["new"], subject=f"You are now the first administrator of {company}",
-                             body=f"Hello {names['new_name']},\n\nA CA operator made you the first administrator of "
-                                  f"{company} on the certificate portal, in place of {names['old']}.\n"
-                                  f"{portal.base_url.rstrip('/')}/admin/users\n")
-    now_what = ("you are now one of its administrators" if old_becomes == "admin"
-                else "you were detached from the company and your certificates for it were revoked")
-    old_sent = send_mail(portal, to=names["old"], subject=f"You are no longer the first administrator of {company}",
-                         body=f"Hello {names['old_name']},\n\nA CA operator made {names['new_name']} <{names['new']}> "
-                              f"the first administrator of {company} on the certificate portal: {now_what}.\n"
-                              "If this is unexpected, contact the CA operator.\n")
+        _ = recipient_words(names["new_locale"] or None, portal.default_locale).gettext
+        news = _("A CA operator made you the first administrator of %(company)s on the certificate portal, in "
+                   "place of %(old)s.") % {"company": company, "old": names["old"]}
+        new_sent = send_mail(portal, to=names["new"],
+                             subject=_("You are now the first administrator of %(company)s") % {"company": company},
+                             body=_("Hello %(name)s,") % {"name": names["new_name"]}
+                             + f"\n\n{news}\n{portal.base_url.rstrip('/')}/admin/users\n")
+    _ = recipient_words(names["old_locale"] or None, portal.default_locale).gettext  # the old one's language
+    now_what = (_("you are now one of its administrators") if old_becomes == "admin"
+                else _("you were detached from the company and your certificates for it were revoked"))
+    old_sent = send_mail(portal, to=names["old"],
+                         subject=_("You are no longer the first administrator of %(company)s") % {"company": company},
+                         body=_("Hello %(name)s,") % {"name": names["old_name"]} + "\n\n"
+                         + _("A CA operator made %(new)s the first administrator of %(company)s on the certificate "
+                             "portal: %(now_what)s.")
+                         % {"new": f"{names['new_name']} <{names['new']}>", "company": company, "now_what": now_what}
+                         + "\n" + _("If this is unexpected, contact the CA operator.") + "\n")
     return new_sent and old_sent

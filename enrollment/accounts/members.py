@@ -22,6 +22,7 @@ from ca.scope import one_company
 from ca.vocabulary import Role, UserStatus
 from enrollment.accounts.views import MemberView, member_view
 from enrollment.mail import send_mail
+from enrollment.words import recipient_words
 
 DETACH_REASON = "affiliationChanged"
 
@@ -71,11 +72,14 @@ def decide_membership(runtime: Runtime, actor: Actor, *, user_id: int, approve: 
                      action="user.membership_approved" if approve else "user.membership_refused",
                      object_type="user", object_id=user.email, company_id=company_id, source_ip=actor.source_ip)
         view = member_view(user, company.eic if approve else None)
-        target, company_name = (user.email, user.full_name), company.name
-    verdict = "accepted you in" if approve else "did not accept your request to join"
-    send_mail(runtime.settings.portal, to=target[0], subject=f"{company_name}: your request to join",
-              body=f"Hello {target[1]},\n\nAn administrator of {company_name} {verdict} the company on the "
-                   "certificate portal.\n")
+        target, company_name = (user.email, user.full_name, user.locale), company.name
+    _ = recipient_words(target[2], runtime.settings.portal.default_locale).gettext
+    verdict = (_("An administrator of %(company)s accepted you in the company on the certificate portal.") if approve
+               else _("An administrator of %(company)s did not accept your request to join the company on the "
+                      "certificate portal."))
+    send_mail(runtime.settings.portal, to=target[0],
+              subject=_("%(company)s: your request to join") % {"company": company_name},
+              body=_("Hello %(name)s,") % {"name": target[1]} + "\n\n" + verdict % {"company": company_name} + "\n")
     return view
 
 

@@ -21,11 +21,12 @@ from ca.ledger.models import User
 from ca.runtime import Runtime
 from ca.vocabulary import ActorKind, Role, UserStatus
 from ca.x509.names import validate_eic
-from enrollment.accounts.activation import mail_link, new_link
+from enrollment.accounts.activation import mail_link, new_link, tell_admins_of_join
 from enrollment.accounts.passwords import check_password_rules, hash_password, verify_password
 from enrollment.accounts.sessions import principal_for
 from enrollment.accounts.users import validate_email, validate_full_name
 from enrollment.mail import send_mail
+from enrollment.words import recipient_words
 
 JOIN_REQUESTS_PER_DAY = 3  # each one mails every administrator of the company (issue 13 finding 8)
 
@@ -37,9 +38,10 @@ def _stale_signup(runtime: Runtime, user: User | None, now: datetime) -> bool:
 
 
 def sign_up(runtime: Runtime, *, email: str, full_name: str, company_eic: str | None,
-            source_ip: str | None) -> None:
+            source_ip: str | None, locale: str | None = None) -> None:
     """Record an unconfirmed account without a password: the owner of the mailbox chooses it from the
-    confirmation link, so nobody's password can survive a confirmation they did not make (issue 13)."""
+    confirmation link, so nobody's password can survive a confirmation they did not make (issue 13).
+    The mail is in `locale` (the sign-up page's language), else the site default."""
     email = validate_email(email)
     full_name = validate_full_name(full_name)
     eic = validate_eic(company_eic) if company_eic and company_eic.strip() else None
@@ -63,14 +65,19 @@ def sign_up(runtime: Runtime, *, email: str, full_name: str, company_eic: str | 
                          object_id=email, company_id=company_id,
                          details={"full_name": full_name, "replaced_expired_signup": stale}, source_ip=source_ip)
         known_email = existing.email if existing is not None else email
+        known_locale = (existing.locale if existing is not None else None) or locale
     if token is not None:
-        mail_link(runtime, email=email, full_name=full_name, token=token, purpose="confirm", expires_at=expires_at)
+        mail_link(runtime, email=email, full_name=full_name, token=token, purpose="confirm", expires_at=expires_at,
+                  locale=locale)
     else:
         base = runtime.settings.portal.base_url.rstrip("/")
-        send_mail(runtime.settings.portal, to=known_email, subject="You already have an account",
-                  body=f"Hello,\n\nSomeone (hopefully you) tried to sign up on the certificate portal with this "
-                       f"address, which already has an account.\nLog in at {base}/login, or choose a new "
-                       f"password at {base}/password-reset.\n")
+        _ = recipient_words(known_locale, runtime.settings.portal.default_locale).gettext
+        send_mail(runtime.settings.portal, to=known_email, subject=_("You already have an account"),
+                  body=_("Hello,") + "\n\n"
+                  + _("Someone (hopefully you) tried to sign up on the certificate portal with this address, which "
+                      "already has an account.") + "\n"
+                  + _("Log in at %(login)s, or choose a new password at %(reset)s.")
+                  % {"login": f"{base}/login", "reset": f"{base}/password-reset"} + "\n")
 
 
 def request_membership(runtime: Runtime, actor: Actor, *, company_eic: str) -> None:
@@ -91,13 +98,9 @@ def request_membership(runtime: Runtime, actor: Actor, *, company_eic: str) -> N
         portal_store.mark_user(session, user, company_id=company.id, status=UserStatus.PENDING, role=Role.USER)
         append_event(session, at=now, actor=actor.name, action="user.membership_requested", object_type="user",
                      object_id=user.email, company_id=company.id, source_ip=actor.source_ip)
-        admins = [(a.email, a.full_name) for a in portal_store.list_company_admins(session, company.id)]
+        admins = [(a.email, a.full_name, a.locale) for a in portal_store.list_company_admins(session, company.id)]
         who = f"{user.full_name} <{user.email}>"
-    for email, name in admins:
-        send_mail(runtime.settings.portal, to=email, subject="A person asks to join your company",
-                  body=f"Hello {name},\n\n{who} asks to join your company on the certificate portal.\n"
-                       f"Approve or refuse on the Users page: {runtime.settings.portal.base_url.rstrip('/')}"
-                       "/admin/users\n")
+    tell_admins_of_join(runtime, admins, who)
 
 
 def change_password(runtime: Runtime, actor: Actor, *, current: str, new: str) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from ca.errors import BadRequestError
+from ca.reasons import N_  # marks the descriptions for the catalogs; the portal page translates them
 
 SCOPES: dict[str, str] = {
-    "certificates:read": "read the company's certificates and requests",
-    "certificates:request": "request certificates and decide the company's requests",
-    "certificates:revoke": "revoke the company's certificates",
-    "users:read": "read the company's people and groups",
-    "users:manage": "add and detach people, manage groups",
+    "certificates:read": N_("read the company's certificates and requests"),
+    "certificates:request": N_("request certificates and decide the company's requests"),
+    "certificates:revoke": N_("revoke the company's certificates"),
+    "users:read": N_("read the company's people and groups"),
+    "users:manage": N_("add and detach people, manage groups"),
 }
 
 

@@ -24,6 +24,7 @@ from ca.vocabulary import ActorKind, RequestStatus, UserStatus
 from ca.x509.csr import CheckedCSR, checked_csr
 from enrollment.mail import send_mail
 from enrollment.requests.views import RequestOutcome, RequestView
+from enrollment.words import recipient_words
 
 POLICIES = ("auto", "manual")
 NO_COMPANY = "you must belong to a company to request certificates: ask your company's administrator"
@@ -172,25 +173,31 @@ def decide_request(runtime: Runtime, actor: Actor, *, request_id: int, approve: 
                      action="request.approved" if approve else "request.rejected", object_type="request",
                      object_id=str(request_id), company_id=company_id, details={"comment": comment},
                      source_ip=actor.source_ip)
-        csr_der, email, name = request.csr_der, requester.email, requester.full_name
+        csr_der, email, name, locale = request.csr_der, requester.email, requester.full_name, requester.locale
     if approve and csr_der is not None:
         issue_for_request(runtime, actor, request_id=request_id, company_id=company_id, csr_data=csr_der,
                           user_email=email)
-    _tell_requester(runtime, email, name, request_id, approve, csr_der is None, comment)
+    _tell_requester(runtime, (email, name, locale), request_id, approve, csr_der is None, comment)
     return _reload(runtime, company_id, request_id)
 
 
-def _tell_requester(runtime: Runtime, email: str, name: str, request_id: int, approve: bool, keygen: bool,
-                    comment: str | None) -> None:
+def _tell_requester(runtime: Runtime, requester: tuple[str, str, str | None], request_id: int, approve: bool,
+                    keygen: bool, comment: str | None) -> None:
+    """The requester (e-mail, name, saved language) learns the decision, in that language."""
+    email, name, locale = requester
+    _ = recipient_words(locale, runtime.settings.portal.default_locale).gettext
     base = runtime.settings.portal.base_url.rstrip("/")
     if not approve:
-        text = f"was rejected by an administrator: {comment}"
+        text = _("Your certificate request #%(id)s was rejected by an administrator: %(comment)s.")
     elif keygen:
-        text = f"was approved. Collect your certificate (choose its password and download it) at {base}/requests"
+        text = _("Your certificate request #%(id)s was approved. Collect your certificate (choose its password "
+                 "and download it) at %(url)s.")
     else:
-        text = f"was approved and your certificate is ready at {base}/certificates"
-    send_mail(runtime.settings.portal, to=email, subject=f"Certificate request #{request_id}",
-              body=f"Hello {name},\n\nYour certificate request #{request_id} {text}.\n")
+        text = _("Your certificate request #%(id)s was approved and your certificate is ready at %(url)s.")
+    page = f"{base}/requests" if keygen else f"{base}/certificates"
+    body = text % {"id": request_id, "comment": comment, "url": page}
+    send_mail(runtime.settings.portal, to=email, subject=_("Certificate request #%(id)s") % {"id": request_id},
+              body=_("Hello %(name)s,") % {"name": name} + f"\n\n{body}\n")
 
 
 def set_approval_policy(runtime: Runtime, actor: Actor, *, policy: str, company_eic: str | None = None) -> str:

@@ -39,9 +39,9 @@ def _handshake(world, holder: Holder | None) -> SSL.Connection:
     return server
 
 
-def _gate_answer(world, connection: SSL.Connection) -> tuple[str, bytes]:
+def _gate_answer(world, connection: SSL.Connection, headers: dict[str, str] | None = None) -> tuple[str, bytes]:
     app = create_frontoffice(world.runtime, mode="direct")
-    environ = EnvironBuilder(path="/", headers={"Accept": "application/json"}).get_environ()
+    environ = EnvironBuilder(path="/", headers=headers or {"Accept": "application/json"}).get_environ()
     environ[ENVIRON_CONNECTION] = connection
     body, status, _headers = run_wsgi_app(app, environ)
     return status, b"".join(body)
@@ -84,3 +84,22 @@ def test_no_certificate_is_no_certificate(world):
     assert client_certificate({ENVIRON_CONNECTION: connection}) == (b"", None)
     status, body = _gate_answer(world, connection)
     assert status.startswith("403") and b'"no_certificate"' in body
+
+
+def test_the_french_refusal_page_says_why_in_french(world):
+    """Issue 15 item 1: "could not be verified" and OpenSSL's reason, both in the page's language."""
+    bob = world.issue("bob", "bob@example.com")
+    connection = _handshake(world, bob)
+    verdict = TLSVerdict()
+    verdict.record(7, 0)
+    verdict.record(20, 1)
+    connection.set_app_data(verdict)
+    french = {"Accept": "text/html", "Accept-Language": "fr"}
+    status, body = _gate_answer(world, connection, french)
+    page = body.decode()
+    assert status.startswith("403") and '<html lang="fr">' in page
+    assert "pas pu être vérifié" in page and "la signature du certificat est invalide (erreur X509 7" in page
+    assert "autorité inconnue" in page and "could not be verified" not in page and "signature failure" not in page
+    connection.set_app_data(None)
+    page = _gate_answer(world, connection, french)[1].decode()
+    assert "aucun résultat de vérification" in page and "no verification result" not in page

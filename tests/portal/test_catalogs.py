@@ -64,7 +64,7 @@ def test_every_string_is_translated_with_the_same_placeholders(template, locale)
 
 def test_french_is_french(template):
     """A French msgstr copied from the English is a forgotten translation, except words both languages share."""
-    same_in_both = {"E-mail", "Services", "EIC", "Front office", "Code"}
+    same_in_both = {"E-mail", "Services", "EIC", "Front office", "Code", "Contact", "secret", "RSA 3072 bits"}
     copied = [m.id for m in _catalog("fr") if m.id and m.string == m.id and m.id not in same_in_both]
     assert not copied, f"French msgstr equal to the English: {copied}"
 

@@ -327,3 +327,24 @@ def test_flash_messages_in_french(client, world):
     body = html.unescape(created.get_data(as_text=True))
     assert created.status_code == 200 and "Groupe Exploitants créé : choisissez maintenant ses membres" in body
     assert "now choose its members" not in body
+
+
+def test_a_form_check_of_the_core_is_shown_in_french(client, world):
+    """The CSR checks (ca.x509.csr) raise English; the French page shows them in French, the API keeps English."""
+    login(client, world.emails["carol"])
+    pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"
+    french = post(client, "/certificates/upload", {"csr": pem}, headers={"Accept-Language": "fr"})
+    body = html.unescape(french.get_data(as_text=True))
+    assert french.status_code == 400
+    assert "le bloc PEM est 'CERTIFICATE', alors que 'CERTIFICATE REQUEST' est attendu" in body
+    english = post(client, "/certificates/upload", {"csr": ""}, headers={"Accept-Language": "en"})
+    assert english.status_code == 400 and "CSR is empty" in html.unescape(english.get_data(as_text=True))
+
+
+def test_an_unknown_address_answers_in_french(client):
+    """Werkzeug's descriptions are English only: the page says its own words; the JSON API keeps werkzeug's."""
+    page = client.get("/no/such/page", headers={"Accept-Language": "fr"})
+    body = html.unescape(page.get_data(as_text=True))
+    assert page.status_code == 404 and "il n'y a pas de page à cette adresse" in body and "requested URL" not in body
+    api = client.get("/api/v1/no-such-thing", headers={"Accept-Language": "fr"})
+    assert api.status_code == 404 and "requested URL" in api.get_json()["error"]["message"]

@@ -54,3 +54,18 @@ def test_pem_files_are_the_der_certificates(runtime, session_pki, tmp_path):
         assert out.returncode == 0, out.stderr
         assert "subject=" in out.stdout
     assert x509.load_pem_x509_certificate(client.get("/pki/root.pem").data) == session_pki.root
+
+
+def test_index_speaks_the_browser_language(runtime, operator, session_pki):
+    """Issue 15 item 1: the index in French or English by Accept-Language, its table's lines included."""
+    crl_uc.publish_crls(runtime, operator)
+    client = Client(RepositoryApp(runtime))
+    french = client.get("/pki/", headers={"Accept-Language": "fr-FR, en;q=0.5"})
+    html = french.get_data(as_text=True)
+    assert '<html lang="fr">' in html and "Dépôt public" in html and "ancre de confiance" in html
+    assert f"AC émettrice {session_pki.issuer_name} (DER)" in html and "émet les certificats des porteurs" in html
+    assert "the trust anchor" not in html and "Public repository" not in html
+    assert french.headers["Vary"] == "Accept-Language" and french.headers["Content-Language"] == "fr"
+    english = client.get("/pki/index.html", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="en">' in english and "the trust anchor" in english and "Dépôt public" not in english
+    assert "Vary" not in client.get("/pki/root.pem").headers  # the files are the same in every language

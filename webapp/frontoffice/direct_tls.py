@@ -27,17 +27,20 @@ from OpenSSL import SSL, crypto
 
 from ca.settings import FrontOfficeSettings
 from enrollment.access.tls import key_passphrase
+from webapp.frontoffice.words import N_
 
 log = logging.getLogger("pki.frontoffice")
 ENVIRON_CONNECTION = "pki.tls_connection"
 CONTEXT_CHECK_SECONDS = 2.0
 _CIPHERS = b"ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!MD5:!DSS"  # TLS 1.2 suites; the TLS 1.3 ones are fixed
 # OpenSSL's X509_V_ERR_* numbers (include/openssl/x509_vfy.h) the gate names in words.
+# The words are marked for the catalogs: the refusal page shows them translated (webapp.frontoffice.words).
 _X509_ERRORS = {
-    9: "certificate is not yet valid", 10: "certificate has expired",
-    18: "self-signed certificate", 19: "self-signed certificate in the chain",
-    20: "unable to get the issuer certificate locally (unknown CA)", 21: "unable to verify the first certificate",
-    7: "certificate signature failure", 24: "invalid CA certificate", 26: "unsupported certificate purpose",
+    9: N_("certificate is not yet valid"), 10: N_("certificate has expired"),
+    18: N_("self-signed certificate"), 19: N_("self-signed certificate in the chain"),
+    20: N_("unable to get the issuer certificate locally (unknown CA)"),
+    21: N_("unable to verify the first certificate"),
+    7: N_("certificate signature failure"), 24: N_("invalid CA certificate"), 26: N_("unsupported certificate purpose"),
 }
 
 
@@ -53,7 +56,8 @@ class TLSVerdict:
 
 
 def describe(errnum: int, depth: int) -> str:
-    words = _X509_ERRORS.get(errnum, "certificate verification failed")
+    """One failure in English, logs and audit alike; the shape of TLS_ERROR (webapp.frontoffice.words)."""
+    words = _X509_ERRORS.get(errnum, N_("certificate verification failed"))
     return f"{words} (X509 error {errnum} at depth {depth})"
 
 
@@ -164,7 +168,7 @@ def client_certificate(environ: dict[str, Any]) -> tuple[bytes, str | None]:
         return b"", None
     verdict = connection.get_app_data()
     if not isinstance(verdict, TLSVerdict):
-        return der, "no verification result"
+        return der, N_("no verification result")
     if verdict.errors:
         return der, "; ".join(describe(errnum, depth) for errnum, depth in verdict.errors)
     return der, None

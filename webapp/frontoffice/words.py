@@ -12,10 +12,7 @@ from __future__ import annotations
 from gettext import NullTranslations
 from typing import Any
 
-from werkzeug.datastructures import LanguageAccept
-from werkzeug.http import parse_accept_header
-
-from ca.locales import preferred_locale
+from webapp.look import browser_locale
 from webapp.message_shapes import shapes, translate_shaped
 
 
@@ -59,6 +56,10 @@ DECISIONS: tuple[str, ...] = (
     N_("Ask your company's administrator to add it to your group's perimeter."),
 )
 _SHAPED = shapes(DECISIONS)
+# One TLS verification failure as webapp.frontoffice.direct_tls.describe writes it; several are joined by "; ".
+TLS_ERROR = N_("%(problem)s (X509 error %(number)s at depth %(depth)s)")
+_TLS_SHAPED = shapes((TLS_ERROR,))
+TLS_SEPARATOR = "; "
 # The labels of the identity block (webapp.frontoffice.pages.identity_html).
 LABELS: tuple[str, ...] = (N_("Name"), N_("E-mail"), N_("Company"), N_("EIC"))
 # The words of the refusal and unavailable pages (webapp.frontoffice.pages).
@@ -72,11 +73,18 @@ DEFAULT_LOCALE_KEY = "pki.default_locale"  # set by the gate from portal.default
 
 def page_locale(environ: dict[str, Any]) -> str:
     """The language the browser prefers, else the site's."""
-    accepted = parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE"), LanguageAccept)
-    return preferred_locale(accepted) or str(environ.get(DEFAULT_LOCALE_KEY) or "fr")
+    return browser_locale(environ, str(environ.get(DEFAULT_LOCALE_KEY) or "fr"))
 
 
 
 def say(words: NullTranslations, text: str) -> str:
-    """A decision's English text in the page's language when listed, else as it came."""
-    return translate_shaped(words.gettext, text, _SHAPED)
+    """A decision's English text in the page's language when listed, else as it came; a TLS failure in it
+    ("could not be verified (certificate has expired (X509 error 10 at depth 0))") translated too."""
+
+    def gettext(value: str) -> str:
+        if "X509 error" not in value:
+            return words.gettext(value)
+        return TLS_SEPARATOR.join(translate_shaped(words.gettext, part, _TLS_SHAPED)
+                                  for part in value.split(TLS_SEPARATOR))
+
+    return translate_shaped(gettext, text, _SHAPED)

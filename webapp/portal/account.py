@@ -144,8 +144,8 @@ def renew_upload(serial: str) -> Response | tuple[str, int]:
         renewal = renew_with_csr(runtime(), actor(), serial=serial, csr_data=data)
     except BadRequestError as exc:
         return _renewal_form(serial, error=str(exc), tab="upload"), 400
-    flash(f"Your renewed certificate is ready: download it and install it with your key. The previous one "
-          f"({renewal.predecessor[:16]}…) stops working once you use this one.", "success")
+    flash(gettext("Your renewed certificate is ready: download it and install it with your key. The previous one "
+                  "(%(serial)s…) stops working once you use this one.", serial=renewal.predecessor[:16]), "success")
     return redirect(url_for("browser_keys.after_download", kind="csr", serial=renewal.successor))
 
 

@@ -4,6 +4,7 @@ company certificate per RFC 8705 §2.1.2), list them, revoke one. Forms carry th
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from enrollment.api_clients.registration import TlsBinding, create_api_client, list_api_clients, revoke_api_client
@@ -44,5 +45,6 @@ def create() -> tuple[str, int]:
 @admin_required
 def revoke(client_id: str) -> Response:
     view = revoke_api_client(runtime(), actor(), client_id=client_id)
-    flash(f"The application {view.name} was revoked: its tokens are refused from now on.", "success")
+    flash(gettext("The application %(name)s was revoked: its tokens are refused from now on.", name=view.name),
+          "success")
     return redirect(url_for("api_clients.index"))

@@ -12,15 +12,19 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext
 
+from webapp.error_messages import N_
 from webapp.portal.auth import login_required, runtime
 
 bp = Blueprint("browser_keys", __name__)
 
+
+# Marked for the catalogs; the view translates the one it shows.
 KINDS = {
-    "browser": "Your key was made in this browser and your .p12 file was built here: no copy exists anywhere else.",
-    "server": "Your .p12 file was made for you; the portal kept no copy of its key.",
-    "csr": "Your certificate goes with the key you already hold.",
+    "browser": N_("Your key was made in this browser and your .p12 file was built here: no copy exists anywhere else."),
+    "server": N_("Your .p12 file was made for you; the portal kept no copy of its key."),
+    "csr": N_("Your certificate goes with the key you already hold."),
 }
 SERIAL = re.compile(r"[0-9A-Fa-f]{1,64}")
 
@@ -30,7 +34,7 @@ SERIAL = re.compile(r"[0-9A-Fa-f]{1,64}")
 def after_download() -> str:
     kind = request.args.get("kind", "")
     serial = request.args.get("serial", "")
-    return render_template("certificates/downloaded.html", what=KINDS.get(kind, KINDS["server"]),
+    return render_template("certificates/downloaded.html", what=gettext(KINDS.get(kind, KINDS["server"])),
                            kind=kind if kind in KINDS else "server",
                            serial=serial if SERIAL.fullmatch(serial) else None,
                            frontoffice_url=runtime().settings.frontoffice.address)

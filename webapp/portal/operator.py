@@ -80,10 +80,12 @@ def replace_first_administrator(eic: str) -> Response:
     form = request.form
     done = replace_first_admin(runtime(), actor(), company_eic=eic, email=form.get("email", ""),
                                full_name=form.get("full_name", ""), old_becomes=form.get("old_becomes", ""))
-    how = "invited (activation link sent)" if done.new_invited else "promoted"
-    flash(f"{done.new_email} is the first administrator now ({how}); {done.old_email} "
-          f"{'is an administrator' if done.old_becomes == 'admin' else 'was detached'}."
-          + ("" if done.mails_sent else " An e-mail could not be sent."), "success" if done.mails_sent else "error")
+    how = gettext("invited (activation link sent)") if done.new_invited else gettext("promoted")
+    old = (gettext("%(email)s is an administrator.", email=done.old_email) if done.old_becomes == "admin"
+           else gettext("%(email)s was detached.", email=done.old_email))
+    flash(gettext("%(email)s is the first administrator now (%(how)s).", email=done.new_email, how=how) + " " + old
+          + ("" if done.mails_sent else " " + gettext("An e-mail could not be sent.")),
+          "success" if done.mails_sent else "error")
     return redirect(url_for("operator.company", eic=eic))
 
 

@@ -6,6 +6,7 @@ import unicodedata
 from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from werkzeug.wrappers import Response
 
 from ca.errors import BadRequestError, NotAuthorizedError, NotFoundError
@@ -45,6 +46,12 @@ def _is_site_path(target: str) -> bool:
             return True
         seen = decoded
     return False  # encoded more than three times over: not a link our pages make
+
+
+def page_locale() -> str | None:
+    """The language of this page (webapp.i18n's choice): the one an e-mail sent from it is written in."""
+    locale = get_locale()
+    return str(locale) if locale is not None else None
 
 
 def _safe_next(target: str | None) -> str:
@@ -99,7 +106,8 @@ def signup() -> str | tuple[str, int]:
     form = request.form
     try:
         sign_up(runtime(), email=form.get("email", ""), full_name=form.get("full_name", ""),
-                company_eic=form.get("company_eic") or None, source_ip=source_ip())
+                company_eic=form.get("company_eic") or None, source_ip=source_ip(),
+                locale=page_locale())
     except (BadRequestError, NotFoundError) as exc:
         kept = {k: form.get(k, "") for k in ("email", "full_name", "company_eic")}
         return render_template("signup.html", error=str(exc), form=kept, min_length=MIN_LENGTH,
@@ -142,7 +150,7 @@ def password_reset_form() -> str:
 def password_reset() -> str:
     # After the answer, on the mail thread: the same work here for every address (no enumeration by timing).
     mail_queue().submit(request_password_reset, runtime=runtime(), email=request.form.get("email", "")[:254],
-                        source_ip=source_ip())
+                        source_ip=source_ip(), locale=page_locale())
     return render_template("message.html", title="Check your mailbox",
                            message="If this address has an account, a link to choose a new password is on its "
                                    "way. It expires in a few days.")

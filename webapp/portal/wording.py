@@ -19,12 +19,26 @@ def N_(text: str) -> str:
     return text
 
 
-# The states of certificates and requests as the ledger spells them, in the page's language.
+# The states of certificates, requests and ACME accounts, and the approval policies, as the ledger spells
+# them, in the page's language.
 STATUS_WORDS = {"issued": N_("issued"), "revoked": N_("revoked"), "expired": N_("expired"),
                 "pending": N_("pending"), "approved": N_("approved"), "rejected": N_("rejected"),
                 "failed": N_("failed"), "fresh": N_("fresh"), "stale": N_("stale"),
                 "invited": N_("invited"), "unconfirmed": N_("unconfirmed"), "active": N_("active"),
-                "deactivated": N_("deactivated")}
+                "deactivated": N_("deactivated"), "valid": N_("valid"),
+                # a company's approval policy (enrollment.requests.approval.POLICIES)
+                "auto": N_("automatic"), "manual": N_("by an administrator")}
+
+
+# The roles (ca.vocabulary.Role) in the page's language.
+ROLE_WORDS = {"operator": N_("CA operator"), "first-admin": N_("first administrator"), "admin": N_("administrator"),
+              "user": N_("user")}
+
+
+def role_word(code: str | None) -> str:
+    if not code:
+        return ""
+    return gettext(ROLE_WORDS[code]) if code in ROLE_WORDS else code
 
 
 def status_word(code: str | None) -> str:
@@ -42,6 +56,7 @@ def reason_words(code: str | None) -> str:
 def register_wording(app: Flask) -> None:
     app.add_template_filter(reason_words, "reason_words")
     app.add_template_filter(status_word, "status_word")
+    app.add_template_filter(role_word, "role_word")
     app.add_template_filter(readable_dn, "dn")
     app.add_template_global(list_url, "list_url")
     app.add_template_global(sort_link, "sort_link")

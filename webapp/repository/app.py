@@ -23,13 +23,15 @@ from ca.x509 import repository_paths as paths
 from revocation.ocsp import Answer, OCSPService
 from revocation.repository import Document, repository_documents
 from webapp.health import HEALTH_PATHS, HealthEndpoints
-from webapp.repository.index_page import index_document
+from webapp.look import browser_locale
+from webapp.repository.index_page import index_documents, index_path
 
 StartResponse = Callable[..., Any]
 OCSP_TYPE = "application/ocsp-response"
 MAX_OCSP_REQUEST = 64 * 1024
 _OCSP_HEADERS_POST = [("Content-Type", OCSP_TYPE)]
 _OCSP_GET_PREFIX = paths.OCSP + "/"
+_INDEX_PATHS = frozenset((paths.INDEX, paths.PREFIX, paths.INDEX + "index.html"))  # /pki/, /pki, /pki/index.html
 log = logging.getLogger("portail.repository")
 
 
@@ -63,9 +65,8 @@ class RepositoryApp:
 
     def _with_index(self, documents: dict[str, Document]) -> dict[str, Document]:
         settings = self.runtime.settings
-        index = index_document(documents, base_url=settings.repository.base_url,
-                               portal_url=settings.portal.base_url)
-        return {**documents, paths.INDEX: index, paths.PREFIX: index, paths.INDEX + "index.html": index}
+        return {**documents, **index_documents(documents, base_url=settings.repository.base_url,
+                                               portal_url=settings.portal.base_url)}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -86,12 +87,18 @@ class RepositoryApp:
             return answer
         if method not in ("GET", "HEAD"):
             return _text(start_response, "405 Method Not Allowed", "method not allowed\n")
-        document = self.documents().get(path)
+        index, locale = path in _INDEX_PATHS, ""
+        if index:  # the index in the browser's language (RFC 9110 §12.5.4), which caches must key on
+            locale = browser_locale(environ, self.runtime.settings.portal.default_locale)
+            document = self.documents().get(index_path(locale))
+        else:
+            document = self.documents().get(path)
         if document is None:
             return _text(start_response, "404 Not Found", f"not found: {path}\n")
         start_response("200 OK", [("Content-Type", document.media_type),
                                   ("Content-Length", str(len(document.body))),
-                                  ("Cache-Control", "public, max-age=300")])
+                                  ("Cache-Control", "public, max-age=300")]
+                       + ([("Vary", "Accept-Language"), ("Content-Language", locale)] if index else []))
         return [b"" if method == "HEAD" else document.body]
 
     # -- OCSP ------------------------------------------------------------------------------------------

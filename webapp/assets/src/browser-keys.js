@@ -16,6 +16,38 @@ function supported() {
   return Boolean(window.isSecureContext && window.crypto && crypto.subtle && window.fetch && window.Blob);
 }
 
+// The page's words (issue 15 item 1): certificates/new.html renders them, translated, into a JSON block
+// <script type="application/json" id="browser-keys-words"> (data, not code: the CSP allows no inline script).
+// Each "{name}" is replaced by its value. English here is the fallback when the block is missing.
+const ENGLISH = {
+  making: "Making your key in this browser…",
+  received: "Certificate received; building your protected file…",
+  nothing: "Nothing was downloaded: {error}",
+  answered: "the portal answered {status}",
+  fetchFailed: "the certificate could not be fetched ({status})",
+  notMine: "the certificate received is not for the key made here",
+  differ: "the two passwords differ",
+  tooShort: "the password must have at least {count} characters",
+  tooLong: "the password must have at most {count} characters",
+  tooSimple: "this password is too simple: choose another one",
+  mustWait: "your request waits for an administrator, and a key made in the browser cannot wait: " +
+            "the key was discarded. Once the request is decided, ask again with the simplest way.",
+};
+let pageWords = null;
+
+function words(key, values = {}) {
+  if (pageWords === null) {
+    const block = document.getElementById("browser-keys-words");
+    try {
+      pageWords = block ? JSON.parse(block.textContent) : {};
+    } catch (_) {
+      pageWords = {};
+    }
+  }
+  const text = typeof pageWords[key] === "string" ? pageWords[key] : ENGLISH[key];
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+}
+
 function say(form, text, kind) {
   const status = form.querySelector("[data-status]");
   status.textContent = text;
@@ -35,9 +67,9 @@ function pemToDer(pem) {
 async function errorText(response) {
   try {
     const data = await response.json();
-    return data.error && data.error.message ? data.error.message : `the portal answered ${response.status}`;
+    return data.error && data.error.message ? data.error.message : words("answered", { status: response.status });
   } catch (_) {
-    return `the portal answered ${response.status}`;
+    return words("answered", { status: response.status });
   }
 }
 
@@ -45,13 +77,13 @@ async function errorText(response) {
 // the root, in the DER order of a SET OF (not the chain's). The leaf is the one holding our public key.
 async function fetchCertificates(url, publicKey) {
   const response = await fetch(url, { credentials: "same-origin" });
-  if (!response.ok) throw new Error(`the certificate could not be fetched (${response.status})`);
+  if (!response.ok) throw new Error(words("fetchFailed", { status: response.status }));
   const info = new pkijs.ContentInfo({ schema: asn1js.fromBER(await response.arrayBuffer()).result });
   const signed = new pkijs.SignedData({ schema: info.content });
   const spki = hex(await crypto.subtle.exportKey("spki", publicKey));
   const ders = signed.certificates.map((c) => c.toSchema().toBER(false));
   const mine = signed.certificates.findIndex((c) => hex(c.subjectPublicKeyInfo.toSchema().toBER(false)) === spki);
-  if (mine < 0) throw new Error("the certificate received is not for the key made here");
+  if (mine < 0) throw new Error(words("notMine"));
   return { certificate: ders[mine], chain: ders.filter((_, i) => i !== mine) };
 }
 
@@ -86,14 +118,14 @@ function doneUrl(base, serial, kind) {
 function checkedPassword(form) {
   const password = form.elements.file_password.value.normalize("NFKC");
   if (password !== form.elements.file_password_confirmation.value.normalize("NFKC")) {
-    throw new Error("the two passwords differ");
+    throw new Error(words("differ"));
   }
   const length = [...password].length;
   const min = Number(form.elements.file_password.minLength) || 8;
   const max = Number(form.elements.file_password.maxLength) || 128;
-  if (length < min) throw new Error(`the password must have at least ${min} characters`);
-  if (length > max) throw new Error(`the password must have at most ${max} characters`);
-  if (new Set(password.toLowerCase()).size <= 2) throw new Error("this password is too simple: choose another one");
+  if (length < min) throw new Error(words("tooShort", { count: min }));
+  if (length > max) throw new Error(words("tooLong", { count: max }));
+  if (new Set(password.toLowerCase()).size <= 2) throw new Error(words("tooSimple"));
   return password;
 }
 
@@ -101,7 +133,7 @@ async function makeInBrowser(form) {
   const data = form.dataset;
   const password = checkedPassword(form);
   const encryption = form.elements.file_encryption.value;
-  say(form, "Making your key in this browser…", "info");
+  say(form, words("making"), "info");
   const keyPair = await generateKeyPair(form.elements.file_key_type.value);
   const csr = await buildCsr(keyPair);
   const response = await fetch(data.submitUrl, {
@@ -114,10 +146,9 @@ async function makeInBrowser(form) {
   const serial = answer.certificate_serial || answer.serial || null;
   if (!serial) {
     // Only offered where requests are approved at once; if the policy changed meanwhile, the key is dropped.
-    throw new Error("your request waits for an administrator, and a key made in the browser cannot wait: " +
-                    "the key was discarded. Once the request is decided, ask again with the simplest way.");
+    throw new Error(words("mustWait"));
   }
-  say(form, "Certificate received; building your protected file…", "info");
+  say(form, words("received"), "info");
   const { certificate, chain } = await fetchCertificates(
     data.chainUrl.replace("{serial}", encodeURIComponent(serial)), keyPair.publicKey);
   const pfx = await buildPfx({ privateKey: keyPair.privateKey, certificate, chain, password, encryption,
@@ -134,7 +165,7 @@ function setUpBrowserKeys(form) {
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     makeInBrowser(form).catch((error) => {
-      say(form, `Nothing was downloaded: ${error.message}`, "error");
+      say(form, words("nothing", { error: error.message }), "error");
     }).finally(() => { button.disabled = false; });
   });
 }
