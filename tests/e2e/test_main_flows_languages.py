@@ -47,6 +47,7 @@ WORDS: dict[str, dict[str, str]] = {
         "waiting": "Request #{id} is waiting for an administrator. You will get an e-mail; then collect your "
                    "certificate on this page.",
         "my_requests": "My requests", "my_requests_h1": "My certificate requests", "pending": "pending",
+        "request_mail": "Certificate request #{id}",
         "approvals": "Approvals", "approvals_h1": "Certificate requests", "approve": "Approve",
         "approved_flash": "Request #{id} approved (approved).", "approved": "approved",
         "collect": "Approved: collect your certificate file (once)", "file_password": "Password of the file",
@@ -67,6 +68,7 @@ WORDS: dict[str, dict[str, str]] = {
         "waiting": "La demande n° {id} attend un administrateur. Vous recevrez un e-mail ; récupérez ensuite "
                    "votre certificat sur cette page.",
         "my_requests": "Mes demandes", "my_requests_h1": "Mes demandes de certificat", "pending": "en attente",
+        "request_mail": "Demande de certificat n° {id}",
         "approvals": "Approbations", "approvals_h1": "Demandes de certificat", "approve": "Approuver",
         "approved_flash": "Demande n° {id} approuvée (approuvée).", "approved": "approuvée",
         "collect": "Approuvée : récupérez votre fichier de certificat (une seule fois)",
@@ -185,7 +187,8 @@ def test_main_flows_with_a_language_switch_on_the_way(live, world, runtime, sess
         decided = portal_store.get_company_request(session, saved.company_id, request_id)
         assert decided.status == "approved" and decided.decided_at is not None
     told = live.mailbox.wait_for(world.emails["carol"])  # type: ignore[attr-defined]  ("you will get an e-mail")
-    assert len(told) == 1 and f"#{request_id}" in told[0]["Subject"], [m["Subject"] for m in told]
+    # in the member's saved language, which she switched to on the way
+    assert [m["Subject"] for m in told] == [other["request_mail"].format(id=request_id)]
     assert f"{live.url}/requests" in told[0].get_content()  # where to collect it
 
     # -- the member collects her .p12, in her new language -----------------------------------------------
