@@ -10,7 +10,8 @@ CSR PEM, every answer expected 2xx):
     X-CSRF-Token as the API documents): each call records the request and issues the certificate;
   - `cfssl serve` with `-db-config` (its SQLite certdb, every signed certificate recorded) and without a
     database, `POST /api/v1/cfssl/sign` with the same CSR, a P-256 CA key of its own.
-A missing cfssl or wrk is reported, not judged.
+A missing cfssl or wrk is reported, not judged. Next to each rate: the server's CPU per certificate (every
+process of its group, user + system, during the wrk run), a figure the machine's load moves much less.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import re
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -114,6 +117,31 @@ def log_in(port: int) -> dict[str, str]:
     return {"Cookie": cookie, "X-CSRF-Token": me["csrf_token"], "Content-Type": "application/json"}
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every live process of a process group (a server and its workers), from /proc."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measured_wrk(process: subprocess.Popen[bytes], url: str, script: Path, args: argparse.Namespace,
+                 name: str) -> tuple[Row, str]:
+    """wrk's row and the server's CPU per answered request during the run ("" when nothing was answered)."""
+    before = group_cpu_seconds(process.pid)
+    row = run_wrk(url, script, args.connections, args.seconds, name)
+    used = group_cpu_seconds(process.pid) - before
+    answered = (row.rps or 0) * args.seconds
+    return row, f"{1000 * used / answered:.2f} ms CPU/cert" if answered else ""
+
+
 def post(port: int, path: str, body: str, headers: dict[str, str]) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request("POST", path, body=body, headers=headers)
@@ -131,7 +159,7 @@ def bench_ours(base: Path, csr: str, args: argparse.Namespace) -> Row:
     from enrollment.accounts import users as accounts
     from enrollment.accounts.passwords import hash_password
 
-    name = f"ours, portal API, granian w{args.workers}"
+    name = f"ours, portal API, granian w{args.workers}" + (f" t{args.threads}" if args.threads else "")
     environ = {**make_pki(base), "PKI_PORTAL__SECRET_FILE": str(base / "secrets" / "session.key"),
                "PKI_PORTAL__OUTBOX_DIR": str(base / "outbox"), "PKI_REPOSITORY__CROSS_DIR": str(base / "cross")}
     runtime = build_runtime(load_settings(None, environ))
@@ -145,8 +173,9 @@ def bench_ours(base: Path, csr: str, args: argparse.Namespace) -> Row:
         portal_store.mark_user(session, store.get_user_by_email(session, USER), password_hash=hash_password(PASSWORD))
     runtime.close()
     port = free_port()
-    process = start([PKICTL, "serve", "portal", "--host", "127.0.0.1", "--port", str(port), "--workers",
-                     str(args.workers)], process_env(environ), base / "portal.log")
+    argv = [PKICTL, "serve", "portal", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
+    argv += ["--threads", str(args.threads)] if args.threads else []
+    process = start(argv, process_env(environ), base / "portal.log")
     try:
         _wait_http(port, "/login", process)
         headers = log_in(port)
@@ -155,10 +184,10 @@ def bench_ours(base: Path, csr: str, args: argparse.Namespace) -> Row:
         if status != 201 or not json.loads(answer).get("certificate_serial"):
             return Row(name, note=f"failed: probe answered {status} {answer[:200]!r}")
         script = lua_script(base / "ours.lua", body, headers)
-        row = run_wrk(f"http://127.0.0.1:{port}/api/v1/requests", script, args.connections, args.seconds, name)
+        row, cpu = measured_wrk(process, f"http://127.0.0.1:{port}/api/v1/requests", script, args, name)
         issued = sqlite3.connect(base / "ledger.sqlite3").execute(
             "SELECT count(*) FROM certificates WHERE status = 'issued'").fetchone()[0]
-        row.note = f"{issued} issued in the ledger"
+        row.note = f"{cpu}; {issued} issued in the ledger"
         return row
     finally:
         stop(process)
@@ -206,10 +235,10 @@ def bench_cfssl(base: Path, csr: str, args: argparse.Namespace, *, certdb: bool)
         if status != 200 or not json.loads(answer).get("success"):
             return Row(name, note=f"failed: probe answered {status} {answer[:200]!r}")
         script = lua_script(base / "cfssl.lua", body, {"Content-Type": "application/json"})
-        row = run_wrk(f"http://127.0.0.1:{port}/api/v1/cfssl/sign", script, args.connections, args.seconds, name)
+        row, row.note = measured_wrk(process, f"http://127.0.0.1:{port}/api/v1/cfssl/sign", script, args, name)
         if certdb:
             recorded = sqlite3.connect(database).execute("SELECT count(*) FROM certificates").fetchone()[0]
-            row.note = f"{recorded} recorded in its certdb"
+            row.note += f"; {recorded} recorded in its certdb"
         return row
     finally:
         stop(process)
@@ -220,6 +249,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5 if quick() else 10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="request threads per portal worker")
     args = parser.parse_args()
     missing = [tool for tool in ("wrk", "cfssl") if not shutil.which(tool)]
     if missing:
