@@ -5,7 +5,8 @@
 
 All three are driven by the same client, wrk (-c16 by default, keep-alive, one fixed JSON body with a P-256
 CSR PEM, every answer expected 2xx):
-  - ours: `pkictl serve portal` (granian, W workers, SQLite WAL ledger, lint before sign on), the JSON API
+  - ours: `pkictl serve portal` (granian, W workers, SQLite WAL ledger or --database-url, lint before sign
+    on), the JSON API
     `POST /api/v1/requests` of one logged-in member of a company with the `auto` policy (session cookie and
     X-CSRF-Token as the API documents): each call records the request and issues the certificate;
   - `cfssl serve` with `-db-config` (its SQLite certdb, every signed certificate recorded) and without a
@@ -149,6 +150,18 @@ def post(port: int, path: str, body: str, headers: dict[str, str]) -> tuple[int,
     return response.status, response.read()
 
 
+def count_issued(url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            query = text("SELECT count(*) FROM certificates WHERE status = 'issued'")
+            return int(connection.execute(query).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def bench_ours(base: Path, csr: str, args: argparse.Namespace) -> Row:
     from ca.actor import cli_operator
     from ca.ledger import portal_store, store
@@ -162,6 +175,9 @@ def bench_ours(base: Path, csr: str, args: argparse.Namespace) -> Row:
     name = f"ours, portal API, granian w{args.workers}" + (f" t{args.threads}" if args.threads else "")
     environ = {**make_pki(base), "PKI_PORTAL__SECRET_FILE": str(base / "secrets" / "session.key"),
                "PKI_PORTAL__OUTBOX_DIR": str(base / "outbox"), "PKI_REPOSITORY__CROSS_DIR": str(base / "cross")}
+    if args.database_url:
+        environ["PKI_DATABASE__URL"] = args.database_url
+        name += ", PostgreSQL"
     runtime = build_runtime(load_settings(None, environ))
     operator = cli_operator("bench")
     issuers.install_issuer(runtime, operator, name=ISSUER,
@@ -185,8 +201,7 @@ def bench_ours(base: Path, csr: str, args: argparse.Namespace) -> Row:
             return Row(name, note=f"failed: probe answered {status} {answer[:200]!r}")
         script = lua_script(base / "ours.lua", body, headers)
         row, cpu = measured_wrk(process, f"http://127.0.0.1:{port}/api/v1/requests", script, args, name)
-        issued = sqlite3.connect(base / "ledger.sqlite3").execute(
-            "SELECT count(*) FROM certificates WHERE status = 'issued'").fetchone()[0]
+        issued = count_issued(environ["PKI_DATABASE__URL"])
         row.note = f"{cpu}; {issued} issued in the ledger"
         return row
     finally:
@@ -250,6 +265,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None, help="request threads per portal worker")
+    parser.add_argument("--database-url", default=None,
+                        help="ours on this ledger instead of a fresh SQLite file: an EMPTY PostgreSQL database "
+                             "(postgresql+psycopg://...), filled by the run")
     args = parser.parse_args()
     missing = [tool for tool in ("wrk", "cfssl") if not shutil.which(tool)]
     if missing:
