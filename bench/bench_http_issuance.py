@@ -263,7 +263,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=5 if quick() else 10)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
+    # One worker by default: on SQLite two worker processes contend for the one write lock, their group
+    # committers cannot share a commit, and a committer waiting in SQLite's busy handler (sleeps of up to
+    # 100 ms) can starve: with --workers 2 wrk saw answers later than its 2 s timeout, with 1 none (threads
+    # of one process share commits instead; measured on this 2-core machine, issue 14 §1).
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="request threads per portal worker")
     parser.add_argument("--database-url", default=None,
                         help="ours on this ledger instead of a fresh SQLite file: an EMPTY PostgreSQL database "
