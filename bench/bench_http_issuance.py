@@ -5,12 +5,14 @@
 
 All three are driven by the same client, wrk (-c16 by default, keep-alive, one fixed JSON body with a P-256
 CSR PEM, every answer expected 2xx):
-  - ours: `pkictl serve portal` (granian, W workers, SQLite WAL ledger, lint before sign on), the JSON API
+  - ours: `pkictl serve portal` (granian, W workers, SQLite WAL ledger or --database-url, lint before sign
+    on), the JSON API
     `POST /api/v1/requests` of one logged-in member of a company with the `auto` policy (session cookie and
     X-CSRF-Token as the API documents): each call records the request and issues the certificate;
   - `cfssl serve` with `-db-config` (its SQLite certdb, every signed certificate recorded) and without a
     database, `POST /api/v1/cfssl/sign` with the same CSR, a P-256 CA key of its own.
-A missing cfssl or wrk is reported, not judged.
+A missing cfssl or wrk is reported, not judged. Next to each rate: the server's CPU per certificate (every
+process of its group, user + system, during the wrk run), a figure the machine's load moves much less.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import re
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -114,11 +118,48 @@ def log_in(port: int) -> dict[str, str]:
     return {"Cookie": cookie, "X-CSRF-Token": me["csrf_token"], "Content-Type": "application/json"}
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every live process of a process group (a server and its workers), from /proc."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measured_wrk(process: subprocess.Popen[bytes], url: str, script: Path, args: argparse.Namespace,
+                 name: str) -> tuple[Row, str]:
+    """wrk's row and the server's CPU per answered request during the run ("" when nothing was answered)."""
+    before = group_cpu_seconds(process.pid)
+    row = run_wrk(url, script, args.connections, args.seconds, name)
+    used = group_cpu_seconds(process.pid) - before
+    answered = (row.rps or 0) * args.seconds
+    return row, f"{1000 * used / answered:.2f} ms CPU/cert" if answered else ""
+
+
 def post(port: int, path: str, body: str, headers: dict[str, str]) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request("POST", path, body=body, headers=headers)
     response = connection.getresponse()
     return response.status, response.read()
+
+
+def count_issued(url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            query = text("SELECT count(*) FROM certificates WHERE status = 'issued'")
+            return int(connection.execute(query).scalar_one())
+    finally:
+        engine.dispose()
 
 
 def bench_ours(base: Path, csr: str, args: argparse.Namespace) -> Row:
@@ -131,9 +172,12 @@ def bench_ours(base: Path, csr: str, args: argparse.Namespace) -> Row:
     from enrollment.accounts import users as accounts
     from enrollment.accounts.passwords import hash_password
 
-    name = f"ours, portal API, granian w{args.workers}"
+    name = f"ours, portal API, granian w{args.workers}" + (f" t{args.threads}" if args.threads else "")
     environ = {**make_pki(base), "PKI_PORTAL__SECRET_FILE": str(base / "secrets" / "session.key"),
                "PKI_PORTAL__OUTBOX_DIR": str(base / "outbox"), "PKI_REPOSITORY__CROSS_DIR": str(base / "cross")}
+    if args.database_url:
+        environ["PKI_DATABASE__URL"] = args.database_url
+        name += ", PostgreSQL"
     runtime = build_runtime(load_settings(None, environ))
     operator = cli_operator("bench")
     issuers.install_issuer(runtime, operator, name=ISSUER,
@@ -145,8 +189,9 @@ def bench_ours(base: Path, csr: str, args: argparse.Namespace) -> Row:
         portal_store.mark_user(session, store.get_user_by_email(session, USER), password_hash=hash_password(PASSWORD))
     runtime.close()
     port = free_port()
-    process = start([PKICTL, "serve", "portal", "--host", "127.0.0.1", "--port", str(port), "--workers",
-                     str(args.workers)], process_env(environ), base / "portal.log")
+    argv = [PKICTL, "serve", "portal", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
+    argv += ["--threads", str(args.threads)] if args.threads else []
+    process = start(argv, process_env(environ), base / "portal.log")
     try:
         _wait_http(port, "/login", process)
         headers = log_in(port)
@@ -155,10 +200,9 @@ def bench_ours(base: Path, csr: str, args: argparse.Namespace) -> Row:
         if status != 201 or not json.loads(answer).get("certificate_serial"):
             return Row(name, note=f"failed: probe answered {status} {answer[:200]!r}")
         script = lua_script(base / "ours.lua", body, headers)
-        row = run_wrk(f"http://127.0.0.1:{port}/api/v1/requests", script, args.connections, args.seconds, name)
-        issued = sqlite3.connect(base / "ledger.sqlite3").execute(
-            "SELECT count(*) FROM certificates WHERE status = 'issued'").fetchone()[0]
-        row.note = f"{issued} issued in the ledger"
+        row, cpu = measured_wrk(process, f"http://127.0.0.1:{port}/api/v1/requests", script, args, name)
+        issued = count_issued(environ["PKI_DATABASE__URL"])
+        row.note = f"{cpu}; {issued} issued in the ledger"
         return row
     finally:
         stop(process)
@@ -206,10 +250,10 @@ def bench_cfssl(base: Path, csr: str, args: argparse.Namespace, *, certdb: bool)
         if status != 200 or not json.loads(answer).get("success"):
             return Row(name, note=f"failed: probe answered {status} {answer[:200]!r}")
         script = lua_script(base / "cfssl.lua", body, {"Content-Type": "application/json"})
-        row = run_wrk(f"http://127.0.0.1:{port}/api/v1/cfssl/sign", script, args.connections, args.seconds, name)
+        row, row.note = measured_wrk(process, f"http://127.0.0.1:{port}/api/v1/cfssl/sign", script, args, name)
         if certdb:
             recorded = sqlite3.connect(database).execute("SELECT count(*) FROM certificates").fetchone()[0]
-            row.note = f"{recorded} recorded in its certdb"
+            row.note += f"; {recorded} recorded in its certdb"
         return row
     finally:
         stop(process)
@@ -219,7 +263,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=5 if quick() else 10)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
+    # One worker by default: on SQLite two worker processes contend for the one write lock, their group
+    # committers cannot share a commit, and a committer waiting in SQLite's busy handler (sleeps of up to
+    # 100 ms) can starve: with --workers 2 wrk saw answers later than its 2 s timeout, with 1 none (threads
+    # of one process share commits instead; measured on this 2-core machine, issue 14 §1).
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="request threads per portal worker")
+    parser.add_argument("--database-url", default=None,
+                        help="ours on this ledger instead of a fresh SQLite file: an EMPTY PostgreSQL database "
+                             "(postgresql+psycopg://...), filled by the run")
     args = parser.parse_args()
     missing = [tool for tool in ("wrk", "cfssl") if not shutil.which(tool)]
     if missing:

@@ -19,8 +19,11 @@ _TARGETS = {"repository": "webapp.wsgi:repository", "portal": "webapp.portal_wsg
 @click.option("--host", default=None, help="Address to listen on (default from the settings).")
 @click.option("--port", default=None, type=int, help="Port to listen on (default from the settings).")
 @click.option("--workers", default=1, show_default=True, type=int)
+@click.option("--threads", default=None, type=click.IntRange(min=1),
+              help="Portal only: request threads per worker (default: granian's).")
 @pass_ctx
-def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, workers: int) -> None:
+def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, workers: int,
+          threads: int | None) -> None:
     """Serve the repository (CA certificates, CRLs, OCSP), the portal, the front office, the ACME server
     (HTTPS, directory at <acme.base_url>/acme/directory, docs/acme.md), or all of them.
 
@@ -57,8 +60,9 @@ def serve(ctx: CLIContext, service: str, host: str | None, port: int | None, wor
     listen_port = port or section.port
     suffix = "/pki/" if service == "repository" else "/"
     click.echo(f"{service} listening on http://{address}:{listen_port}{suffix}", err=True)
+    options = {"blocking_threads": threads} if threads and service == "portal" else {}
     Granian(_TARGETS[service], address=address, port=listen_port, interface="wsgi", factory=True,
-            workers=workers, log_enabled=False).serve()
+            workers=workers, log_enabled=False, **options).serve()
 
 
 def all_children(base: list[str], host: str | None, workers: int) -> list[tuple[str, list[str]]]:

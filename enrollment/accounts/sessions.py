@@ -13,6 +13,7 @@ import hashlib
 import logging
 import secrets
 from datetime import timedelta
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -22,7 +23,7 @@ from ca.errors import NotAuthorizedError
 from ca.ledger import Session, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import User
-from ca.ledger.read_only import read_only
+from ca.ledger.session_reads import read_session
 from ca.runtime import Runtime
 from ca.vocabulary import ActorKind, CertificateStatus, Role, UserStatus
 from enrollment.accounts.passwords import hash_password, needs_rehash, verify_password
@@ -41,7 +42,26 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def actor_for(user: User, source_ip: str | None) -> Actor:
+class Person(Protocol):
+    """What actor_for reads of a person: a ledger row (User) or the facts of a session read (PersonFacts)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def company_id(self) -> int | None: ...
+    @property
+    def full_name(self) -> str: ...
+    @property
+    def locale(self) -> str | None: ...
+
+
+def actor_for(user: Person, source_ip: str | None) -> Actor:
     """The identity use cases see: company rights only for an active member of a company."""
     if user.role == Role.OPERATOR:
         return Actor(kind=ActorKind.OPERATOR, name=f"operator:{user.email}", user_id=user.id, source_ip=source_ip)
@@ -51,9 +71,25 @@ def actor_for(user: User, source_ip: str | None) -> Actor:
     return Actor(kind=ActorKind.USER, name=user.email, user_id=user.id, source_ip=source_ip)
 
 
+class CompanyOf(Protocol):
+    """What a Principal shows of the person's company: a ledger row (Company) or a session read's facts."""
+
+    @property
+    def eic(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def approval_policy(self) -> str: ...
+
+
 def principal_for(session: Session, user: User, source_ip: str | None) -> Principal:
-    actor = actor_for(user, source_ip)
     company = store.get_company(session, user.company_id) if user.company_id else None
+    return principal_of(user, company, source_ip)
+
+
+def principal_of(user: Person, company: CompanyOf | None, source_ip: str | None) -> Principal:
+    """The Principal of a person and their company as read in this request (row objects or read facts)."""
+    actor = actor_for(user, source_ip)
     member = actor.company_id is not None
     return Principal(
         actor=actor, user_id=user.id, email=user.email, full_name=user.full_name, role=user.role,
@@ -91,16 +127,15 @@ def resume_session(runtime: Runtime, token: str, *, source_ip: str | None) -> Pr
     """The Principal of a live session, or NotAuthorizedError (and the session ends) when it timed out."""
     settings = runtime.settings.portal
     now = runtime.clock.now()
-    # Almost every call only reads (a live session touched less than TOUCH_EVERY ago): a read-only
-    # transaction, no write lock (ca.ledger.read_only). Anything to write goes through the writing pass.
-    with read_only(runtime.sessionmaker)() as session:
-        record = portal_store.get_portal_session(session, token_digest(token)) if token else None
-        if record is not None and record.ended_at is None and now - record.last_seen_at < TOUCH_EVERY:
-            user = portal_store.get_user(session, record.user_id)
-            if (user.status in LOGIN_STATUSES
-                    and now - record.created_at <= timedelta(hours=settings.session_absolute_hours)
-                    and now - record.last_seen_at <= timedelta(minutes=settings.session_idle_minutes)):
-                return principal_for(session, user, source_ip)
+    # Almost every call only reads (a live session touched less than TOUCH_EVERY ago): one statement in a
+    # read-only transaction, no write lock (ca.ledger.session_reads). Anything to write, or to refuse, goes
+    # through the writing pass below, which re-reads the session under the write lock.
+    facts = read_session(runtime.engine, token_digest(token)) if token else None
+    if (facts is not None and facts.ended_at is None and now - facts.last_seen_at < TOUCH_EVERY
+            and facts.user.status in LOGIN_STATUSES
+            and now - facts.created_at <= timedelta(hours=settings.session_absolute_hours)
+            and now - facts.last_seen_at <= timedelta(minutes=settings.session_idle_minutes)):
+        return principal_of(facts.user, facts.company, source_ip)
     with runtime.sessionmaker.begin() as session:
         record = portal_store.get_portal_session(session, token_digest(token)) if token else None
         if record is None or record.ended_at is not None:

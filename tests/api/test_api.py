@@ -9,7 +9,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca import issuance
-from ca.ledger import store
+from ca.ledger import portal_store, store
 from ca.revoke import revoke_certificate
 from enrollment.requests.approval import set_approval_policy
 from tests.portal.support import login
@@ -188,3 +188,44 @@ def test_ids_beyond_the_database_range_are_not_found(client, world):
     for method in ("GET", "PATCH", "DELETE"):
         response = client.open(f"/api/v1/company/groups/{2**64}", method=method, json={}, headers=headers)
         assert response.status_code == 404, method
+
+
+def test_each_request_rereads_the_session_person_and_policy(app, world, runtime):
+    """The session read of every call (issue 14 §1: one statement) still sees, at the very next request, a
+    policy change, a detachment and a logout; the answer is the request as committed."""
+    carol = app.test_client()
+    headers = _session(carol, world, "carol")
+    answer = carol.post("/api/v1/requests", json={"csr": good_csr("ec-p256")[1].decode()}, headers=headers)
+    assert answer.status_code == 201
+    created = answer.get_json()
+    listed = carol.get("/api/v1/requests").get_json()["items"]
+    assert [r for r in listed if r["id"] == created["request"]["id"]] == [created["request"]]
+    assert created["request"]["status"] == "issued" and created["request"]["certificate_serial"] == \
+        created["certificate_serial"]
+    set_approval_policy(runtime, world.actor("alice"), policy="manual")
+    pending = carol.post("/api/v1/requests", json={"csr": good_csr("ec-p256")[1].decode()}, headers=headers)
+    assert pending.status_code == 201 and pending.get_json()["request"]["status"] == "pending"
+    assert pending.get_json()["certificate_serial"] is None
+    set_approval_policy(runtime, world.actor("alice"), policy="auto")
+    admin = app.test_client()
+    admin_headers = _session(admin, world, "alice")
+    assert admin.post(f"/api/v1/company/users/{world.id('carol')}/detach", headers=admin_headers).status_code == 200
+    before = snapshot(runtime)
+    refused = carol.post("/api/v1/requests", json={"csr": good_csr("ec-p256")[1].decode()}, headers=headers)
+    assert refused.status_code == 401 and refused.get_json()["error"]["kind"] == "unauthenticated"
+    assert snapshot(runtime) == before
+    dave = app.test_client()
+    dave_headers = _session(dave, world, "dave")
+    with runtime.sessionmaker.begin() as session:  # deactivated behind the portal's back: no session ended
+        portal_store.mark_user(session, portal_store.get_user(session, world.id("dave")), status="deactivated")
+    before = snapshot(runtime)
+    deactivated = dave.post("/api/v1/requests", json={"csr": good_csr("ec-p256")[1].decode()}, headers=dave_headers)
+    assert deactivated.status_code == 401 and snapshot(runtime) == before
+    with runtime.sessionmaker.begin() as session:
+        portal_store.mark_user(session, portal_store.get_user(session, world.id("dave")), status="active")
+    dave_headers = _session(dave, world, "dave")
+    assert dave.post("/logout", headers=dave_headers, data={"csrf_token": dave_headers["X-CSRF-Token"]}).status_code \
+        in (302, 303)
+    before = snapshot(runtime)
+    ended = dave.post("/api/v1/requests", json={"csr": good_csr("ec-p256")[1].decode()}, headers=dave_headers)
+    assert ended.status_code in (400, 401) and snapshot(runtime) == before

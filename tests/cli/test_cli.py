@@ -699,6 +699,7 @@ def test_every_command_has_help():
     (("cert", "revoke", "01", "--reason", "nope"), "--reason"),
     (("cert", "frobnicate"), "no such command"),
     (("company", "create", "--eic", "10XFR-RTE------Q"), "--name"),
+    (("serve", "portal", "--threads", "0"), "--threads"),
 ])
 def test_usage_errors_are_one_line_too(runner, runtime, argv, fragment):
     """A usage error is a refusal like any other: exactly one `error:` line, a non-zero exit, no change."""

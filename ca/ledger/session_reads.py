@@ -1,0 +1,80 @@
+"""The read every logged-in request starts with (issue 14 §1): its session, its person and the person's
+company, in one Core statement of one read-only transaction.
+
+The ORM path (`portal_store.get_portal_session`, `get_user`, `store.get_company`) took three statements and
+the ORM's identity-map work for each, on every API call. Nothing here is cached: the session's end, the
+person's status, role and company, and the company's approval policy are read from the ledger on every
+request, so logout, detachment or deactivation refuse the very next one (ASVS 5.0 V7.4.1). Read-only
+(`READ_ONLY`): on SQLite it begins DEFERRED and does not queue behind the group committer's write lock
+(ca.ledger.issuance_reads).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.engine import Engine
+
+from ca.ledger.issuance_reads import READ_ONLY
+from ca.ledger.models import Company, User
+from ca.ledger.portal_models import PortalSession
+
+_SESSIONS: Table = PortalSession.__table__  # type: ignore[assignment]
+_USERS: Table = User.__table__  # type: ignore[assignment]
+_COMPANIES: Table = Company.__table__  # type: ignore[assignment]
+
+_SESSION_PERSON_COMPANY = (
+    select(_SESSIONS.c.created_at, _SESSIONS.c.last_seen_at, _SESSIONS.c.ended_at,
+           _USERS.c.id, _USERS.c.email, _USERS.c.full_name, _USERS.c.role, _USERS.c.company_id, _USERS.c.status,
+           _USERS.c.locale, _COMPANIES.c.eic.label("company_eic"), _COMPANIES.c.name.label("company_name"),
+           _COMPANIES.c.approval_policy)
+    .select_from(_SESSIONS.join(_USERS, _USERS.c.id == _SESSIONS.c.user_id)
+                 .outerjoin(_COMPANIES, _COMPANIES.c.id == _USERS.c.company_id))
+    .where(_SESSIONS.c.id_sha256 == bindparam("digest"))
+)
+
+
+@dataclass(frozen=True)
+class PersonFacts:
+    """A person as the session check and `enrollment.accounts.sessions.actor_for` need them."""
+
+    id: int
+    email: str
+    full_name: str
+    role: str
+    company_id: int | None
+    status: str
+    locale: str | None
+
+
+@dataclass(frozen=True)
+class CompanyFacts:
+    eic: str
+    name: str
+    approval_policy: str
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    created_at: datetime
+    last_seen_at: datetime
+    ended_at: datetime | None
+    user: PersonFacts
+    company: CompanyFacts | None
+
+
+def read_session(engine: Engine, id_sha256: str) -> SessionFacts | None:
+    """The session with this token digest, its person and company as committed now; None: no such session."""
+    with engine.connect() as connection:
+        row = connection.execution_options(**READ_ONLY).execute(
+            _SESSION_PERSON_COMPANY, {"digest": id_sha256}).first()
+        connection.rollback()
+    if row is None:
+        return None
+    company = (CompanyFacts(row.company_eic, row.company_name, row.approval_policy)
+               if row.company_id is not None and row.company_eic is not None else None)
+    return SessionFacts(row.created_at, row.last_seen_at, row.ended_at,
+                        PersonFacts(row.id, row.email, row.full_name, row.role, row.company_id, row.status,
+                                    row.locale), company)
