@@ -100,3 +100,60 @@ def mark_request_issued(session: Session, *, company_id: int, request_id: int, a
         "request_id": request_id, "request_company_id": company_id, "now": at})
     if result.rowcount != 1:
         raise NotFoundError(f"no certificate request #{request_id}")
+
+
+# --- a batch of issuances (ca.issuance.issue_many): one statement per kind of row for the whole batch -----
+_INSERT_PENDING_MANY = insert(_CERTIFICATES).returning(_CERTIFICATES.c.id, sort_by_parameter_order=True)
+
+
+def insert_pending_many(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """The intent rows of a batch in one multi-row INSERT … RETURNING (SQLAlchemy's insertmanyvalues), their
+    ids in the order of `rows`. A serial collision fails the statement — the caller's transaction is then
+    rolled back whole and the batch draws again (SerialCollisionError), so no row of it is half-recorded."""
+    if not rows:
+        return []
+    try:
+        result = session.connection().execute(_INSERT_PENDING_MANY,
+                                              [{"status": CertificateStatus.PENDING, **row} for row in rows])
+    except IntegrityError:
+        raise SerialCollisionError("serial number collision in a batch") from None
+    return [int(row_id) for row_id in result.scalars()]
+
+
+def mark_issued_many(session: Session, issued: list[tuple[int, bytes]]) -> None:
+    """`mark_issued` for each (row id, DER) as one executemany; ConflictError when any row was not pending
+    (the caller then stores them one by one, so that only that certificate is refused)."""
+    if not issued:
+        return
+    result = session.connection().execute(_MARK_ISSUED, [
+        {"row_id": row_id, "new_der": der, "new_sha256": hashlib.sha256(der).hexdigest()}
+        for row_id, der in issued])
+    if result.rowcount != len(issued):
+        raise ConflictError("an intent of the batch is no longer pending (closed out by db check)")
+
+
+def append_events(session: Session, events: list[dict[str, Any]]) -> None:
+    """`append_event` for each of `events` (its keyword arguments), in order: the chain head is read once
+    and the hashes chained here, then one multi-row INSERT — the same rows and hashes as one call each."""
+    if not events:
+        return
+    if session.new:
+        session.flush()
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_PG_LOCK, {"key": _PG_AUDIT_LOCK})
+    head = connection.execute(_AUDIT_HEAD).first()
+    next_id, previous = ((head.id + 1), head.hash) if head else (1, GENESIS)
+    rows = []
+    for values in events:
+        event = SimpleNamespace(
+            id=next_id, at=values["at"], actor=values["actor"], action=values["action"],
+            company_id=values.get("company_id"), object_type=values["object_type"],
+            object_id=str(values["object_id"]),
+            details=json.dumps(values.get("details") or {}, sort_keys=True, separators=(",", ":"), default=str),
+            source_ip=values.get("source_ip"), prev_hash=previous, hash="",
+        )
+        event.hash = previous = _digest(event)  # type: ignore[arg-type]
+        rows.append(vars(event))
+        next_id += 1
+    connection.execute(_INSERT_EVENT, rows)

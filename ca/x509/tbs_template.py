@@ -24,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Generic, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -60,6 +61,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
 _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}\Z")
 _OID_DER: dict[x509.ObjectIdentifier, bytes] = {}
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def key_family(public_key: CertificateIssuerPublicKeyTypes) -> str:
@@ -140,8 +143,34 @@ def _checked_value(oid: x509.ObjectIdentifier, value: str, string_type: _ASN1Typ
     return None
 
 
+class IdentityMemo(Generic[K, V]):
+    """`fn(obj)` kept per object (not per equal object: x509.Name equality ignores the string types, which the
+    encoding depends on), for immutable objects a caller hands over again — the subject of a user's
+    certificates is made once (ca.issuance). The memo holds each object, so its id cannot be reused while
+    it is kept; bounded by clearing."""
+
+    def __init__(self, fn: Callable[[K], V], size: int = 4096) -> None:
+        self._fn, self._size = fn, size
+        self._kept: dict[int, tuple[K, V]] = {}
+
+    def __call__(self, obj: K) -> V:
+        kept = self._kept.get(id(obj))
+        if kept is not None and kept[0] is obj:
+            return kept[1]
+        value = self._fn(obj)
+        if len(self._kept) >= self._size:
+            self._kept.clear()
+        self._kept[id(obj)] = (obj, value)
+        return value
+
+
 def encode_name(name: x509.Name) -> bytes | None:
-    """Name (RFC 5280 §4.1.2.4) as SEQUENCE OF single-attribute RDNs, or None when it is not of that form."""
+    """Name (RFC 5280 §4.1.2.4) as SEQUENCE OF single-attribute RDNs, or None when it is not of that form
+    (memoised per Name object: `IdentityMemo`)."""
+    return _encode_name_memo(name)
+
+
+def _encode_name(name: x509.Name) -> bytes | None:
     rdns = []
     for rdn in name.rdns:
         if len(rdn) != 1:
@@ -157,6 +186,9 @@ def encode_name(name: x509.Name) -> bytes | None:
             return None
         rdns.append(der.tlv(0x31, der.sequence(_oid_der(attribute.oid), der.tlv(tag, octets))))
     return der.sequence(*rdns)
+
+
+_encode_name_memo: IdentityMemo[x509.Name, bytes | None] = IdentityMemo(_encode_name)
 
 
 def _dns_ok(name: str) -> bool:
