@@ -65,14 +65,15 @@ def shape_for(key: ShapeKey, *, lint: bool) -> Shape:
 
 
 def fast_tbs(plan: LeafPlan, public_key: CertificateIssuerPublicKeyTypes, issuer: Issuer, urls: RepositoryURLs,
-             serial_number: int, now: datetime, dns_names: Sequence[str], *, lint: bool) -> bytes | None:
+             serial_number: int, now: datetime, dns_names: Sequence[str], *, lint: bool,
+             spki: bytes | None = None) -> bytes | None:
     """The TBSCertificate of these values from its linted shape, or None when the template cannot encode them
     exactly (nothing counted yet: `fast_sign` and ca.issuance.issue_many count the path taken)."""
     key = ShapeKey(_issuer_der(issuer.certificate), issuer.signer.key_type, plan.profile, urls,
                    key_family(public_key), bool(plan.emails or dns_names))
     return encode_tbs(shape_for(key, lint=lint), serial_number=serial_number, not_before=now,
                       not_after=plan.not_after, subject=plan.subject, public_key=public_key, emails=plan.emails,
-                      dns_names=dns_names)
+                      dns_names=dns_names, spki=spki)
 
 
 _ISSUER_DER: dict[int, tuple[x509.Certificate, bytes]] = {}
@@ -97,8 +98,8 @@ def fast_sign(plan: LeafPlan, csr: CheckedCSR, issuer: Issuer, urls: RepositoryU
               before_signing: Callable[[int], None]) -> x509.Certificate | None:
     """The signed, verified certificate; or None before anything is recorded when the template cannot encode
     these values exactly (the caller then uses the builder pipeline)."""
-    public_key = ca_public_key(csr.csr.public_key())
-    tbs = fast_tbs(plan, public_key, issuer, urls, serial_number, now, dns_names, lint=lint)
+    public_key = ca_public_key(csr.public_key)
+    tbs = fast_tbs(plan, public_key, issuer, urls, serial_number, now, dns_names, lint=lint, spki=csr.spki_der)
     if tbs is None:
         _BUILDER.inc()
         return None

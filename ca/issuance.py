@@ -264,7 +264,7 @@ def issue_certificate(
                 certificate = fast_sign(plan, csr, issuer, urls, serial_number, now, dns_names, lint=lint,
                                         before_signing=record_intent)
                 if certificate is None:  # the template cannot encode these values exactly: the builder does
-                    builder = leaf_builder(plan.profile, plan.subject, ca_public_key(csr.csr.public_key()),
+                    builder = leaf_builder(plan.profile, plan.subject, ca_public_key(csr.public_key),
                                            issuer.certificate, serial_number, now, plan.not_after, urls,
                                            emails=plan.emails, dns_names=dns_names)
                     certificate = sign_certificate(builder, issuer.signer, lint=lint,
@@ -379,7 +379,7 @@ def issue_many(runtime: Runtime, actor: Actor, requests: Sequence[IssueRequest])
             if isinstance(found, NotFoundError):
                 raise NotFoundError(str(found))
             plan = _plan_from_facts(runtime, actor, profile, request.days, found, request.dns_names)
-            item = _Item(index, csr, ca_public_key(csr.csr.public_key()), plan,
+            item = _Item(index, csr, ca_public_key(csr.public_key), plan,
                          repository_urls(runtime.settings.repository.base_url, plan.issuer.name))
             if _encode(item, request, now, lint=lint):
                 items.append(item)
@@ -409,7 +409,7 @@ def _encode(item: _Item, request: IssueRequest, now: datetime, *, lint: bool) ->
     """A fresh serial and the item's TBS from its shape; False when the template cannot encode it."""
     item.serial_number = random_serial_number()
     tbs = fast_tbs(item.plan, item.public_key, item.plan.issuer, item.urls, item.serial_number, now,
-                   request.dns_names, lint=lint)
+                   request.dns_names, lint=lint, spki=item.csr.spki_der)
     if tbs is None:
         return False
     item.tbs = tbs

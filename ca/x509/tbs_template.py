@@ -21,6 +21,7 @@ A shape is linted once with pkilint when it is made (`Shape.reference` is the li
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -108,8 +109,10 @@ def _oid_text(body: bytes) -> str:
 
 
 # --- exact encoders of the varying fields ----------------------------------------------------------------
+@functools.lru_cache(maxsize=1024)
 def encode_time(value: datetime) -> bytes:
-    """RFC 5280 §4.1.2.5: UTCTime for 1950-2049, GeneralizedTime otherwise; seconds, Z, no fractions."""
+    """RFC 5280 §4.1.2.5: UTCTime for 1950-2049, GeneralizedTime otherwise; seconds, Z, no fractions.
+    Memoised: the certificates of a batch share their validity."""
     value = value.astimezone(UTC)
     if 1950 <= value.year < 2050:
         return der.tlv(0x17, f"{value.year % 100:02d}{value:%m%d%H%M%S}Z".encode())
@@ -233,13 +236,16 @@ def subject_public_key_bits(spki_der: bytes) -> bytes:
     return spki_der[bits[2] + 1:bits[3]]
 
 
+_SKI_OID_DER = der.oid(_SKI_OID)
+# Extension ::= SEQUENCE { extnID, extnValue OCTET STRING (KeyIdentifier OCTET STRING (20 octets)) }: every
+# byte but the SHA-1 digest is fixed.
+_SKI_PREFIX = der.sequence(_SKI_OID_DER, der.octet_string(der.octet_string(bytes(20))))[:-20]
+
+
 def ski_extension(spki_der: bytes) -> bytes:
     """subjectKeyIdentifier, method (1) of RFC 5280 §4.2.1.2: SHA-1 of the subjectPublicKey bits."""
-    digest = hashlib.sha1(subject_public_key_bits(spki_der), usedforsecurity=False).digest()
-    return der.sequence(der.oid(_SKI_OID), der.octet_string(der.octet_string(digest)))
+    return _SKI_PREFIX + hashlib.sha1(subject_public_key_bits(spki_der), usedforsecurity=False).digest()
 
-
-_SKI_OID_DER = der.oid(_SKI_OID)
 _SAN_OID_DER = der.oid(_SAN_OID)
 
 
@@ -318,10 +324,11 @@ def make_shape(key: ShapeKey) -> Shape:
 
 def encode_tbs(shape: Shape, *, serial_number: int, not_before: datetime, not_after: datetime,
                subject: x509.Name, public_key: CertificateIssuerPublicKeyTypes, emails: Sequence[str] = (),
-               dns_names: Sequence[str] = ()) -> bytes | None:
+               dns_names: Sequence[str] = (), spki: bytes | None = None) -> bytes | None:
     """The TBSCertificate bytes the builder would make for these values, or None (use the builder).
 
-    The SubjectPublicKeyInfo is the key's own DER (RFC 5280 §4.1.2.7), as the builder writes it.
+    The SubjectPublicKeyInfo is the key's own DER (RFC 5280 §4.1.2.7), as the builder writes it (`spki`:
+    that DER, when the caller already has it — ca.x509.csr.CheckedCSR).
     """
     if key_family(public_key) != shape.key.family or bool(emails or dns_names) != shape.key.with_san:
         raise ValueError("these values do not belong to this shape")
@@ -330,7 +337,8 @@ def encode_tbs(shape: Shape, *, serial_number: int, not_before: datetime, not_af
     subject_der = encode_name(subject)
     if subject_der is None:
         return None
-    spki = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    if spki is None:
+        spki = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     extensions = []
     for part in shape.extensions:
         if part == _SKI_MARK:
