@@ -139,9 +139,29 @@ def _prepared(connection: Connection, table: Table, columns: tuple[str, ...],
     return prepared
 
 
-def _bound(values: dict[str, Any], columns: tuple[str, ...], processors: list[_Processor]) -> tuple[Any, ...]:
-    return tuple(values[name] if process is None else process(values[name])
-                 for name, process in zip(columns, processors, strict=True))
+class _Binder:
+    """Rows as driver parameters: each value through its column's processor, each distinct processed value
+    converted once per statement (the rows of a batch share their times)."""
+
+    def __init__(self, columns: tuple[str, ...], processors: list[_Processor]) -> None:
+        self._plan = list(zip(columns, processors, strict=True))
+        self._seen: dict[tuple[str, Any], Any] = {}
+
+    def __call__(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        out = []
+        for name, process in self._plan:
+            value = values[name]
+            if process is not None and value is not None:
+                key = (name, value)
+                converted = self._seen.get(key, _MISSING)
+                if converted is _MISSING:
+                    converted = self._seen[key] = process(value)
+                value = converted
+            out.append(value)
+        return tuple(out)
+
+
+_MISSING = object()
 
 
 def insert_pending_many(session: Session, rows: list[dict[str, Any]]) -> list[int]:
@@ -157,11 +177,12 @@ def insert_pending_many(session: Session, rows: list[dict[str, Any]]) -> list[in
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     one_row = f"({', '.join([mark] * len(_PENDING_COLUMNS))})"
     ids: dict[tuple[int, str], int] = {}
+    bind = _Binder(_PENDING_COLUMNS, processors)
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start:start + _ROWS_PER_STATEMENT]
         parameters: list[Any] = []
         for row in chunk:
-            parameters.extend(_bound({"status": CertificateStatus.PENDING, **row}, _PENDING_COLUMNS, processors))
+            parameters.extend(bind({"status": CertificateStatus.PENDING, **row}))
         sql = head + ", ".join([one_row] * len(chunk)) + " RETURNING id, issuer_id, serial"
         try:
             returned = connection.exec_driver_sql(sql, tuple(parameters)).all()
@@ -199,6 +220,7 @@ def append_events(session: Session, events: list[dict[str, Any]]) -> None:
     next_id, previous = ((head.id + 1), head.hash) if head else (1, GENESIS)
     sql, processors = _prepared(connection, _EVENTS, _EVENT_COLUMNS, "events")
     rows = []
+    bind = _Binder(_EVENT_COLUMNS, processors)
     for values in events:
         event = SimpleNamespace(
             id=next_id, at=values["at"], actor=values["actor"], action=values["action"],
@@ -208,6 +230,6 @@ def append_events(session: Session, events: list[dict[str, Any]]) -> None:
             source_ip=values.get("source_ip"), prev_hash=previous, hash="",
         )
         event.hash = previous = _digest(event)  # type: ignore[arg-type]
-        rows.append(_bound(vars(event), _EVENT_COLUMNS, processors))
+        rows.append(bind(vars(event)))
         next_id += 1
     connection.exec_driver_sql(sql, rows)
