@@ -1,13 +1,20 @@
 """Benchmark: in-process issuance rate (ca.issuance.issue_certificate) beside the raw P-256 signature
 rate of the same issuer key, measured in the same run (issue 2 acceptance: `make bench`).
 
-    .venv/bin/python bench/bench_issuance.py [--seconds S]
+    .venv/bin/python bench/bench_issuance.py [--seconds S] [--threads T] [--batch B]
 
 Setup as in tests/support/pki.py: a fresh temporary directory with an offline root (P-384), a P-256 issuer
 signed by it and installed in a SQLite ledger (WAL mode, checked), a company and a user. Issuance is measured
 with lint_before_sign on (as in production) and off; the raw rate is the issuer's own `cryptography` key
 signing 32-byte payloads (ECDSA with SHA-256), one thread, one process. CSRs come from a pool of pre-made
 P-256 CSRs, so key generation is not measured.
+
+Rows: `issue_certificate` (1 and T threads: concurrent calls share commits through the group committer) and
+`issue_many` (B certificates a call, 1 and 2 threads: one intent and one result commit per call), every row
+with a durable ledger (each row committed before its certificate is returned, SQLite's `synchronous` as the
+ledger sets it, printed) and lint on (the shape linted once by pkilint, the varying fields by the template's
+exact validators) unless the row says otherwise. The BENCH-RESULT is the best lint-on row, named in its note;
+the raw rate is measured first and last, the higher of the two is the peer (the machine's load drifts).
 """
 
 from __future__ import annotations
