@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.5 if quick() else 3.0,
                         help="measuring time of each issuance row")
     parser.add_argument("--threads", type=int, default=8, help="concurrent issuing threads (group commit)")
-    parser.add_argument("--batch", type=int, default=64, help="certificates per issue_many call")
+    parser.add_argument("--batch", type=int, default=256, help="certificates per issue_many call")
     args = parser.parse_args()
     operator = cli_operator("bench")
     with tempfile.TemporaryDirectory(prefix="bench-issuance-") as tmp:
