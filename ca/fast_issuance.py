@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 from prometheus_client import Counter
 
@@ -63,17 +64,42 @@ def shape_for(key: ShapeKey, *, lint: bool) -> Shape:
     return shape
 
 
+def fast_tbs(plan: LeafPlan, public_key: CertificateIssuerPublicKeyTypes, issuer: Issuer, urls: RepositoryURLs,
+             serial_number: int, now: datetime, dns_names: Sequence[str], *, lint: bool,
+             spki: bytes | None = None) -> bytes | None:
+    """The TBSCertificate of these values from its linted shape, or None when the template cannot encode them
+    exactly (nothing counted yet: `fast_sign` and ca.issuance.issue_many count the path taken)."""
+    key = ShapeKey(_issuer_der(issuer.certificate), issuer.signer.key_type, plan.profile, urls,
+                   key_family(public_key), bool(plan.emails or dns_names))
+    return encode_tbs(shape_for(key, lint=lint), serial_number=serial_number, not_before=now,
+                      not_after=plan.not_after, subject=plan.subject, public_key=public_key, emails=plan.emails,
+                      dns_names=dns_names, spki=spki)
+
+
+_ISSUER_DER: dict[int, tuple[x509.Certificate, bytes]] = {}
+
+
+def _issuer_der(certificate: x509.Certificate) -> bytes:
+    """The issuer certificate's DER, kept per certificate object (ca.issuance parses each issuer once)."""
+    cached = _ISSUER_DER.get(id(certificate))
+    if cached is None or cached[0] is not certificate:
+        if len(_ISSUER_DER) > 64:
+            _ISSUER_DER.clear()
+        cached = _ISSUER_DER[id(certificate)] = (certificate, certificate.public_bytes(Encoding.DER))
+    return cached[1]
+
+
+def count_path(template: bool) -> None:
+    (_TEMPLATE if template else _BUILDER).inc()
+
+
 def fast_sign(plan: LeafPlan, csr: CheckedCSR, issuer: Issuer, urls: RepositoryURLs, serial_number: int,
               now: datetime, dns_names: Sequence[str], *, lint: bool,
               before_signing: Callable[[int], None]) -> x509.Certificate | None:
     """The signed, verified certificate; or None before anything is recorded when the template cannot encode
     these values exactly (the caller then uses the builder pipeline)."""
-    public_key = ca_public_key(csr.csr.public_key())
-    key = ShapeKey(issuer.certificate.public_bytes(Encoding.DER), issuer.signer.key_type, plan.profile, urls,
-                   key_family(public_key), bool(plan.emails or dns_names))
-    tbs = encode_tbs(shape_for(key, lint=lint), serial_number=serial_number, not_before=now,
-                     not_after=plan.not_after, subject=plan.subject, public_key=public_key, emails=plan.emails,
-                     dns_names=dns_names)
+    public_key = ca_public_key(csr.public_key)
+    tbs = fast_tbs(plan, public_key, issuer, urls, serial_number, now, dns_names, lint=lint, spki=csr.spki_der)
     if tbs is None:
         _BUILDER.inc()
         return None

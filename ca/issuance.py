@@ -9,16 +9,28 @@ result — so one CSR upload is one validation read and two commits.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca.actor import Actor
-from ca.errors import BadCSRError, BadRequestError, ConflictError, NotAuthorizedError, PKIError, SerialCollisionError
-from ca.fast_issuance import fast_sign
+from ca.errors import (
+    BadCSRError,
+    BadRequestError,
+    ConflictError,
+    NotAuthorizedError,
+    NotFoundError,
+    PKIError,
+    SerialCollisionError,
+    SigningError,
+)
+from ca.fast_issuance import count_path, fast_sign, fast_tbs
 from ca.issuer import Issuer
 from ca.ledger import Session, issuance_reads, issuance_store, portal_store, renewal_store
 from ca.ledger.audit import append_event
@@ -30,8 +42,9 @@ from ca.x509.csr import CheckedCSR, checked_csr
 from ca.x509.names import browser_subject, dn_text
 from ca.x509.serials import format_serial, random_serial_number
 from ca.x509.signer import ca_public_key
-from ca.x509.signing import sign_certificate
-from ca.x509.templates import Profile, leaf_builder, load_profile, repository_urls
+from ca.x509.signing import sign_certificate, sign_tbs
+from ca.x509.tbs_template import IdentityMemo
+from ca.x509.templates import Profile, RepositoryURLs, leaf_builder, load_profile, repository_urls
 
 _SERIAL_ATTEMPTS = 5
 MAX_COMMENT = 500
@@ -85,6 +98,11 @@ class _Plan:
     not_after: datetime
 
 
+# A user's subject is made (and validated) once, and the same Name object handed on, so that its DER
+# (ca.x509.tbs_template.encode_name) and its text are computed once too: Name objects are immutable.
+_browser_subject = functools.lru_cache(maxsize=4096)(browser_subject)
+_subject_text = IdentityMemo(dn_text)
+
 _PARSED: dict[tuple[bytes, bytes], tuple[x509.Certificate, x509.Certificate]] = {}
 
 
@@ -105,16 +123,27 @@ def _issuer(runtime: Runtime, record: issuance_reads.IssuerFacts) -> Issuer:
 def _plan(runtime: Runtime, actor: Actor, csr: CheckedCSR, *, user_email: str | None,
           profile_name: str, days: int | None, dns_names: tuple[str, ...], issuer_name: str | None,
           company_id: int | None = None) -> _Plan:
-    settings = runtime.settings
-    now = runtime.clock.now()
-    profile = load_profile(profile_name, settings.profiles)
-    days = profile.default_days if days is None else days
-    if not 1 <= days <= profile.max_days:
-        raise BadRequestError(f"validity must be 1 to {profile.max_days} days for profile {profile.name}")
+    profile = _profile(runtime, profile_name, days)
     # One read-only transaction (no write lock on SQLite): user, company, blocked key, issuer.
     facts = issuance_reads.read_issuance_facts(runtime.engine, user_email=user_email,
                                                spki_sha256=csr.spki_sha256, issuer_name=issuer_name,
                                                company_id=company_id)
+    return _plan_from_facts(runtime, actor, profile, days, facts, dns_names)
+
+
+def _profile(runtime: Runtime, profile_name: str, days: int | None) -> Profile:
+    profile = load_profile(profile_name, runtime.settings.profiles)
+    days = profile.default_days if days is None else days
+    if not 1 <= days <= profile.max_days:
+        raise BadRequestError(f"validity must be 1 to {profile.max_days} days for profile {profile.name}")
+    return profile
+
+
+def _plan_from_facts(runtime: Runtime, actor: Actor, profile: Profile, days: int | None,
+                     facts: issuance_reads.IssuanceFacts, dns_names: tuple[str, ...]) -> _Plan:
+    settings = runtime.settings
+    now = runtime.clock.now()
+    days = profile.default_days if days is None else days
     user, company = facts.user, facts.company
     if profile.name == "browser":
         if user is None or company is None:
@@ -136,7 +165,7 @@ def _plan(runtime: Runtime, actor: Actor, csr: CheckedCSR, *, user_email: str | 
     emails: tuple[str, ...] = ()
     if profile.name == "browser":
         assert user is not None and company is not None
-        subject = browser_subject(settings.ca.country, company.name, company.eic, user.full_name)
+        subject = _browser_subject(settings.ca.country, company.name, company.eic, user.full_name)
         emails = (user.email,)
     elif profile.name == "tls-server":
         if not dns_names:
@@ -204,7 +233,7 @@ def issue_certificate(
         #    — with the new request's row when the company approves automatically. Concurrent issuances share
         #    the commit (ca.ledger.group_commit); the call returns only once the row is committed.
         committer = committer_for(runtime.sessionmaker)
-        subject_text = dn_text(plan.subject)
+        subject_text = _subject_text(plan.subject)
         row_id: int | None = None
 
         def record_intent(serial_number: int) -> None:
@@ -235,7 +264,7 @@ def issue_certificate(
                 certificate = fast_sign(plan, csr, issuer, urls, serial_number, now, dns_names, lint=lint,
                                         before_signing=record_intent)
                 if certificate is None:  # the template cannot encode these values exactly: the builder does
-                    builder = leaf_builder(plan.profile, plan.subject, ca_public_key(csr.csr.public_key()),
+                    builder = leaf_builder(plan.profile, plan.subject, ca_public_key(csr.public_key),
                                            issuer.certificate, serial_number, now, plan.not_after, urls,
                                            emails=plan.emails, dns_names=dns_names)
                     certificate = sign_certificate(builder, issuer.signer, lint=lint,
@@ -281,3 +310,176 @@ def issue_certificate(
     ISSUANCE_SECONDS.labels(plan.profile.name).observe(time.perf_counter() - started)
     return IssuedCertificate(serial=serial, issuer=issuer.name, certificate=certificate,
                              chain=(issuer.certificate, issuer.root), request_id=request_id)
+
+
+# --- a batch: one read, one intent commit and one result commit for N certificates (issue 14 §1) ------------
+@dataclass(frozen=True)
+class IssueRequest:
+    """One certificate of `issue_many`: the arguments of `issue_certificate`, without a portal request."""
+
+    csr_data: bytes | CheckedCSR
+    user_email: str | None
+    profile_name: str = "browser"
+    days: int | None = None
+    dns_names: tuple[str, ...] = ()
+    issuer_name: str | None = None
+    company_id: int | None = None
+
+
+@dataclass
+class _Item:
+    """A request of the batch that passed every check and is encoded from its shape's template."""
+
+    index: int
+    csr: CheckedCSR
+    public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+    plan: _Plan
+    urls: RepositoryURLs
+    serial_number: int = 0
+    tbs: bytes = b""
+    row_id: int = 0
+    certificate: x509.Certificate | None = None
+    der: bytes = b""
+
+
+def issue_many(runtime: Runtime, actor: Actor, requests: Sequence[IssueRequest]) -> list[IssuedCertificate | PKIError]:
+    """`issue_certificate` for each request, its certificate or its own refusal in the same position.
+
+    Group commit made explicit: the checks of every request, then one read-only transaction for their facts,
+    one transaction with every intent row (committed before any key signs), each TBS signed and verified
+    alone, then one transaction with every DER and its chained `certificate.issued` event — committed before
+    any certificate is returned. Both transactions go through the ledger's group committer, so they also
+    share their commit with concurrent callers. Each guarantee holds per certificate, and one bad request
+    fails alone: a refused CSR, user or profile is its own PKIError and nothing of it is recorded; a serial
+    collision rolls the intent transaction back whole and the batch draws again; an intent closed out
+    meanwhile (`pkictl db check --close-pending`) makes the results be stored one by one, so only that one
+    is refused. Values the template cannot encode exactly go through `issue_certificate` (the builder and
+    pkilint on the whole certificate). An infrastructure failure (the ledger is down) raises, as in
+    `issue_certificate`: then nothing is returned, and no certificate of the batch left without its row.
+    """
+    started = time.perf_counter()
+    now = runtime.clock.now()
+    lint = runtime.settings.ca.lint_before_sign
+    out: list[IssuedCertificate | PKIError | None] = [None] * len(requests)
+    checked: list[tuple[int, CheckedCSR, Profile]] = []
+    for index, request in enumerate(requests):
+        try:
+            checked.append((index, checked_csr(request.csr_data),
+                            _profile(runtime, request.profile_name, request.days)))
+        except PKIError as error:
+            out[index] = error
+    facts = issuance_reads.read_batch_facts(runtime.engine, [
+        issuance_reads.FactsQuery(requests[index].user_email, csr.spki_sha256, requests[index].issuer_name,
+                                  requests[index].company_id) for index, csr, _profile_ in checked])
+    items: list[_Item] = []
+    builder: list[int] = []
+    for (index, csr, profile), found in zip(checked, facts, strict=True):
+        request = requests[index]
+        try:
+            if isinstance(found, NotFoundError):
+                raise NotFoundError(str(found))
+            plan = _plan_from_facts(runtime, actor, profile, request.days, found, request.dns_names)
+            item = _Item(index, csr, ca_public_key(csr.public_key), plan,
+                         repository_urls(runtime.settings.repository.base_url, plan.issuer.name))
+            if _encode(item, request, now, lint=lint):
+                items.append(item)
+            else:
+                builder.append(index)
+        except PKIError as error:
+            out[index] = error
+    if items:
+        _issue_items(runtime, actor, items, requests, now, lint=lint, out=out)
+    for index in builder:  # the template cannot encode these exactly: the builder pipeline, one by one
+        request = requests[index]
+        count_path(False)
+        try:
+            out[index] = issue_certificate(runtime, actor, csr_data=checked_csr(request.csr_data),
+                                           user_email=request.user_email, profile_name=request.profile_name,
+                                           days=request.days, dns_names=request.dns_names,
+                                           issuer_name=request.issuer_name, company_id=request.company_id)
+        except PKIError as error:
+            out[index] = error
+    if items:
+        ISSUANCE_SECONDS.labels("batch").observe(time.perf_counter() - started)
+    assert all(result is not None for result in out)
+    return [result for result in out if result is not None]
+
+
+def _encode(item: _Item, request: IssueRequest, now: datetime, *, lint: bool) -> bool:
+    """A fresh serial and the item's TBS from its shape; False when the template cannot encode it."""
+    item.serial_number = random_serial_number()
+    tbs = fast_tbs(item.plan, item.public_key, item.plan.issuer, item.urls, item.serial_number, now,
+                   request.dns_names, lint=lint, spki=item.csr.spki_der)
+    if tbs is None:
+        return False
+    item.tbs = tbs
+    return True
+
+
+def _issue_items(runtime: Runtime, actor: Actor, items: list[_Item], requests: Sequence[IssueRequest],
+                 now: datetime, *, lint: bool, out: list[IssuedCertificate | PKIError | None]) -> None:
+    committer = committer_for(runtime.sessionmaker)
+    # Transaction 1: every intent row, committed before any key signs.
+    for _attempt in range(_SERIAL_ATTEMPTS):
+        rows = [{
+            "issuer_id": item.plan.issuer.id, "serial": format_serial(item.serial_number),
+            "profile": item.plan.profile.name, "subject": _subject_text(item.plan.subject), "not_before": now,
+            "not_after": item.plan.not_after, "spki_sha256": item.csr.spki_sha256,
+            "user_id": item.plan.user.id if item.plan.user else None,
+            "company_id": item.plan.company.id if item.plan.company else None,
+            "request_id": None, "created_at": now, "predecessor_id": None,
+        } for item in items]
+        try:
+            row_ids = committer.run(lambda session, rows=rows: issuance_store.insert_pending_many(session, rows))  # type: ignore[misc]
+            break
+        except SerialCollisionError:  # nothing of the batch was recorded: every item draws again
+            for item in items:
+                if not _encode(item, requests[item.index], now, lint=lint):
+                    raise SigningError("the template refused values it had encoded; nothing was signed") from None
+    else:
+        for item in items:
+            out[item.index] = ConflictError("could not draw a unique serial number; nothing was signed")
+        return
+    # Sign each committed intent; the signature is verified over exactly the encoded bytes (sign_tbs).
+    signed: list[_Item] = []
+    for item, row_id in zip(items, row_ids, strict=True):
+        item.row_id = row_id
+        try:
+            item.certificate = sign_tbs(item.tbs, item.plan.issuer.signer)
+        except PKIError as error:  # its intent stays pending, as in issue_certificate: db check closes it out
+            out[item.index] = error
+            continue
+        count_path(True)
+        item.der = item.certificate.public_bytes(Encoding.DER)
+        signed.append(item)
+    # Transaction 2: every DER and its chained event; only then may the certificates leave.
+    try:
+        committer.run(lambda session: _store_results(session, actor, signed, now))
+        stored = signed
+    except ConflictError:  # an intent was closed out meanwhile: store one by one, refuse only that one
+        stored = []
+        for item in signed:
+            try:
+                committer.run(lambda session, item=item: _store_results(session, actor, [item], now))  # type: ignore[misc]
+                stored.append(item)
+            except ConflictError as error:
+                out[item.index] = error
+    for item in stored:
+        assert item.certificate is not None
+        issuer = item.plan.issuer
+        CERTIFICATES_ISSUED.labels(item.plan.profile.name).inc()
+        out[item.index] = IssuedCertificate(serial=format_serial(item.serial_number), issuer=issuer.name,
+                                            certificate=item.certificate, chain=(issuer.certificate, issuer.root))
+
+
+def _store_results(session: Session, actor: Actor, items: list[_Item], now: datetime) -> None:
+    issuance_store.mark_issued_many(session, [(item.row_id, item.der) for item in items])
+    issuance_store.append_events(session, [{
+        "at": now, "actor": actor.name, "action": "certificate.issued", "object_type": "certificate",
+        "object_id": format_serial(item.serial_number),
+        "company_id": item.plan.company.id if item.plan.company else None,
+        "details": {"issuer": item.plan.issuer.name, "profile": item.plan.profile.name,
+                    "user": item.plan.user.email if item.plan.user else None,
+                    "subject": _subject_text(item.plan.subject)},
+        "source_ip": actor.source_ip,
+    } for item in items])

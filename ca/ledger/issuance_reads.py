@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Table, bindparam, exists, func, literal, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ca.errors import NotFoundError
 from ca.ledger import database
@@ -113,3 +113,84 @@ def read_issuance_facts(engine: Engine, *, user_email: str | None, spki_sha256: 
                                     "`pkictl issuer install`")
         connection.rollback()
     return IssuanceFacts(user, company, blocked, IssuerFacts(*issuer_row))
+
+
+@dataclass(frozen=True)
+class FactsQuery:
+    """What `read_issuance_facts` is asked for one issuance of a batch."""
+
+    user_email: str | None
+    spki_sha256: str
+    issuer_name: str | None
+    company_id: int | None = None
+
+
+_BLOCKED_AMONG = select(_BLOCKED.c.spki_sha256).where(_BLOCKED.c.spki_sha256.in_(bindparam("spkis", expanding=True)))
+_USER_ROW = (
+    select(_USERS.c.id, _USERS.c.email, _USERS.c.full_name, _USERS.c.status, _USERS.c.company_id,
+           _COMPANIES.c.name.label("company_name"), _COMPANIES.c.eic.label("company_eic"))
+    .select_from(_USERS.outerjoin(_COMPANIES, _COMPANIES.c.id == _USERS.c.company_id))
+    .where(func.lower(_USERS.c.email) == func.lower(bindparam("email")))
+)
+
+
+def read_batch_facts(engine: Engine, queries: list[FactsQuery]) -> list[IssuanceFacts | NotFoundError]:
+    """`read_issuance_facts` for every query of a batch (ca.issuance.issue_many), in one read-only transaction:
+    one snapshot, so a user, company or issuer named twice is read once; the blocked keys in one query. An
+    unknown name is that query's own NotFoundError (the same message), the others are unaffected."""
+    out: list[IssuanceFacts | NotFoundError] = []
+    with engine.connect() as connection:
+        connection = connection.execution_options(**READ_ONLY)
+        blocked = set(connection.execute(_BLOCKED_AMONG, {"spkis": sorted({q.spki_sha256 for q in queries})})
+                      .scalars()) if queries else set()
+        users: dict[str, tuple[UserFacts, CompanyFacts | None] | NotFoundError] = {}
+        companies: dict[int, CompanyFacts | NotFoundError] = {}
+        issuers: dict[str | None, IssuerFacts | NotFoundError] = {}
+        for query in queries:
+            user = company = None
+            if query.user_email:
+                found = users.get(query.user_email.lower())
+                if found is None:
+                    row = connection.execute(_USER_ROW, {"email": query.user_email}).first()
+                    found = NotFoundError(f"no user with e-mail {query.user_email}") if row is None else (
+                        UserFacts(row.id, row.email, row.full_name, row.status, row.company_id),
+                        None if row.company_id is None else CompanyFacts(row.company_id, row.company_name,
+                                                                         row.company_eic))
+                    users[query.user_email.lower()] = found
+                if isinstance(found, NotFoundError):
+                    out.append(found)
+                    continue
+                user, company = found
+            elif query.company_id is not None:
+                found_company = companies.get(query.company_id)
+                if found_company is None:
+                    company_row = connection.execute(_COMPANY_BY_ID, {"company_id": query.company_id}).first()
+                    found_company = companies[query.company_id] = (
+                        NotFoundError(f"no company with id {query.company_id}") if company_row is None
+                        else CompanyFacts(company_row.id, company_row.name, company_row.eic))
+                if isinstance(found_company, NotFoundError):
+                    out.append(found_company)
+                    continue
+                company = found_company
+            issuer = issuers.get(query.issuer_name)
+            if issuer is None:
+                issuer = issuers[query.issuer_name] = _issuer_facts(connection, query.issuer_name)
+            if isinstance(issuer, NotFoundError):
+                out.append(issuer)
+                continue
+            out.append(IssuanceFacts(user, company, query.spki_sha256 in blocked, issuer))
+        connection.rollback()
+    return out
+
+
+def _issuer_facts(connection: Connection, issuer_name: str | None) -> IssuerFacts | NotFoundError:
+    if issuer_name:
+        row = connection.execute(_ISSUER_BY_NAME, {"name": issuer_name}).first()
+        if row is None:
+            return NotFoundError(f"no issuer named {issuer_name!r}")
+    else:
+        row = connection.execute(_ACTIVE_ISSUER).first()
+        if row is None:
+            return NotFoundError("no active issuer is installed: run `pkictl issuer create` and "
+                                 "`pkictl issuer install`")
+    return IssuerFacts(*row)

@@ -6,15 +6,17 @@ Only the public key is taken from a CSR. Subject and extensions come from the pr
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ca.errors import BadCSRError
-from ca.x509.keycheck import check_public_key, spki_sha256
+from ca.x509.keycheck import check_public_key
 
 MAX_CSR_BYTES = 64 * 1024
 
@@ -64,8 +66,9 @@ def load_csr(data: bytes) -> x509.CertificateSigningRequest:
         raise BadCSRError("data is not a certificate signing request (neither PEM nor DER)") from None
 
 
-def check_csr(csr: x509.CertificateSigningRequest) -> None:
-    """The self-signature proves possession of the private key (RFC 2986 §3); then the key's quality."""
+def check_csr(csr: x509.CertificateSigningRequest) -> PublicKeyTypes:
+    """The self-signature proves possession of the private key (RFC 2986 §3); then the key's quality. Returns
+    the checked key (each `csr.public_key()` parses and validates the point again)."""
     try:
         key = csr.public_key()
     except (ValueError, UnsupportedAlgorithm):
@@ -77,6 +80,7 @@ def check_csr(csr: x509.CertificateSigningRequest) -> None:
     if not signature_ok:
         raise BadCSRError("CSR signature does not verify: no proof of possession of the private key")
     check_public_key(key)
+    return key
 
 
 def parse_and_check_csr(data: bytes) -> x509.CertificateSigningRequest:
@@ -94,10 +98,15 @@ class CheckedCSR:
     csr: x509.CertificateSigningRequest
     der: bytes
     spki_sha256: str
+    public_key: PublicKeyTypes  # the CSR's key, parsed once
+    spki_der: bytes  # its SubjectPublicKeyInfo (RFC 5280 §4.1.2.7), as a certificate carries it
 
 
 def checked_csr(data: bytes | CheckedCSR) -> CheckedCSR:
     if isinstance(data, CheckedCSR):
         return data
-    csr = parse_and_check_csr(data)
-    return CheckedCSR(csr=csr, der=csr.public_bytes(Encoding.DER), spki_sha256=spki_sha256(csr.public_key()))
+    csr = load_csr(data)
+    key = check_csr(csr)
+    spki = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # hashed as keycheck.spki_sha256
+    return CheckedCSR(csr=csr, der=csr.public_bytes(Encoding.DER), spki_sha256=hashlib.sha256(spki).hexdigest(),
+                      public_key=key, spki_der=spki)

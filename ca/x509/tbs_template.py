@@ -21,12 +21,14 @@ A shape is linted once with pkilint when it is made (`Shape.reference` is the li
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Generic, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -60,6 +62,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
 _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}\Z")
 _OID_DER: dict[x509.ObjectIdentifier, bytes] = {}
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def key_family(public_key: CertificateIssuerPublicKeyTypes) -> str:
@@ -105,8 +109,10 @@ def _oid_text(body: bytes) -> str:
 
 
 # --- exact encoders of the varying fields ----------------------------------------------------------------
+@functools.lru_cache(maxsize=1024)
 def encode_time(value: datetime) -> bytes:
-    """RFC 5280 §4.1.2.5: UTCTime for 1950-2049, GeneralizedTime otherwise; seconds, Z, no fractions."""
+    """RFC 5280 §4.1.2.5: UTCTime for 1950-2049, GeneralizedTime otherwise; seconds, Z, no fractions.
+    Memoised: the certificates of a batch share their validity."""
     value = value.astimezone(UTC)
     if 1950 <= value.year < 2050:
         return der.tlv(0x17, f"{value.year % 100:02d}{value:%m%d%H%M%S}Z".encode())
@@ -140,8 +146,34 @@ def _checked_value(oid: x509.ObjectIdentifier, value: str, string_type: _ASN1Typ
     return None
 
 
+class IdentityMemo(Generic[K, V]):
+    """`fn(obj)` kept per object (not per equal object: x509.Name equality ignores the string types, which the
+    encoding depends on), for immutable objects a caller hands over again — the subject of a user's
+    certificates is made once (ca.issuance). The memo holds each object, so its id cannot be reused while
+    it is kept; bounded by clearing."""
+
+    def __init__(self, fn: Callable[[K], V], size: int = 4096) -> None:
+        self._fn, self._size = fn, size
+        self._kept: dict[int, tuple[K, V]] = {}
+
+    def __call__(self, obj: K) -> V:
+        kept = self._kept.get(id(obj))
+        if kept is not None and kept[0] is obj:
+            return kept[1]
+        value = self._fn(obj)
+        if len(self._kept) >= self._size:
+            self._kept.clear()
+        self._kept[id(obj)] = (obj, value)
+        return value
+
+
 def encode_name(name: x509.Name) -> bytes | None:
-    """Name (RFC 5280 §4.1.2.4) as SEQUENCE OF single-attribute RDNs, or None when it is not of that form."""
+    """Name (RFC 5280 §4.1.2.4) as SEQUENCE OF single-attribute RDNs, or None when it is not of that form
+    (memoised per Name object: `IdentityMemo`)."""
+    return _encode_name_memo(name)
+
+
+def _encode_name(name: x509.Name) -> bytes | None:
     rdns = []
     for rdn in name.rdns:
         if len(rdn) != 1:
@@ -157,6 +189,9 @@ def encode_name(name: x509.Name) -> bytes | None:
             return None
         rdns.append(der.tlv(0x31, der.sequence(_oid_der(attribute.oid), der.tlv(tag, octets))))
     return der.sequence(*rdns)
+
+
+_encode_name_memo: IdentityMemo[x509.Name, bytes | None] = IdentityMemo(_encode_name)
 
 
 def _dns_ok(name: str) -> bool:
@@ -201,13 +236,16 @@ def subject_public_key_bits(spki_der: bytes) -> bytes:
     return spki_der[bits[2] + 1:bits[3]]
 
 
+_SKI_OID_DER = der.oid(_SKI_OID)
+# Extension ::= SEQUENCE { extnID, extnValue OCTET STRING (KeyIdentifier OCTET STRING (20 octets)) }: every
+# byte but the SHA-1 digest is fixed.
+_SKI_PREFIX = der.sequence(_SKI_OID_DER, der.octet_string(der.octet_string(bytes(20))))[:-20]
+
+
 def ski_extension(spki_der: bytes) -> bytes:
     """subjectKeyIdentifier, method (1) of RFC 5280 §4.2.1.2: SHA-1 of the subjectPublicKey bits."""
-    digest = hashlib.sha1(subject_public_key_bits(spki_der), usedforsecurity=False).digest()
-    return der.sequence(der.oid(_SKI_OID), der.octet_string(der.octet_string(digest)))
+    return _SKI_PREFIX + hashlib.sha1(subject_public_key_bits(spki_der), usedforsecurity=False).digest()
 
-
-_SKI_OID_DER = der.oid(_SKI_OID)
 _SAN_OID_DER = der.oid(_SAN_OID)
 
 
@@ -286,10 +324,11 @@ def make_shape(key: ShapeKey) -> Shape:
 
 def encode_tbs(shape: Shape, *, serial_number: int, not_before: datetime, not_after: datetime,
                subject: x509.Name, public_key: CertificateIssuerPublicKeyTypes, emails: Sequence[str] = (),
-               dns_names: Sequence[str] = ()) -> bytes | None:
+               dns_names: Sequence[str] = (), spki: bytes | None = None) -> bytes | None:
     """The TBSCertificate bytes the builder would make for these values, or None (use the builder).
 
-    The SubjectPublicKeyInfo is the key's own DER (RFC 5280 §4.1.2.7), as the builder writes it.
+    The SubjectPublicKeyInfo is the key's own DER (RFC 5280 §4.1.2.7), as the builder writes it (`spki`:
+    that DER, when the caller already has it — ca.x509.csr.CheckedCSR).
     """
     if key_family(public_key) != shape.key.family or bool(emails or dns_names) != shape.key.with_san:
         raise ValueError("these values do not belong to this shape")
@@ -298,7 +337,8 @@ def encode_tbs(shape: Shape, *, serial_number: int, not_before: datetime, not_af
     subject_der = encode_name(subject)
     if subject_der is None:
         return None
-    spki = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    if spki is None:
+        spki = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     extensions = []
     for part in shape.extensions:
         if part == _SKI_MARK:
