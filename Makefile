@@ -32,6 +32,7 @@ install: $(STAMP) $(BUNDLE)
 
 # The message catalogs (issue 15): extract every marked string and merge it into the fr and en .po files.
 catalogs-update: install
+	mkdir -p build
 	$(VENV)/bin/pybabel -q extract -F babel.cfg --project="Portail PKI" --msgid-bugs-address="the lead of the Portail PKI project" --no-location --sort-output -o build/messages.pot webapp enrollment ca
 	$(VENV)/bin/pybabel -q update -N -i build/messages.pot -d webapp/translations
 

@@ -260,7 +260,7 @@ def test_csr_upload_with_administrator_approval(live, world, runtime, session_pk
     live.shot(admin, "admin-approvals")
     row = admin.get_by_role("row", name="Carol Petit")
     row.get_by_role("button", name="Approve").click()
-    _see(admin, "approved (issued)")
+    _see(admin, "approved: its certificate is issued")
     admin.get_by_role("link", name="Audit trail").click()
     live.shot(admin, "admin-audit")
     _see(admin, "request.approved")

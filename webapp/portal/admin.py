@@ -169,7 +169,14 @@ def requests() -> str:
 def approve_request(request_id: int) -> Response:
     view = decide_request(runtime(), actor(), request_id=request_id, approve=True,
                           comment=request.form.get("comment"))
-    flash(gettext("Request #%(id)s approved (%(status)s).", id=view.id, status=status_word(view.status)), "success")
+    if view.status == "issued":
+        message = gettext("Request #%(id)s approved: its certificate is issued.", id=view.id)
+    elif view.status == "approved":
+        message = gettext("Request #%(id)s approved: its requester is told by e-mail to collect the certificate.",
+                          id=view.id)
+    else:
+        message = gettext("Request #%(id)s approved (%(status)s).", id=view.id, status=status_word(view.status))
+    flash(message, "success")
     return redirect(url_for("admin.requests"))
 
 
