@@ -102,17 +102,11 @@ def read_issuance_facts(engine: Engine, *, user_email: str | None, spki_sha256: 
                     raise NotFoundError(f"no company with id {company_id}")
                 company = CompanyFacts(company_row.id, company_row.name, company_row.eic)
         blocked = bool(row.blocked)
-        if issuer_name:
-            issuer_row = connection.execute(_ISSUER_BY_NAME, {"name": issuer_name}).first()
-            if issuer_row is None:
-                raise NotFoundError(f"no issuer named {issuer_name!r}")
-        else:
-            issuer_row = connection.execute(_ACTIVE_ISSUER).first()
-            if issuer_row is None:
-                raise NotFoundError("no active issuer is installed: run `pkictl issuer create` and "
-                                    "`pkictl issuer install`")
+        issuer = _issuer_facts(connection, issuer_name)
         connection.rollback()
-    return IssuanceFacts(user, company, blocked, IssuerFacts(*issuer_row))
+    if isinstance(issuer, NotFoundError):
+        raise issuer
+    return IssuanceFacts(user, company, blocked, issuer)
 
 
 @dataclass(frozen=True)
