@@ -3,6 +3,12 @@
 Search (`q`), one rule for every certificate list: text with an `@` is a holder's e-mail (any case); hex
 digits, with or without colons, at least 8 of them, a serial (any case, exact); anything else is looked for
 in the subject (names, company, EIC), case-insensitively.
+
+On PostgreSQL the subject search is served by migration 0017's GIN index on (company_id, subject
+gin_trgm_ops): `subject ILIKE '%text%'` as written here is the form its operator class answers, the
+company's equality and the text's trigrams intersected in one index scan. Text of one or two characters has
+no trigram: the planner then walks the company's rows (ix_certificates_company_id) as SQLite always does;
+the rows found are the same either way (tests/api/test_pagination.py).
 """
 
 from __future__ import annotations
