@@ -123,12 +123,17 @@ def page_events(session: Session, company_id: int, request: PageRequest) -> tupl
 COMPANY_SORTS = {"registered": SortColumn(Company.id, "int"), "eic": SortColumn(Company.eic, "str")}
 
 
+def search_companies(query: Select[Any], q: str | None) -> Select[Any]:
+    """`q` is an EIC (exact, any case) or a part of the name (any case): on PostgreSQL one BitmapOr of the
+    EIC's unique index and migration 0017's trigram index on the name (text of three characters or more)."""
+    if not q:
+        return query
+    return query.where(or_(Company.eic == q.upper(), Company.name.ilike(like_pattern(q), escape="\\")))
+
+
 def page_companies(session: Session, request: PageRequest) -> tuple[list[Company], str | None]:
-    """Every company (operators); `q` is an EIC (exact, any case) or a part of the name (any case)."""
-    query = select(Company)
-    if request.q:
-        query = query.where(or_(Company.eic == request.q.upper(),
-                                Company.name.ilike(like_pattern(request.q), escape="\\")))
+    """Every company (operators), searched by search_companies."""
+    query = search_companies(select(Company), request.q)
     return fetch_page(session, query, request=request, sorts=COMPANY_SORTS, id_column=Company.id)
 
 
