@@ -17,6 +17,7 @@ from ca.ledger import store
 from ca.ledger.list_store import search_certificates, search_companies
 from ca.ledger.models import CertificateRecord, Company
 from ca.vocabulary import SIGNED_STATUSES
+from ca.x509.serials import format_serial, random_serial_number
 from tests.conftest import EIC
 from tests.portal.support import login
 from tests.support.ledger import snapshot
@@ -33,7 +34,7 @@ def _seed(runtime, world, count: int, *, holder: str = "carol", start: int = 0) 
         company_id = next(c.id for c in store.list_companies(session) if c.eic == EIC)
         rows = []
         for i in range(start, start + count):
-            serial = secrets.token_hex(16)
+            serial = format_serial(random_serial_number())  # spelled as the ledger spells serials
             rows.append({
                 "issuer_id": issuer_id, "serial": serial, "status": "revoked" if i % 7 == 0 else "issued",
                 "profile": "browser", "subject": f"CN=Holder {i:04d},2.5.4.97={EIC},O=Grid,C=FR",

@@ -17,6 +17,7 @@ from sqlalchemy import insert, select
 from ca.ledger import store
 from ca.ledger.export_store import EXPORT_BATCH
 from ca.ledger.models import CertificateRecord, CertificateRequest
+from ca.x509.serials import format_serial, random_serial_number
 from tests.conftest import EIC
 from tests.portal.support import login
 
@@ -35,7 +36,8 @@ def _certificates(runtime, world, count: int, *, holder: str = "carol", start: i
     with runtime.sessionmaker.begin() as session:
         issuer_id = store.list_issuers(session)[0].id
         rows = [{
-            "issuer_id": issuer_id, "serial": secrets.token_hex(16), "status": "revoked" if i % 7 == 0 else "issued",
+            "issuer_id": issuer_id, "serial": format_serial(random_serial_number()),
+            "status": "revoked" if i % 7 == 0 else "issued",
             "profile": "browser", "subject": f"CN=Holder {i:05d},2.5.4.97={EIC},O=Grid,C=FR",
             "not_before": now - timedelta(days=1), "not_after": now + timedelta(days=30 + (i * 37) % 300),
             "spki_sha256": secrets.token_hex(32), "user_id": user_id, "company_id": company_id,
