@@ -102,12 +102,11 @@ def _serve_frontoffice(ctx: CLIContext, host: str | None, port: int | None, work
         if not settings.trusted_proxy_addresses:
             raise BadRequestError("proxy mode needs frontoffice.trusted_proxies (the nginx address)")
         tls = prepare_server_tls(ctx.runtime, with_root=True)  # nginx's certificate and client CA bundle
-        from granian import Granian
+        from webapp.frontoffice_server import serve_proxy
 
         click.echo(f"frontoffice (behind nginx) listening on http://{address}:{listen_port}/; for nginx: "
                    f"{tls.chain_file}, {tls.key_file}, {tls.client_ca_file}", err=True)
-        Granian("webapp.frontoffice_server:proxy_app", address=address, port=listen_port, interface="wsgi",
-                factory=True, workers=workers, log_enabled=False).serve()
+        serve_proxy(address, listen_port, workers)
         return
     tls = prepare_server_tls(ctx.runtime)
     if tls.issued_serial:

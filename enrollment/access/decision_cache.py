@@ -8,7 +8,7 @@ certificate's notAfter (RFC 5280 §4.1.2.5) nor `MAX_HOLD_SECONDS`, a backstop f
 in the audit trail. A refusal is held only `frontoffice.decision_cache_ms`, as before.
 
 The promise of DESIGN §5 — a revocation is refused within `decision_cache_ms` (at most 1 s) — rests on
-two rules: the feed is read every quarter of that time, and no entry is served unless a read of the
+two rules: the feed is read every half of that time, and no entry is served unless a read of the
 feed that STARTED within that time succeeded (otherwise the gate asks the ledger, and a silent ledger
 means a 503, fail closed). A decision read from the ledger is stored only if no invalidating event was
 applied while it was being read (the generation check), so a decision older than an applied
@@ -55,7 +55,7 @@ class DecisionCache:
         self._entries: BoundedDict[DecisionKey, _Entry] = BoundedDict(max_entries)
         self._lock = threading.Lock()
         self.generation = 0  # bumped by every batch of events that dropped (or may have dropped) entries
-        self.feed = ChangeFeed(runtime, poll_seconds=bound_seconds / 4, apply=self._apply)
+        self.feed = ChangeFeed(runtime, poll_seconds=bound_seconds / 2, apply=self._apply)
 
     def __len__(self) -> int:
         return len(self._entries)
