@@ -102,12 +102,12 @@ def _serve_frontoffice(ctx: CLIContext, host: str | None, port: int | None, work
         if not settings.trusted_proxy_addresses:
             raise BadRequestError("proxy mode needs frontoffice.trusted_proxies (the nginx address)")
         tls = prepare_server_tls(ctx.runtime, with_root=True)  # nginx's certificate and client CA bundle
-        from webapp.frontoffice_server import serve_proxy
-
         click.echo(f"frontoffice (behind nginx) listening on http://{address}:{listen_port}/; for nginx: "
                    f"{tls.chain_file}, {tls.key_file}, {tls.client_ca_file}", err=True)
-        serve_proxy(address, listen_port, workers)
-        return
+        ctx.close()  # granian, tuned for the gate, in webapp/frontoffice_server.py
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "webapp.frontoffice_server", address, str(listen_port),
+                                  str(workers)])
     tls = prepare_server_tls(ctx.runtime)
     if tls.issued_serial:
         click.echo(f"issued the front office's server certificate {tls.issued_serial} ({tls.chain_file})", err=True)

@@ -69,3 +69,9 @@ def serve_proxy(address: str, port: int, workers: int) -> None:
     Granian("webapp.frontoffice_server:proxy_app", address=address, port=port, interface=Interfaces.WSGI,
             factory=True, workers=workers, blocking_threads=GRANIAN_BLOCKING_THREADS, http=HTTPModes.http1,
             log_enabled=False).serve()
+
+
+if __name__ == "__main__":  # `pkictl serve frontoffice` in proxy mode execs this (cli may not import webapp)
+    import sys
+
+    serve_proxy(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
