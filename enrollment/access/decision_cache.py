@@ -33,9 +33,8 @@ MAX_HOLD_SECONDS = 300.0
 # Events that change nothing the gate decides on (sign-ins, requests in progress, publications, the gate's
 # own refusals...): they do not drop anything. Every other event drops what it may touch.
 INERT_ACTIONS = ("gate.", "user.logged_", "user.locale_changed", "user.password_", "user.activation_",
-                 "user.signed_up", "user.invited", "user.membership_requested", "request.", "crl.", "ocsp.",
-                 "oauth.", "acme.", "notices.", "repository.", "portal.certificate_refused", "api_client.",
-                 "certificate.issued")
+                 "request.", "crl.", "ocsp.", "oauth.", "acme.", "notices.", "repository.",
+                 "portal.certificate_refused", "api_client.", "certificate.issued")
 DecisionKey = tuple[str, str | None, str | None]
 
 
