@@ -106,13 +106,12 @@ def _serve_frontoffice(ctx: CLIContext, host: str | None, port: int | None, work
         if not settings.trusted_proxy_addresses:
             raise BadRequestError("proxy mode needs frontoffice.trusted_proxies (the nginx address)")
         tls = prepare_server_tls(ctx.runtime, with_root=True)  # nginx's certificate and client CA bundle
-        from granian import Granian
-
         click.echo(f"frontoffice (behind nginx) listening on http://{address}:{listen_port}/; for nginx: "
                    f"{tls.chain_file}, {tls.key_file}, {tls.client_ca_file}", err=True)
-        Granian("webapp.frontoffice_server:proxy_app", address=address, port=listen_port, interface="wsgi",
-                factory=True, workers=workers, log_enabled=False).serve()
-        return
+        ctx.close()  # granian, tuned for the gate, in webapp/frontoffice_server.py
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "webapp.frontoffice_server", address, str(listen_port),
+                                  str(workers)])
     tls = prepare_server_tls(ctx.runtime)
     if tls.issued_serial:
         click.echo(f"issued the front office's server certificate {tls.issued_serial} ({tls.chain_file})", err=True)

@@ -25,6 +25,9 @@ from webapp.frontoffice import Gate, create_frontoffice
 
 log = logging.getLogger("pki.frontoffice")
 BUNDLE_REFRESH_SECONDS = 60.0
+# granian's WSGI default is backpressure / 2 threads per worker (256 with its defaults): the gate is CPU-bound
+# Python, so they only hand the GIL around; 4 keep a slow ledger read from stalling the worker.
+GRANIAN_BLOCKING_THREADS = 4
 
 
 def _refresh_bundle_forever(runtime: Runtime, with_root: bool, stop: threading.Event) -> None:
@@ -54,3 +57,21 @@ def direct_app() -> Gate:
 def proxy_app() -> Gate:
     """granian factory: plain HTTP behind nginx; certificates from the trusted proxy's header."""
     return _app("proxy")
+
+
+def serve_proxy(address: str, port: int, workers: int) -> None:
+    """granian behind nginx, tuned for the gate (bench/bench_frontoffice.py measures it against nginx):
+    WSGI, GRANIAN_BLOCKING_THREADS threads per worker, HTTP/1.1 only (nginx's upstream keepalive
+    connections), no access log (nginx keeps one)."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+
+    Granian("webapp.frontoffice_server:proxy_app", address=address, port=port, interface=Interfaces.WSGI,
+            factory=True, workers=workers, blocking_threads=GRANIAN_BLOCKING_THREADS, http=HTTPModes.http1,
+            log_enabled=False).serve()
+
+
+if __name__ == "__main__":  # `pkictl serve frontoffice` in proxy mode execs this (cli may not import webapp)
+    import sys
+
+    serve_proxy(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

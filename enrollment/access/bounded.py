@@ -8,6 +8,7 @@ fixed amount of memory, not an unbounded one.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -37,3 +38,10 @@ class BoundedDict(Generic[K, V]):
 
     def clear(self) -> None:
         self._data.clear()
+
+    def drop_where(self, condition: Callable[[V], bool]) -> int:
+        """Remove every entry whose value meets `condition`; how many went."""
+        doomed = [key for key, value in self._data.items() if condition(value)]
+        for key in doomed:
+            del self._data[key]
+        return len(doomed)

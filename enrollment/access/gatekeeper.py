@@ -1,7 +1,9 @@
 """The gate's memory in one process, owned by the front-office application (one Gatekeeper per Gate).
 
-- decisions: the answer for (certificate, page) for `frontoffice.decision_cache_ms` (at most one second,
-  DESIGN §5), so a revocation is refused within that time while repeated requests skip the ledger;
+- decisions: the answer for (certificate, page), held until the ledger's change feed shows a change that
+  may alter it (enrollment.access.decision_cache), so a certificate already seen costs one lookup while a
+  revocation is still refused within `frontoffice.decision_cache_ms` (at most one second, DESIGN §5);
+  `decision_cache_ms = 0` turns the cache off (every request reads the ledger);
 - refusals: identical refusals within `refusal_audit_interval_seconds` are folded into the next
   `gate.refused` event's `repeated` count, so a client retrying in a loop cannot flood the audit chain;
 - last uses: `last_used_at` is written at most once per certificate per `last_use_interval_seconds`, so
@@ -25,12 +27,12 @@ from ca.runtime import Runtime
 from ca.supersession import supersede_at_first_use
 from enrollment.access.bounded import BoundedDict
 from enrollment.access.decision import audit_refusal, decide_from_ledger
+from enrollment.access.decision_cache import DecisionCache, DecisionKey
 from enrollment.access.views import AccessDecision
 
 MAX_ENTRIES = 100_000
 MAX_ISSUERS = 256
 
-DecisionKey = tuple[str, str | None, str | None]
 RefusalKey = tuple[str, str, str | None, str | None]
 
 
@@ -38,7 +40,8 @@ class Gatekeeper:
     def __init__(self, runtime: Runtime, *, max_entries: int = MAX_ENTRIES) -> None:
         self.runtime = runtime
         self._lock = threading.Lock()
-        self._decisions: BoundedDict[DecisionKey, tuple[float, AccessDecision]] = BoundedDict(max_entries)
+        ttl = runtime.settings.frontoffice.decision_cache_ms / 1000.0
+        self.decisions = DecisionCache(runtime, max_entries, ttl) if ttl > 0 else None
         self._refusals: BoundedDict[RefusalKey, tuple[float, int]] = BoundedDict(max_entries)
         self._last_use: BoundedDict[int, datetime] = BoundedDict(max_entries)
         self._issuers: BoundedDict[bytes, x509.Certificate] = BoundedDict(MAX_ISSUERS)
@@ -53,21 +56,18 @@ class Gatekeeper:
 
     def decide(self, *, certificate_der: bytes, service: str | None, connection_point: str | None = None,
                tls_error: str | None = None, source_ip: str | None = None) -> AccessDecision:
-        """The decision for this certificate and page (enrollment.access.decision), cached briefly; every
-        refusal is audited (throttled)."""
-        ttl = self.runtime.settings.frontoffice.decision_cache_ms / 1000.0
+        """The decision for this certificate and page (enrollment.access.decision), from the decision cache
+        when it holds one; every refusal is audited (throttled)."""
         digest = hashlib.sha256(certificate_der).hexdigest() if certificate_der else ""
-        key = (digest + ("!" + tls_error if tls_error else ""), service, connection_point)
-        now_mono = time.monotonic()
-        cached = self._decisions.get(key) if ttl > 0 else None
-        if cached is not None and cached[0] > now_mono:
-            decision = cached[1]
-        else:
+        key: DecisionKey = (digest + ("!" + tls_error if tls_error else ""), service, connection_point)
+        cache = self.decisions
+        decision = cache.get(key) if cache is not None else None
+        if decision is None:
+            generation = cache.generation if cache is not None else 0
             decision = decide_from_ledger(self.runtime, certificate_der, digest, service, connection_point,
                                           tls_error, self.issuer_certificate)
-            if ttl > 0:
-                with self._lock:
-                    self._decisions[key] = (now_mono + ttl, decision)
+            if cache is not None:
+                cache.put(key, decision, generation)
         if not decision.allowed:
             self._audit_refusal(decision, digest, source_ip, tls_error)
         return decision

@@ -1,23 +1,30 @@
 """A small demo front office behind the gate: who you are, your services, your perimeter.
 
 It trusts only `environ['pki.access']`, the decision the gate made; it never reads a certificate or a
-header itself. Routes: `/` (any valid certificate), `/services/<code>` (granted services only), and
+header itself. A page is a function of the decision, the path and the language, so it is rendered once
+per decision the gate holds (the gate hands the same decision object until the ledger changes).
+Routes: `/` (any valid certificate), `/services/<code>` (granted services only), and
 `/services/<code>/points/<point>` (a connection point of the perimeter). JSON when Accept asks for it.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable
 from gettext import NullTranslations
 from html import escape
 from typing import Any
 
+from enrollment.access.bounded import BoundedDict
 from enrollment.access.views import AccessDecision
 from enrollment.words import translations
 from webapp.frontoffice.gate import ENVIRON_KEY, route
 from webapp.frontoffice.pages import html_page, identity_html, respond, wants_json
-from webapp.frontoffice.words import page_locale
+from webapp.frontoffice.words import DEFAULT_LOCALE_KEY, page_locale
+
+MAX_PAGES = 10_000
+PageKey = tuple[int, str, str, str, bool]
 
 
 def _services_html(decision: AccessDecision, words: NullTranslations) -> str:
@@ -45,6 +52,10 @@ def _service_name(decision: AccessDecision) -> str:
 
 
 class DemoFrontOffice:
+    def __init__(self) -> None:
+        self._pages: BoundedDict[PageKey, tuple[AccessDecision, bytes, str]] = BoundedDict(MAX_PAGES)
+        self._lock = threading.Lock()
+
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         decision: AccessDecision | None = environ.get(ENVIRON_KEY)
         if decision is None or not decision.allowed:  # mounted without the gate: refuse, never guess
@@ -56,9 +67,22 @@ class DemoFrontOffice:
         service, point = route(path)
         if path != "/" and service is None:
             return respond(start_response, 404, b"not found\n", "text/plain; charset=utf-8")
-        if wants_json(environ):
-            body = json.dumps(decision.to_dict(), separators=(",", ":")).encode()
-            return respond(start_response, 200, body, "application/json")
+        as_json = wants_json(environ)
+        key = (id(decision), path, environ.get("HTTP_ACCEPT_LANGUAGE", ""), str(environ.get(DEFAULT_LOCALE_KEY)),
+               as_json)
+        held = self._pages.get(key)
+        if held is not None and held[0] is decision:  # the id of a live object: the same decision
+            return respond(start_response, 200, held[1], held[2])
+        if as_json:
+            body, content_type = json.dumps(decision.to_dict(), separators=(",", ":")).encode(), "application/json"
+        else:
+            body, content_type = self._html(environ, decision, service, point), "text/html; charset=utf-8"
+        with self._lock:
+            self._pages[key] = (decision, body, content_type)
+        return respond(start_response, 200, body, content_type)
+
+    @staticmethod
+    def _html(environ: dict[str, Any], decision: AccessDecision, service: str | None, point: str | None) -> bytes:
         lang = page_locale(environ)
         words = translations(lang)
         _ = words.gettext
@@ -77,5 +101,4 @@ class DemoFrontOffice:
                     f"{escape(label)}</p><p><a href=\"/services/{escape(service)}\">{back}</a></p>")
         welcome = _("Welcome, %(name)s.") % {"name": decision.full_name or ""}
         heading = f"<h1>{escape(title)}</h1><p class=\"welcome\">{escape(welcome)}</p>"
-        return respond(start_response, 200, html_page(title, heading + identity_html(decision, words) + main,
-                                                      decision.portal_url, words, lang), "text/html; charset=utf-8")
+        return html_page(title, heading + identity_html(decision, words) + main, decision.portal_url, words, lang)
