@@ -14,6 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
 from ca.errors import ConflictError, NotFoundError, SerialCollisionError
+from ca.ledger import crl_rows
 from ca.ledger.models import (
     AuditEvent,
     BlockedKey,
@@ -186,13 +187,16 @@ def iter_revoked_rows(
     session: Session, issuer_id: int, since: datetime | None = None, chunk: int = 20000
 ) -> Iterator[Sequence[tuple[str, str, str | None]]]:
     """Chunks of (serial hex, revoked_at as 'YYYYMMDDHHMMSS' UTC text, reason) for CRLs, which reach 10^6 rows:
-    no per-row type processing. Binds stay typed. Served by a covering index (migration 0005), so the scan
-    never touches the table."""
+    no per-row type processing. Served by a covering index (migration 0005), so the scan never touches the
+    table. The full CRL (no `since`) reads through the driver's own cursor (ca.ledger.crl_rows); the delta's
+    time bind needs SQLAlchemy's type processing, and its rows are few."""
     table = CertificateRecord.__table__
     query = select(table.c.serial, _compact_time(session, table.c.revoked_at), table.c.revocation_reason).where(
-        table.c.issuer_id == issuer_id, table.c.status == CertificateStatus.REVOKED)
-    if since is not None:
-        query = query.where(table.c.revoked_at >= since)
+        table.c.issuer_id == issuer_id, table.c.status == str(CertificateStatus.REVOKED))
+    if since is None:
+        yield from crl_rows.driver_rows(session, query, chunk)
+        return
+    query = query.where(table.c.revoked_at >= since)
     result = session.connection().execute(query)
     while rows := result.fetchmany(chunk):
         yield rows
