@@ -132,9 +132,13 @@ def _row_pieces(serial_hex: str, compact: str, reason: str | None) -> tuple[str,
     return head.hex(), "170d" if utc else "180f", (b"Z" + ext).hex()
 
 
+_TIME_SEPARATORS = str.maketrans("", "", "-: ")
+
+
 def encode_revoked_rows(chunks: Iterable[Sequence[tuple[str, str, str | None]]]) -> tuple[bytearray, int]:
     """revokedCertificates contents straight from ledger text: (serial as even-length lowercase hex, time as
-    'YYYYMMDDHHMMSS' UTC, RFC 5280 reason name or None). Returns the encoding and the entry count.
+    'YYYYMMDDHHMMSS' or 'YYYY-MM-DD HH:MM:SS' UTC, RFC 5280 reason name or None). Returns the encoding and
+    the entry count.
 
     The same DER as `encode_revoked_certificates`, without an int, a datetime or a bytes object per entry: at
     10^6 entries the conversions cost as much as the encoding. Each chunk is assembled as hex text (the
@@ -153,7 +157,9 @@ def encode_revoked_rows(chunks: Iterable[Sequence[tuple[str, str, str | None]]])
             if shape is None:
                 shape = pieces[key] = _row_pieces(serial_hex, compact, reason)
             if len(compact) != 14:
-                raise ValueError(f"not a YYYYMMDDHHMMSS time: {compact!r}")
+                compact = compact.translate(_TIME_SEPARATORS)  # 'YYYY-MM-DD HH:MM:SS' (SQLite's stored text)
+                if len(compact) != 14:
+                    raise ValueError(f"not a YYYYMMDDHHMMSS time: {compact!r}")
             append(shape[0])
             append(serial_hex)
             append(shape[1])

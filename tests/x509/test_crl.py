@@ -425,7 +425,8 @@ def test_encode_revoked_rows_matches_the_entry_encoder_on_random_rows() -> None:
         name = rng.choice(names)
         entries.append((serial, when, REASON_CODES.get(name) if name else None))
         text = f"{serial:x}"
-        rows.append((text if len(text) % 2 == 0 else "0" + text, when.strftime("%Y%m%d%H%M%S"), name))
+        form = rng.choice(["%Y%m%d%H%M%S", "%Y-%m-%d %H:%M:%S"])  # PostgreSQL's to_char, SQLite's stored text
+        rows.append((text if len(text) % 2 == 0 else "0" + text, when.strftime(form), name))
     encoded, count = encode_revoked_rows([rows[i:i + 700] for i in range(0, len(rows), 700)])
     assert count == len(rows) and bytes(encoded) == bytes(encode_revoked_certificates(entries))
     for bad in [("zz", "20260101000000", None), ("Ab", "20260101000000", None), ("01zz", "20260101000000", None),
