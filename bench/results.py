@@ -17,7 +17,12 @@ def quick() -> bool:
 
 def emit(figure: str, ours: float, unit: str, peer: str, peer_value: float | None, target: str,
          met: bool | None, note: str = "") -> None:
-    """`met` None: not judged in this run (a quick run, or the peer is missing); the table says so."""
+    """`met` None: not judged in this run (the peer is missing, or the size is not the target's). A quick run
+    judges nothing: its sizes and durations are too short for a target (the one rule, here, for every
+    benchmark), so its verdicts are all `not judged` and the note says what it would have been."""
+    if quick() and met is not None:
+        note = f"quick run; at this size: {'met' if met else 'not met'}" + (f"; {note}" if note else "")
+        met = None
     print("BENCH-RESULT " + json.dumps({"figure": figure, "ours": ours, "unit": unit, "peer": peer,
                                         "peer_value": peer_value, "target": target, "met": met, "note": note}),
           flush=True)

@@ -36,6 +36,10 @@ LEDGER_ERRORS = Counter("pki_ledger_errors", "Ledger outages met (database down,
                         "by kind", ["kind"])
 CRL_PUBLISH_FAILURES = Counter("pki_crl_publish_failures", "CRL publications that failed (the previous CRL "
                                "stays in place and is retried)", ["issuer"])
+CERTIFICATES_LINTED = Counter("pki_certificates_linted", "Issued certificates linted after the fact in the "
+                              "background (ca.certificate_lint), by outcome: clean, finding, error", ["outcome"])
+CERTIFICATE_LINT_FINDINGS = Counter("pki_certificate_lint_findings", "pkilint findings on issued certificates "
+                                    "(an alert each), by finding code", ["code"])
 
 OCSP_STATUSES = ("good", "revoked", "unknown", "several", "tryLater", "malformedRequest", "unauthorized",
                  "internalError")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ca.certificate_lint import CertificateLintJob
 from ca.logs import configure_logging
 from ca.runtime import build_runtime
 from ca.settings import load_settings
@@ -18,5 +19,5 @@ def repository() -> RepositoryApp:
     runtime = build_runtime(settings)
     app = RepositoryApp(runtime)
     if runtime.settings.repository.maintenance:
-        MaintenanceThread(runtime, jobs=[LifecycleJob()]).start()
+        MaintenanceThread(runtime, jobs=[LifecycleJob(), CertificateLintJob()]).start()
     return app

@@ -9,7 +9,7 @@ PKCS#11 key signs CRLs exactly like a key file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -111,37 +111,65 @@ _REASON_EXTENSIONS_BY_NAME: dict[str | None, bytes] = {
 }
 
 
+def _row_pieces(serial_hex: str, compact: str, reason: str | None) -> tuple[str, str, str]:
+    """For `encode_revoked_rows`: the hex of what comes before an entry's serial (its SEQUENCE and INTEGER
+    headers, the leading zero octet that keeps the INTEGER positive), between the serial and the time's
+    digits (the time's header) and after them (Z and the reasonCode extension), shared by every entry with
+    this serial length and first octet, this reason and this time form. Checks what those entries share."""
+    ext = _REASON_EXTENSIONS_BY_NAME.get(reason)
+    if ext is None:
+        raise _bad_entry(serial_hex, reason)
+    first = serial_hex[:2]
+    if len(serial_hex) % 2 or not 2 <= len(serial_hex) <= 40 or first == "00" or first.strip("0123456789abcdef"):
+        # Even-length lowercase hex of a positive serial without leading zero octets (format_serial), at
+        # most 20 octets of magnitude: the ledger never stores another, and `encode_revoked_certificates`
+        # accepts exactly these.
+        raise _bad_entry(serial_hex, reason)
+    size = len(serial_hex) // 2 + (serial_hex[0] in "89abcdef")
+    utc = compact < "2050"
+    time_der_size = 15 if utc else 17  # UTCTime YYMMDDHHMMSSZ, GeneralizedTime YYYYMMDDHHMMSSZ (§4.1.2.5)
+    head = bytes((0x30, 2 + size + time_der_size + len(ext), 0x02, size)) + b"\x00" * (size - len(serial_hex) // 2)
+    return head.hex(), "170d" if utc else "180f", (b"Z" + ext).hex()
+
+
+_TIME_SEPARATORS = str.maketrans("", "", "-: ")
+
+
 def encode_revoked_rows(chunks: Iterable[Sequence[tuple[str, str, str | None]]]) -> tuple[bytearray, int]:
     """revokedCertificates contents straight from ledger text: (serial as even-length lowercase hex, time as
-    'YYYYMMDDHHMMSS' UTC, RFC 5280 reason name or None). Returns the encoding and the entry count.
+    'YYYYMMDDHHMMSS' or 'YYYY-MM-DD HH:MM:SS' UTC, RFC 5280 reason name or None). Returns the encoding and
+    the entry count.
 
-    The same DER as `encode_revoked_certificates`, without an int or datetime per entry: at 10^6 entries
-    the conversions cost as much as the encoding."""
+    The same DER as `encode_revoked_certificates`, without an int, a datetime or a bytes object per entry: at
+    10^6 entries the conversions cost as much as the encoding. Each chunk is assembled as hex text (the
+    serial is hex already; what surrounds it is shared by every entry of the same shape, `_row_pieces`) and
+    turned into DER by one bytes.fromhex, which also rejects a serial that is not hex."""
     out = bytearray()
     count = 0
-    reasons = _REASON_EXTENSIONS_BY_NAME
-    seq, intg = _SEQUENCE_HEADERS, _INTEGER_HEADERS
-    fromhex = bytes.fromhex
+    pieces: dict[tuple[str, int, str | None, bool], tuple[str, str, str]] = {}
     for rows in chunks:
         count += len(rows)
+        parts: list[str] = []
+        append = parts.append
         for serial_hex, compact, reason in rows:
-            ext = reasons.get(reason)
-            value = fromhex(serial_hex)
-            if ext is None or not value or len(value) > 20 or not any(value):
-                raise _bad_entry(serial_hex, reason)
-            if value[0] & 0x80:
-                value = b"\x00" + value  # keep the INTEGER positive
-            elif value[0] == 0 and len(value) > 1 and not value[1] & 0x80:
-                raise _bad_entry(serial_hex, reason)  # not minimal: the ledger never stores such a serial
+            key = (serial_hex[:2], len(serial_hex), reason, compact < "2050")
+            shape = pieces.get(key)
+            if shape is None:
+                shape = pieces[key] = _row_pieces(serial_hex, compact, reason)
             if len(compact) != 14:
-                raise ValueError(f"not a YYYYMMDDHHMMSS time: {compact!r}")
-            when = (b"\x17\x0d" + compact[2:].encode() + b"Z") if compact < "2050" else (
-                b"\x18\x0f" + compact.encode() + b"Z")
-            out += seq[2 + len(value) + len(when) + len(ext)]
-            out += intg[len(value)]
-            out += value
-            out += when
-            out += ext
+                compact = compact.translate(_TIME_SEPARATORS)  # 'YYYY-MM-DD HH:MM:SS' (SQLite's stored text)
+                if len(compact) != 14:
+                    raise ValueError(f"not a YYYYMMDDHHMMSS time: {compact!r}")
+            append(shape[0])
+            append(serial_hex)
+            append(shape[1])
+            append((compact[2:] if key[3] else compact).encode().hex())
+            append(shape[2])
+        try:
+            out += bytes.fromhex("".join(parts))
+        except ValueError:
+            bad = next(row for row in rows if row[0].strip("0123456789abcdefABCDEF"))
+            raise _bad_entry(bad[0], bad[2]) from None
     return out, count
 
 
@@ -286,6 +314,68 @@ def crl_number_of(data: bytes) -> int:
         return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
     except (ValueError, x509.ExtensionNotFound):
         return 0
+
+
+ReadAt = Callable[[int, int], bytes]
+"""read_at(offset, size): up to `size` bytes of a file from `offset` (os.pread), for `crl_number_at`."""
+
+
+def _header_at(read_at: ReadAt, offset: int) -> tuple[int, int, int]:
+    """(tag, header size, content length) of the DER TLV at `offset` (X.690 §8.1.2-3, definite lengths)."""
+    head = read_at(offset, 6)
+    if len(head) < 2:
+        raise ValueError("truncated")
+    first = head[1]
+    if first < 0x80:
+        return head[0], 2, first
+    count = first & 0x7F
+    if not 1 <= count <= 4 or len(head) < 2 + count:
+        raise ValueError("unsupported length")
+    return head[0], 2 + count, int.from_bytes(head[2:2 + count], "big")
+
+
+def crl_number_at(read_at: ReadAt) -> int:
+    """`crl_number_of` of a DER CRL read in place: the TLV headers are walked and the revoked list skipped
+    by its length, so only a few hundred bytes are read whatever the CRL's size (a million-entry CRL is
+    50 MB, and the publisher checks the number of the file in place twice per publication)."""
+    try:
+        _tag, outer, _length = _header_at(read_at, 0)
+        tag, header, length = _header_at(read_at, outer)  # TBSCertList
+        if tag != 0x30:
+            return 0
+        offset, end = outer + header, outer + header + length
+        while offset < end:
+            tag, header, length = _header_at(read_at, offset)
+            if tag == 0xA0:  # crlExtensions [0] EXPLICIT (RFC 5280 §5.1): the last field of the TBS
+                return crl_number_of_extensions(read_at(offset, header + length))
+            offset += header + length
+    except ValueError:
+        return 0
+    return 0
+
+
+def crl_number_of_extensions(data: bytes) -> int:
+    """The CRLNumber (RFC 5280 §5.2.3) in the DER of crlExtensions [0] EXPLICIT Extensions; 0 when absent."""
+    def parse(buffer: bytes, offset: int) -> tuple[int, int, int]:
+        return _header_at(lambda at, size: buffer[at:at + size], offset)
+
+    _tag, header, _length = parse(data, 0)
+    _tag, inner, length = parse(data, header)  # Extensions SEQUENCE
+    offset, end = header + inner, header + inner + length
+    while offset < end:
+        _tag, ext_header, ext_length = parse(data, offset)  # Extension SEQUENCE
+        body = data[offset + ext_header:offset + ext_header + ext_length]
+        _tag, oid_header, oid_length = parse(body, 0)
+        if body[:oid_header + oid_length] == _OID_CRL_NUMBER:
+            position = oid_header + oid_length
+            if body[position] == 0x01:  # critical BOOLEAN (never for CRLNumber, but skipped if there)
+                position += 3
+            _tag, octets_header, _octets_length = parse(body, position)
+            _tag, int_header, int_length = parse(body, position + octets_header)
+            start = position + octets_header + int_header
+            return int.from_bytes(body[start:start + int_length], "big", signed=True)
+        offset += ext_header + ext_length
+    return 0
 
 
 def sign_crl(tbs: bytes, signer: Signer) -> bytes:

@@ -6,6 +6,7 @@ Building the validator container is costly, so it is built once; one validation 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -26,6 +27,36 @@ def _validator() -> Any:
             certificate.create_spki_validator_container([]),
         ],
     )
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    """One pkilint finding: its code (e.g. `pkix.certificate_skid_extension_missing`), severity, where."""
+
+    code: str
+    severity: str
+    path: str
+    message: str | None
+
+    def __str__(self) -> str:
+        text = f"{self.severity} {self.code}" + (f": {self.message}" if self.message else "")
+        return f"{text} @ {self.path}"
+
+
+def lint_der(der_bytes: bytes) -> list[LintFinding]:
+    """Every finding at WARNING or above in a DER certificate (pkilint's RFC 5280 certificate linter, the
+    whole certificate). A certificate pkilint cannot decode raises pkilint's own error: the caller decides."""
+    from pkilint import loader
+    from pkilint.validation import ValidationFindingSeverity
+
+    document = loader.RFC5280CertificateDocumentLoader().load_der_document(der_bytes, "tbs")
+    findings = []
+    for result in _validator().validate(document.root):
+        for description in result.finding_descriptions:
+            if description.finding.severity <= ValidationFindingSeverity.WARNING:
+                findings.append(LintFinding(code=description.finding.code, severity=description.finding.severity.name,
+                                            path=str(result.node.path), message=description.message))
+    return findings
 
 
 def lint_certificate(cert: x509.Certificate) -> list[str]:

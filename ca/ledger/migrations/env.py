@@ -7,6 +7,7 @@ from alembic import context
 from ca.ledger import (  # noqa: F401  (each registers its tables in Base.metadata)
     acme_models,
     api_client_models,
+    cursor_models,  # background_cursors of migration 0020
     dashboard_indexes,  # the dashboard indexes of migration 0016
     list_indexes,  # the list indexes of migration 0012
     notice_models,
