@@ -86,7 +86,9 @@ class Gate:
         # The header nginx sends for one certificate is the same string on every request: decode it once.
         self._decoded: BoundedDict[str, bytes] = BoundedDict(MAX_HEADERS)
         self._lock = threading.Lock()
-        self._counts = FastCounts(GATE_DECISIONS, ("ok",)).counts
+        # Kept by the gate: ca.metrics holds FastCounts weakly, so a FastCounts nobody keeps is never flushed.
+        self._fast_counts = FastCounts(GATE_DECISIONS, ("ok",))
+        self._counts = self._fast_counts.counts
 
     def client_certificate(self, environ: dict[str, Any]) -> tuple[bytes, str | None]:
         """(certificate DER or b'', why it cannot be trusted or None)."""
