@@ -6,8 +6,8 @@
 bench/seed_ledger.py seeds the schema (kept between runs of the same scale). Each case is a real request
 through the WSGI application (Flask, the session cookie, the use case, the store, PostgreSQL, rendering),
 timed with perf_counter over ROUNDS requests after a warm-up; p50 and p95 are printed. The administrator is
-the one of the big company (10% of all certificates). Target: every p95 ≤ 100 ms; exit 1 otherwise (full
-scale only: QUICK runs on whatever the shared machine has left and only reports).
+the one of the big company (10% of all certificates). Target: every list and search p95 ≤ 100 ms, judged in
+the table at full scale only; the two dashboards are timed beside, with no target of their own.
 """
 
 from __future__ import annotations
@@ -125,7 +125,9 @@ def main() -> int:
           f"{ROUNDS} requests per case{' (QUICK)' if QUICK else ''}")
     client = _client(info["env"])  # type: ignore[arg-type]
     operator = _client(info["env"], OPERATOR)  # type: ignore[arg-type]
-    worst, worst_case = 0.0, ""
+    # Issue 15's target (item 2) is for list pages and searches; the dashboards (item 3) have none of their
+    # own: they are timed on the same ledger and reported beside, in a row of their own, not judged.
+    worst: dict[bool, tuple[float, str]] = {False: (0.0, ""), True: (0.0, "")}
     print(f"{'case':44} {'p50 ms':>8} {'p95 ms':>8}")
     runs = [(client, name, url) for name, url in cases(client).items()]
     serial = client.get("/api/v1/company/certificates?limit=1&sort=serial").get_json()["items"][0]["serial"]
@@ -133,15 +135,20 @@ def main() -> int:
     for client, name, url in runs:
         samples = sorted(_time(client, url))
         p95 = samples[max(0, int(len(samples) * 0.95) - 1)]
-        if p95 >= worst:
-            worst, worst_case = p95, name
+        dashboard = "dashboard" in name
+        if p95 >= worst[dashboard][0]:
+            worst[dashboard] = (p95, name)
         print(f"{name:44} {statistics.median(samples):8.1f} {p95:8.1f}", flush=True)
-    verdict = "ok" if worst <= TARGET_MS else "OVER TARGET"
-    print(f"worst p95 {worst:.1f} ms (target ≤ {TARGET_MS:.0f} ms): {verdict}")
+    (lists, lists_case), (dashboards, dashboards_case) = worst[False], worst[True]
+    verdict = "ok" if lists <= TARGET_MS else "OVER TARGET"
+    print(f"worst p95 of the lists and searches {lists:.1f} ms (target ≤ {TARGET_MS:.0f} ms): {verdict}; "
+          f"of the dashboards {dashboards:.1f} ms (no target)")
+    scale = f"{COMPANIES:,} companies, {CERTIFICATES:,} certificates"
     # The table says met / not met (judged at full scale only), as every benchmark's row does.
-    emit("lists and searches, worst p95 (PostgreSQL)", worst, "ms", "-", None, "≤ 100 ms at 100k/1M",
-         None if QUICK else worst <= TARGET_MS, note=f"{COMPANIES:,} companies, {CERTIFICATES:,} certificates; "
-         f"worst: {worst_case}")
+    emit("lists and searches, worst p95 (PostgreSQL)", lists, "ms", "-", None, "≤ 100 ms at 100k/1M",
+         None if QUICK else lists <= TARGET_MS, note=f"{scale}; worst: {lists_case}")
+    emit("dashboards, worst p95 (PostgreSQL)", dashboards, "ms", "-", None, "(none: issue 15 §3)", None,
+         note=f"{scale}; worst: {dashboards_case}")
     return 0
 
 
