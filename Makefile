@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 # Test processes: most tests spend their time waiting on real servers, subprocesses and the databases, so
 # four share two cores well (the drills have their own bounds and run one at a time in `make drill`).
-WORKERS ?= 6
+WORKERS ?= 4
 
 .PHONY: install catalogs-update system-deps run test lint bench drill fuzz clean
 
