@@ -355,22 +355,32 @@ def test_get_collapsed_double_slash_is_repaired_or_refused_never_misread(table):
     """A router that merges `//` into `/` (Boulder #884) loses a character; the responder doubles one `/`
     back when exactly one repair parses (ca.x509.ocsp.decode_get_path), else answers malformedRequest.
     Never may it answer for another serial or echo another nonce."""
-    rng = random.Random(884)
     outcomes = {"repaired": 0, "refused": 0}
-    good = cert_id(table.issuer, table.good.serial_number).dump()
-    while sum(outcomes.values()) < 40:
-        nonce = rng.randbytes(rng.randrange(1, 40))
-        request_der = ocsp_request(good, nonce=nonce)
-        encoded = base64.b64encode(request_der).decode()
-        if encoded.count("//") != 1 or "///" in encoded:
-            continue
-        response = table.client.get("/pki/ocsp/" + encoded.replace("//", "/"))
-        parsed = ocsp.load_der_ocsp_response(response.data)
-        if parsed.response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST:
-            outcomes["refused"] += 1
-            continue
-        check_answer(table, response, request_der, Expect("good", nonce=nonce), "GET")
-        outcomes["repaired"] += 1
+    # The `//` is taken in the nonce, after the CertID: in the CertID's own base64 (about one issuer key in 150
+    # gives a `//` there, in every request) its hashes are opaque bytes, so several repairs parse and the answer
+    # is rightly malformedRequest every time; then the SHA-256 CertID, whose base64 differs, is used instead.
+    for hash_name in ("sha1", "sha256"):
+        good = cert_id(table.issuer, table.good.serial_number, hash_name).dump()
+        rng = random.Random(884)
+        for _ in range(20_000):
+            if sum(outcomes.values()) >= 40:
+                break
+            nonce = rng.randbytes(rng.randrange(1, 40))
+            request_der = ocsp_request(good, nonce=nonce)
+            encoded = base64.b64encode(request_der).decode()
+            if encoded.count("//") != 1 or "///" in encoded:
+                continue
+            if encoded.index("//") < (request_der.index(good) + len(good)) * 4 // 3 + 4:
+                continue
+            response = table.client.get("/pki/ocsp/" + encoded.replace("//", "/"))
+            parsed = ocsp.load_der_ocsp_response(response.data)
+            if parsed.response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST:
+                outcomes["refused"] += 1
+                continue
+            check_answer(table, response, request_der, Expect("good", nonce=nonce), "GET")
+            outcomes["repaired"] += 1
+        if outcomes["repaired"]:
+            break
     assert outcomes["repaired"] > 0, outcomes
     print(f"collapsed '//': {outcomes}")
 
