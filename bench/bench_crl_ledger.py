@@ -6,7 +6,8 @@
 
 For each N and backend: a fresh ledger migrated to the real schema (ca.ledger.database.upgrade_database), an
 issuer installed, then N revoked rows bulk-inserted (SQLite: executemany; PostgreSQL: COPY, then VACUUM
-ANALYZE so the covering index answers alone) with serials, dates and reasons from bench_crl_encode.entries,
+ANALYZE so the covering index answers alone) with serials, dates and reasons from bench_crl_encode.entries and
+each row's CRL entry as the ledger stores it with a revocation (ca.x509.crl.encode_revoked_entry),
 so the peers get the very same serials from bench_crl_encode.write_peer_inputs. PostgreSQL gets its own
 database, dropped and created for each run (BENCH_CRL_DATABASE_URL, default .../bench_crl on 127.0.0.1).
 Ours runs in a child process (this script with --worker) that times revocation.crl.publish_crls: the full CRL
@@ -101,6 +102,7 @@ def make_ledger(directory: Path, count: int, seed: int, backend: str = "sqlite")
     from ca.lifecycle import issuers
     from ca.runtime import build_runtime
     from ca.settings import load_settings
+    from ca.x509.crl import encode_revoked_entry
     from ca.x509.names import parse_dn
     from ca.x509.reasons import REASON_NAMES
     from ca.x509.serials import format_serial
@@ -129,7 +131,7 @@ def make_ledger(directory: Path, count: int, seed: int, backend: str = "sqlite")
                                                          serialization.NoEncryption()))
     (directory / "ca.pem").write_bytes(issuer.public_bytes(serialization.Encoding.PEM))
     columns = ("issuer_id", "serial", "status", "profile", "subject", "not_before", "not_after", "spki_sha256",
-               "revoked_at", "revocation_reason", "created_at")
+               "revoked_at", "revocation_reason", "crl_entry", "created_at")
     if backend == "postgresql":
         _copy_rows(columns, issuer_id, now, count, seed)
     else:
@@ -137,13 +139,14 @@ def make_ledger(directory: Path, count: int, seed: int, backend: str = "sqlite")
         created = _sqlite_time(now)
         rows = (
             (issuer_id, format_serial(serial), "revoked", "browser", "CN=bench", not_before, not_after, "0" * 64,
-             _sqlite_time(date), REASON_NAMES.get(reason or 0, "unspecified"), created)
+             _sqlite_time(date), name, encode_revoked_entry(format_serial(serial), date, name), created)
             for serial, date, reason in entries(count, seed)
+            for name in (REASON_NAMES.get(reason or 0, "unspecified"),)
         )
         connection = sqlite3.connect(directory / "ledger.sqlite3")
         with connection:
             connection.executemany(
-                f"INSERT INTO certificates ({', '.join(columns)}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                f"INSERT INTO certificates ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
         connection.close()
     # Read one row back through the ledger's own store: the text format must be what SQLAlchemy expects.
     runtime = build_runtime(load_settings(None, environment(directory, backend)), migrate=False)
@@ -160,6 +163,7 @@ def _copy_rows(columns: tuple[str, ...], issuer_id: int, now: datetime, count: i
     import psycopg
     from sqlalchemy.engine import make_url
 
+    from ca.x509.crl import encode_revoked_entry
     from ca.x509.reasons import REASON_NAMES
     from ca.x509.serials import format_serial
 
@@ -169,8 +173,9 @@ def _copy_rows(columns: tuple[str, ...], issuer_id: int, now: datetime, count: i
         with connection.cursor() as cursor, cursor.copy(
                 f"COPY certificates ({', '.join(columns)}) FROM STDIN") as copy:
             for serial, date, reason in entries(count, seed):
-                copy.write_row((issuer_id, format_serial(serial), "revoked", "browser", "CN=bench", not_before,
-                                not_after, "0" * 64, date, REASON_NAMES.get(reason or 0, "unspecified"), now))
+                name, serial_hex = REASON_NAMES.get(reason or 0, "unspecified"), format_serial(serial)
+                copy.write_row((issuer_id, serial_hex, "revoked", "browser", "CN=bench", not_before, not_after,
+                                "0" * 64, date, name, encode_revoked_entry(serial_hex, date, name), now))
         connection.execute("VACUUM ANALYZE certificates")
 
 

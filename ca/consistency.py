@@ -8,7 +8,8 @@ transaction before the certificate leaves (DESIGN §4). A process killed between
 - `pending`: intent rows older than the threshold (a live issuance completes within seconds);
 - `certificate`: signed rows (issued, revoked) whose stored DER is missing, does not parse, does not verify
   against its issuer's key (RFC 5280 §6.1.3 (a)(1)), names another issuer, or disagrees with the row's own
-  columns (serial, subject, validity, key, sha256) — the columns are what CRLs, OCSP and the gate rely on;
+  columns (serial, subject, validity, key, sha256) — the columns are what CRLs, OCSP and the gate rely on —
+  or whose stored CRL entry is not the one its revocation columns give (the full CRL lists stored entries);
 - `audit`: every event of the hash chain that does not fit (ca.ledger.audit.verify_chain, as `audit verify`).
 
 `close_pending` marks the stale intent rows `failed` — the status of an issuance that handed nothing out —
@@ -31,6 +32,7 @@ from ca.ledger import consistency_store
 from ca.ledger.audit import append_event, verify_chain
 from ca.ledger.models import CertificateRecord
 from ca.runtime import Runtime
+from ca.x509.crl import encode_revoked_entry
 from ca.x509.keycheck import spki_sha256
 from ca.x509.names import dn_text
 from ca.x509.serials import format_serial
@@ -114,7 +116,17 @@ def certificate_problems(record: CertificateRecord, issuer: x509.Certificate | N
     }
     problems.extend(f"the {column} column ({stored}) differs from the DER ({signed})"
                     for column, (stored, signed) in expected.items() if stored != signed)
+    if record.crl_entry is not None and record.revoked_at is not None and record.crl_entry != _crl_entry(record):
+        problems.append("the stored CRL entry differs from the revocation columns (serial, time, reason)")
     return problems
+
+
+def _crl_entry(record: CertificateRecord) -> bytes | None:
+    try:
+        return encode_revoked_entry(record.serial, record.revoked_at, record.revocation_reason) \
+            if record.revoked_at else None
+    except ValueError:
+        return None
 
 
 def _pending_finding(record: CertificateRecord, issuers: dict[int, tuple[str, bytes]]) -> Finding:

@@ -20,7 +20,7 @@ from ca.actor import Actor
 from ca.errors import ConflictError
 from ca.files import write_chunks_atomically
 from ca.issuer import Issuer
-from ca.ledger import store
+from ca.ledger import crl_entries, store
 from ca.ledger.audit import append_event
 from ca.metrics import CRL_PUBLISH_FAILURES
 from ca.runtime import Runtime
@@ -76,15 +76,14 @@ def _publish_one(runtime: Runtime, actor: Actor, issuer: Issuer, kind: str) -> P
         full_state = store.lock_crl_state(session, issuer.id, "full")
         number = max(store.highest_crl_number(session, issuer.id), _file_crl_number(path)) + 1
         if kind == "full":
-            rows = store.iter_revoked_rows(session, issuer.id)
+            revoked, count = crl_entries.full_crl_entries(session, issuer.id)
             delta_base, freshest = None, delta_url(settings.repository.base_url, issuer.name)
         else:
             if full_state is None:
                 raise ConflictError(f"issuer {issuer.name} has no full CRL yet: a delta CRL needs a base")
-            rows = store.iter_revoked_rows(session, issuer.id, full_state.this_update)
+            revoked, count = encode_revoked_rows(store.iter_revoked_rows(session, issuer.id, full_state.this_update))
             delta_base, freshest = full_state.crl_number, None
 
-        revoked, count = encode_revoked_rows(rows)
         tbs = tbs_crl_chunks(
             issuer_name_der=issuer.certificate.subject.public_bytes(), issuer_key_id=ski,
             signature_algorithm_der=signature_algorithm_der(issuer.signer.key_type), this_update=now,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ca.ledger.audit import _PG_AUDIT_LOCK, GENESIS, _digest
 from ca.ledger.models import AuditEvent, CertificateRecord, CRLState, OCSPResponseRecord
 from ca.vocabulary import CertificateStatus
+from ca.x509.crl import encode_revoked_entry
 
 _CERTIFICATES: Table = CertificateRecord.__table__  # type: ignore[assignment]
 _EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
@@ -48,6 +49,10 @@ def revoke_rows(session: Session, row_ids: Sequence[int], *, at: datetime, reaso
     if not revoked:
         return []
     revoked.sort(key=lambda row: row.id)
+    connection.execute(  # each row's CRL entry, as store.mark_certificate_revoked writes it
+        update(_CERTIFICATES).where(_CERTIFICATES.c.id == bindparam("row_id"))
+        .values(crl_entry=bindparam("entry")),
+        [{"row_id": row.id, "entry": encode_revoked_entry(row.serial, at, reason)} for row in revoked])
     by_issuer: dict[int, list[str]] = {}
     for row in revoked:
         by_issuer.setdefault(row.issuer_id, []).append(row.serial)

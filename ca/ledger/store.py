@@ -26,6 +26,7 @@ from ca.ledger.models import (
     User,
 )
 from ca.vocabulary import SIGNED_STATUSES, CertificateStatus, IssuerStatus
+from ca.x509.crl import encode_revoked_entry
 
 
 # --- companies -----------------------------------------------------------------------------------------
@@ -241,6 +242,7 @@ def mark_certificate_revoked(session: Session, record: CertificateRecord, *, at:
     record.status = "revoked"
     record.revoked_at = at
     record.revocation_reason = reason
+    record.crl_entry = encode_revoked_entry(record.serial, at, reason)
     session.flush()
 
 

@@ -173,6 +173,17 @@ def encode_revoked_rows(chunks: Iterable[Sequence[tuple[str, str, str | None]]])
     return out, count
 
 
+def encode_revoked_entry(serial_hex: str, revoked_at: datetime, reason: str | None) -> bytes:
+    """One revokedCertificates entry (RFC 5280 §5.1.2.6: userCertificate, revocationDate to the second in
+    UTC, the reasonCode entry extension of §5.3.1), exactly as `encode_revoked_rows` encodes that row: the
+    ledger stores it with the revocation (CertificateRecord.crl_entry) so a full CRL is read, not encoded.
+    ValueError for a naive time, a serial or a reason `encode_revoked_rows` refuses."""
+    if revoked_at.tzinfo is None:
+        raise ValueError("a revocation time must be timezone-aware (UTC)")
+    compact = revoked_at.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+    return bytes(encode_revoked_rows([[(serial_hex, compact, reason)]])[0])
+
+
 def _crl_extensions(
     issuer_key_id: bytes,
     crl_number: int,

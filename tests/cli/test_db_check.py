@@ -21,6 +21,7 @@ from ca.errors import BadRequestError, ConflictError, NotAuthorizedError
 from ca.ledger import issuance_store, portal_store, store
 from ca.ledger.models import AuditEvent, CertificateRecord, CertificateRequest
 from ca.vocabulary import ActorKind, CertificateStatus, RequestStatus, Role
+from ca.x509.crl import encode_revoked_entry
 from ca.x509.serials import format_serial, random_serial_number
 from tests.cli.test_cli import ALICE, _drop_append_only_triggers, issue, ok, refused, run
 from tests.support.ledger import snapshot
@@ -134,6 +135,10 @@ TAMPERING = {
     "subject": (lambda rt, row: {"subject": "CN=Mallory"}, "the subject column (CN=Mallory) differs"),
     "not_after": (lambda rt, row: {"not_after": row.not_after + timedelta(days=3650)}, "the not_after column"),
     "spki": (lambda rt, row: {"spki_sha256": "e" * 64}, "the spki_sha256 column"),
+    # revoked superseded, but the stored CRL entry says keyCompromise: the full CRL lists stored entries
+    "crl-entry": (lambda rt, row: {"status": "revoked", "revoked_at": row.not_before, "revocation_reason": "superseded",
+                                   "crl_entry": encode_revoked_entry(row.serial, row.not_before, "keyCompromise")},
+                  "the stored CRL entry differs from the revocation columns"),
 }
 
 
