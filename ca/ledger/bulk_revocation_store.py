@@ -12,7 +12,23 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import NamedTuple
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, select, text, true, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    LargeBinary,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from ca.ledger.audit import _PG_AUDIT_LOCK, GENESIS, _digest
@@ -40,19 +56,16 @@ def revoke_rows(session: Session, row_ids: Sequence[int], *, at: datetime, reaso
     if not row_ids:
         return []
     connection = session.connection()
-    revoked = [RevokedRow(*row) for row in connection.execute(
-        update(_CERTIFICATES)
-        .where(_CERTIFICATES.c.id.in_(list(row_ids)), _CERTIFICATES.c.status == CertificateStatus.ISSUED)
-        .values(status=CertificateStatus.REVOKED, revoked_at=at, revocation_reason=reason)
-        .returning(_CERTIFICATES.c.id, _CERTIFICATES.c.issuer_id, _CERTIFICATES.c.serial,
-                   _CERTIFICATES.c.company_id))]
+    entries = _crl_entries(session, row_ids, at=at, reason=reason)
+    revoked = [RevokedRow(*row) for row in connection.execute(_revoke_statement(session, row_ids, entries, at,
+                                                                                 reason))]
     if not revoked:
         return []
     revoked.sort(key=lambda row: row.id)
-    connection.execute(  # each row's CRL entry, as store.mark_certificate_revoked writes it
-        update(_CERTIFICATES).where(_CERTIFICATES.c.id == bindparam("row_id"))
-        .values(crl_entry=bindparam("entry")),
-        [{"row_id": row.id, "entry": encode_revoked_entry(row.serial, at, reason)} for row in revoked])
+    if connection.dialect.name != "postgresql":  # SQLite: the entries by one executemany, in-process and cheap
+        connection.execute(update(_CERTIFICATES).where(_CERTIFICATES.c.id == bindparam("row_id"))
+                           .values(crl_entry=bindparam("entry")),
+                           [{"row_id": row.id, "entry": entries[row.id]} for row in revoked])
     by_issuer: dict[int, list[str]] = {}
     for row in revoked:
         by_issuer.setdefault(row.issuer_id, []).append(row.serial)
@@ -62,6 +75,32 @@ def revoke_rows(session: Session, row_ids: Sequence[int], *, at: datetime, reaso
     _append_revocation_events(session, revoked, at=at, reason=reason, actor=actor, source_ip=source_ip,
                               cause=cause)
     return revoked
+
+
+def _crl_entries(session: Session, row_ids: Sequence[int], *, at: datetime, reason: str) -> dict[int, bytes]:
+    """Each row's CRL entry as store.mark_certificate_revoked writes it (the serial never changes, so it is
+    read before the conditional UPDATE decides which rows are still issued)."""
+    c = _CERTIFICATES.c
+    rows = session.connection().execute(select(c.id, c.serial).where(c.id.in_(list(row_ids))))
+    return {row.id: encode_revoked_entry(row.serial, at, reason) for row in rows}
+
+
+def _revoke_statement(session: Session, row_ids: Sequence[int], entries: dict[int, bytes], at: datetime,
+                      reason: str) -> Update:
+    """The conditional UPDATE of the rows still `issued`, RETURNING what it revoked. On PostgreSQL it also
+    writes each row's entry, joined from two arrays (one statement, where an executemany would make one
+    round of the protocol per row); SQLite's entries follow by executemany."""
+    c = _CERTIFICATES.c
+    values: dict[str, object] = {"status": CertificateStatus.REVOKED, "revoked_at": at, "revocation_reason": reason}
+    if session.get_bind().dialect.name == "postgresql":
+        ids, blobs = list(entries), list(entries.values())
+        given = select(func.unnest(literal(ids, ARRAY(Integer))).label("id"),
+                       func.unnest(literal(blobs, ARRAY(LargeBinary))).label("entry")).subquery()
+        statement = update(_CERTIFICATES).where(c.id == given.c.id, c.status == CertificateStatus.ISSUED)
+        values["crl_entry"] = given.c.entry
+    else:
+        statement = update(_CERTIFICATES).where(c.id.in_(list(row_ids)), c.status == CertificateStatus.ISSUED)
+    return statement.values(values).returning(c.id, c.issuer_id, c.serial, c.company_id)
 
 
 def _append_revocation_events(session: Session, revoked: list[RevokedRow], *, at: datetime, reason: str,
