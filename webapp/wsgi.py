@@ -10,6 +10,7 @@ from ca.runtime import build_runtime
 from ca.settings import load_settings
 from enrollment.notices.job import LifecycleJob
 from revocation.maintenance import MaintenanceThread
+from webapp.latency import settle_for_latency
 from webapp.repository.app import RepositoryApp
 
 
@@ -18,6 +19,7 @@ def repository() -> RepositoryApp:
     configure_logging(settings.logging, "repository")
     runtime = build_runtime(settings)
     app = RepositoryApp(runtime)
+    settle_for_latency()
     if runtime.settings.repository.maintenance:
         MaintenanceThread(runtime, jobs=[LifecycleJob(), CertificateLintJob()]).start()
     return app
