@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,9 @@ from ca.ledger import store
 from ca.ledger.models import AuditEvent, BlockedKey, CertificateRecord, CRLState
 from ca.runtime import Runtime, build_runtime
 from ca.settings import load_settings
+from tests.conftest import EIC
 from tests.support.ledger import snapshot
+from tests.support.seed import seed_issued
 from tests.support.server import PKICTL, Server, free_port, process_environment, running_server
 from tests.vectors.bad_csrs import csr_for, good_csr
 
@@ -34,6 +37,17 @@ NONCE_OID = "1.3.6.1.5.5.7.48.1.2"
 
 
 # --- actors and the ledger --------------------------------------------------------------------------------
+def seed_alice_rows(runtime: Runtime, now: datetime, count: int, *, age_days: int) -> list[int]:
+    """`count` issued browser rows of alice (the test company) issued `age_days` ago, valid 200 days more;
+    returns their serial numbers (tests.support.seed.seed_issued)."""
+    with runtime.sessionmaker() as session:
+        issuer_id = store.get_active_issuer(session).id
+        company_id = store.get_company_by_eic(session, EIC).id
+        user_id = store.get_user_by_email(session, "alice@example.com").id
+    return seed_issued(runtime, count=count, issuer_id=issuer_id, company_id=company_id, user_id=user_id,
+                       not_before=now - timedelta(days=age_days), not_after=now + timedelta(days=200))
+
+
 def user_actor(runtime: Runtime, email: str) -> Actor:
     """The Actor a logged-in portal user would be (company and role from the ledger)."""
     with runtime.sessionmaker() as session:

@@ -5,35 +5,20 @@ with every entry, and a row used or revoked meanwhile left alone."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from cryptography import x509
 from cryptography.x509 import ocsp
 from sqlalchemy import text
 
 from ca.audit_trail import verify_audit_trail
 from ca.bulk_revoke import revoke_many
-from ca.ledger import store
 from ca.revoke import revoke_certificate
 from revocation.crl import crl_path, publish_crls, publish_due_crls
 from revocation.ocsp import OCSPService, refresh_ocsp
 from revocation.unused import revoke_unused_rows, unused_row_ids
 from tests.conftest import EIC
-from tests.revocation.helpers import audit_events, cert_id, ocsp_request
-from tests.support.seed import seed_issued
+from tests.revocation.helpers import audit_events, cert_id, ocsp_request, seed_alice_rows
 
 COUNT = 500
-
-
-def _seed(runtime, clock, count: int) -> list[int]:
-    with runtime.sessionmaker() as session:
-        issuer = store.get_active_issuer(session)
-        company = store.get_company_by_eic(session, EIC)
-        user = store.get_user_by_email(session, "alice@example.com")
-        ids = (issuer.id, company.id, user.id)
-    now = clock.now()
-    return seed_issued(runtime, count=count, issuer_id=ids[0], company_id=ids[1], user_id=ids[2],
-                       not_before=now - timedelta(days=200), not_after=now + timedelta(days=200))
 
 
 def _status(service: OCSPService, issuer: x509.Certificate, serial: int) -> ocsp.OCSPCertStatus:
@@ -43,7 +28,7 @@ def _status(service: OCSPService, issuer: x509.Certificate, serial: int) -> ocsp
 
 def test_unused_certificates_are_revoked_in_batches_with_every_consequence(runtime, operator, clock,
                                                                            session_pki):
-    serials = _seed(runtime, clock, COUNT)
+    serials = seed_alice_rows(runtime, clock.now(), COUNT, age_days=200)
     publish_crls(runtime, operator)
     assert refresh_ocsp(runtime, operator) >= 2 * COUNT  # stored answers (good) for every seeded row
     service = OCSPService(runtime, poll_seconds=0)

@@ -23,8 +23,7 @@ from ca.x509.crl import encode_revoked_certificates, encode_revoked_entry, encod
 from ca.x509.reasons import REASON_CODES
 from ca.x509.serials import format_serial
 from revocation.crl import crl_path, publish_crls
-from tests.conftest import EIC
-from tests.support.seed import seed_issued
+from tests.revocation.helpers import seed_alice_rows
 
 REASONS = [name for name in REASON_CODES if name != "certificateHold"]
 
@@ -45,17 +44,6 @@ def _issuer_id(runtime) -> int:
         return store.get_active_issuer(session).id
 
 
-def _seed(runtime, clock, count: int) -> list[int]:
-    with runtime.sessionmaker() as session:
-        issuer = store.get_active_issuer(session)
-        company = store.get_company_by_eic(session, EIC)
-        user = store.get_user_by_email(session, "alice@example.com")
-        ids = (issuer.id, company.id, user.id)
-    now = clock.now()
-    return seed_issued(runtime, count=count, issuer_id=ids[0], company_id=ids[1], user_id=ids[2],
-                       not_before=now - timedelta(days=20), not_after=now + timedelta(days=200))
-
-
 def _row_ids(runtime, serials: list[int]) -> list[int]:
     with runtime.sessionmaker() as session:
         wanted = {format_serial(serial) for serial in serials}
@@ -64,7 +52,7 @@ def _row_ids(runtime, serials: list[int]) -> list[int]:
 
 
 def test_each_revocation_stores_the_entry_the_crl_lists(runtime, operator, clock, session_pki):
-    serials = _seed(runtime, clock, 40)
+    serials = seed_alice_rows(runtime, clock.now(), 40, age_days=20)
     revoke_certificate(runtime, operator, serial=format_serial(serials[0]), reason="keyCompromise")
     revoke_many(runtime, operator, _row_ids(runtime, serials[1:21]), reason="cessationOfOperation")
     with runtime.sessionmaker() as session:
@@ -91,7 +79,7 @@ def test_each_revocation_stores_the_entry_the_crl_lists(runtime, operator, clock
 
 
 def test_the_stored_entries_are_the_crl_the_columns_give_even_without_some(runtime, operator, clock):
-    serials = _seed(runtime, clock, 120)
+    serials = seed_alice_rows(runtime, clock.now(), 120, age_days=20)
     rng = random.Random(5280)
     row_ids = _row_ids(runtime, serials)
     for start in range(0, 90, 15):  # six bulk revocations, each with its own reason and time
@@ -111,7 +99,7 @@ def test_the_stored_entries_are_the_crl_the_columns_give_even_without_some(runti
 
 
 def test_a_revoked_row_without_a_time_is_refused_not_left_out(runtime, operator, clock):
-    serials = _seed(runtime, clock, 3)
+    serials = seed_alice_rows(runtime, clock.now(), 3, age_days=20)
     revoke_certificate(runtime, operator, serial=format_serial(serials[0]), reason="superseded")
     with runtime.sessionmaker.begin() as session:
         session.execute(update(CertificateRecord).where(CertificateRecord.serial == format_serial(serials[0]))
