@@ -32,7 +32,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
@@ -200,7 +201,11 @@ def bench_ours(base: Path, csrs: list[str], args: argparse.Namespace) -> Row:
     port = free_port()
     argv = [PKICTL, "serve", "portal", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
     argv += ["--threads", str(args.threads)] if args.threads else []
-    process = start(argv, process_env(environ), base / "portal.log")
+    # The server runs this checkout's code: the venv's editable install maps the packages to the checkout
+    # it was installed from, which a worktree's bench would otherwise measure instead of its own.
+    server_env = process_env(environ)
+    server_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), server_env.get("PYTHONPATH")]))
+    process = start(argv, server_env, base / "portal.log")
     try:
         _wait_http(port, "/login", process)
         headers = log_in(port)
