@@ -200,3 +200,22 @@ def test_a_certificate_the_template_cannot_encode_still_closes_its_request(runti
         assert certificate.request_id == outcome.request.id and certificate.status == "issued"
         assert verify_chain(session)[2] == []
     assert _actions(runtime, str(outcome.request.id)) == ["request.created", "request.issued"]
+
+
+def test_the_request_view_answers_every_field():
+    """RequestView.to_dict is written field by field: a field added later must reach the answer too."""
+    from dataclasses import fields
+    from datetime import UTC, datetime
+
+    from ca.clock import iso_or_none
+    from enrollment.requests.views import RequestView
+
+    at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    view = RequestView(id=1, user="a@example.com", user_name="A", kind="csr", status="issued", comment=None,
+                       created_at=at, decided_at=at, certificate_serial="0a")
+    data = view.to_dict()
+    assert set(data) == {f.name for f in fields(RequestView)}
+    assert data["created_at"] == data["decided_at"] == iso_or_none(at)
+    assert {k: v for k, v in data.items() if k not in ("created_at", "decided_at")} == {
+        "id": 1, "user": "a@example.com", "user_name": "A", "kind": "csr", "status": "issued", "comment": None,
+        "certificate_serial": "0a"}
