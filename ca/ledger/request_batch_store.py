@@ -41,7 +41,6 @@ _MEMBERS = (
     .where(_USERS.c.id.in_(bindparam("user_ids", expanding=True)))
 )
 _BLOCKED_AMONG = select(_BLOCKED.c.spki_sha256).where(_BLOCKED.c.spki_sha256.in_(bindparam("spkis", expanding=True)))
-_INSERT_REQUEST = insert(_REQUESTS).returning(_REQUESTS.c.id)
 _REQUESTS_OF_CERTIFICATES = (
     select(_CERTIFICATES.c.id, _CERTIFICATES.c.request_id, _REQUESTS.c.company_id)
     .select_from(_CERTIFICATES.join(_REQUESTS, _REQUESTS.c.id == _CERTIFICATES.c.request_id))
@@ -97,12 +96,19 @@ class NewRequest:
 
 
 def insert_requests(session: Session, rows: Sequence[NewRequest], *, profile: str, at: datetime) -> list[int]:
-    """The request rows, their ids in the order of `rows` (one INSERT … RETURNING each: RETURNING's order
-    over a multi-row INSERT is unspecified, https://sqlite.org/lang_returning.html §3)."""
-    connection = session.connection()
-    return [int(connection.execute(_INSERT_REQUEST, {
+    """The request rows in one multi-row INSERT … RETURNING, their ids in the order of `rows`. RETURNING's
+    order over a multi-row INSERT is unspecified (https://sqlite.org/lang_returning.html §3): each id is
+    matched to its row by (user, CSR); rows equal in those are equal in every column, so any match is exact."""
+    if not rows:
+        return []
+    statement = insert(_REQUESTS).values([{
         "user_id": row.user_id, "company_id": row.company_id, "profile": profile, "csr_der": row.csr_der,
-        "status": row.status, "created_at": at}).scalar_one()) for row in rows]
+        "status": row.status, "created_at": at} for row in rows]).returning(
+        _REQUESTS.c.id, _REQUESTS.c.user_id, _REQUESTS.c.csr_der, _REQUESTS.c.status)
+    waiting: dict[tuple[int, bytes | None, str], list[int]] = {}
+    for returned in session.connection().execute(statement):
+        waiting.setdefault((returned.user_id, returned.csr_der, returned.status), []).append(int(returned.id))
+    return [waiting[(row.user_id, row.csr_der, row.status)].pop() for row in rows]
 
 
 def mark_requests_issued(session: Session, actor: Actor, issued: Sequence[tuple[int, str]], at: datetime) -> None:

@@ -219,3 +219,15 @@ def test_the_request_view_answers_every_field():
     assert {k: v for k, v in data.items() if k not in ("created_at", "decided_at")} == {
         "id": 1, "user": "a@example.com", "user_name": "A", "kind": "csr", "status": "issued", "comment": None,
         "certificate_serial": "0a"}
+
+
+def test_the_same_csr_twice_in_one_batch_is_two_requests(runtime, world):
+    csr = good_csr("ec-p256")[1]
+    first, second = one_batch(runtime, [upload(runtime, world, "carol", csr), upload(runtime, world, "carol", csr)])
+    assert first.request.id != second.request.id and first.serial != second.serial
+    rows = _requests(runtime)
+    assert rows[first.request.id].status == rows[second.request.id].status == "issued"
+    with runtime.sessionmaker() as session:
+        for outcome in (first, second):
+            assert session.execute(select(CertificateRecord.request_id).where(
+                CertificateRecord.serial == outcome.serial)).scalar_one() == outcome.request.id
