@@ -26,12 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from ca.actor import Actor
 from ca.errors import BadCSRError, NotAuthorizedError
 from ca.issuance import MAX_COMMENT, IssuedCertificate, IssueRequest, issue_many
-from ca.ledger import request_batch_store
+from ca.ledger import Session, SessionFactory, request_batch_store
 from ca.ledger.group_commit import committer_for
 from ca.ledger.issuance_store import append_events
 from ca.ledger.request_batch_store import Failure, Member, NewRequest
@@ -68,7 +66,7 @@ class _Batcher:
     uploads: int = 0
 
 
-_BATCHERS: weakref.WeakKeyDictionary[sessionmaker[Session], _Batcher] = weakref.WeakKeyDictionary()
+_BATCHERS: weakref.WeakKeyDictionary[SessionFactory, _Batcher] = weakref.WeakKeyDictionary()
 _BATCHERS_LOCK = threading.Lock()
 
 
