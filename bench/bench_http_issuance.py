@@ -280,7 +280,9 @@ def main() -> None:
     # One worker by default: on SQLite two worker processes contend for the one write lock, their group
     # committers cannot share a commit, and a committer waiting in SQLite's busy handler (sleeps of up to
     # 100 ms) can starve: with --workers 2 wrk saw answers later than its 2 s timeout, with 1 none (threads
-    # of one process share commits instead; measured on this 2-core machine, issue 14 §1).
+    # of one process share commits instead; measured on this 2-core machine, issue 14 §1). With the batched
+    # uploads (enrollment.requests.request_batcher) two workers still measured no more certificates/s, at
+    # more CPU per certificate and a worse p99, on the shared 2-core machine.
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="request threads per portal worker")
     parser.add_argument("--database-url", default=None,
