@@ -32,7 +32,7 @@ from ca.errors import (
 )
 from ca.fast_issuance import count_path, fast_sign, fast_tbs
 from ca.issuer import Issuer
-from ca.ledger import Session, issuance_reads, issuance_store, portal_store, renewal_store
+from ca.ledger import Session, issuance_reads, issuance_store, portal_store, renewal_store, request_batch_store
 from ca.ledger.audit import append_event
 from ca.ledger.group_commit import committer_for
 from ca.metrics import CERTIFICATES_ISSUED, ISSUANCE_SECONDS
@@ -324,6 +324,7 @@ class IssueRequest:
     dns_names: tuple[str, ...] = ()
     issuer_name: str | None = None
     company_id: int | None = None
+    request_id: int | None = None  # the portal request it is issued for (enrollment.requests.request_batcher)
 
 
 @dataclass
@@ -427,7 +428,7 @@ def _issue_items(runtime: Runtime, actor: Actor, items: list[_Item], requests: S
             "not_after": item.plan.not_after, "spki_sha256": item.csr.spki_sha256,
             "user_id": item.plan.user.id if item.plan.user else None,
             "company_id": item.plan.company.id if item.plan.company else None,
-            "request_id": None, "created_at": now, "predecessor_id": None,
+            "request_id": requests[item.index].request_id, "created_at": now, "predecessor_id": None,
         } for item in items]
         try:
             row_ids = committer.run(lambda session, rows=rows: issuance_store.insert_pending_many(session, rows))  # type: ignore[misc]
@@ -483,3 +484,5 @@ def _store_results(session: Session, actor: Actor, items: list[_Item], now: date
                     "subject": _subject_text(item.plan.subject)},
         "source_ip": actor.source_ip,
     } for item in items])
+    request_batch_store.mark_requests_issued(  # their portal requests turn `issued` in this same commit
+        session, actor, [(item.row_id, format_serial(item.serial_number)) for item in items], now)

@@ -7,12 +7,20 @@ person's status, role and company, and the company's approval policy are read fr
 request, so logout, detachment or deactivation refuse the very next one (ASVS 5.0 V7.4.1). Read-only
 (`READ_ONLY`): on SQLite it begins DEFERRED and does not queue behind the group committer's write lock
 (ca.ledger.issuance_reads).
+
+Concurrent requests share that read (leader/follower, as ca.ledger.group_commit): the first caller to find
+no read in flight takes every digest waiting and reads them in one statement (`id_sha256 IN (...)`); each
+caller gets its own session's row, read after it asked — as fresh as a read of its own, for one connection,
+one BEGIN and one statement per group instead of per request (issue 14 §1).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import weakref
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.engine import Engine
@@ -26,14 +34,15 @@ _USERS: Table = User.__table__  # type: ignore[assignment]
 _COMPANIES: Table = Company.__table__  # type: ignore[assignment]
 
 _SESSION_PERSON_COMPANY = (
-    select(_SESSIONS.c.created_at, _SESSIONS.c.last_seen_at, _SESSIONS.c.ended_at,
+    select(_SESSIONS.c.id_sha256, _SESSIONS.c.created_at, _SESSIONS.c.last_seen_at, _SESSIONS.c.ended_at,
            _USERS.c.id, _USERS.c.email, _USERS.c.full_name, _USERS.c.role, _USERS.c.company_id, _USERS.c.status,
            _USERS.c.locale, _COMPANIES.c.eic.label("company_eic"), _COMPANIES.c.name.label("company_name"),
            _COMPANIES.c.approval_policy)
     .select_from(_SESSIONS.join(_USERS, _USERS.c.id == _SESSIONS.c.user_id)
                  .outerjoin(_COMPANIES, _COMPANIES.c.id == _USERS.c.company_id))
-    .where(_SESSIONS.c.id_sha256 == bindparam("digest"))
+    .where(_SESSIONS.c.id_sha256.in_(bindparam("digests", expanding=True)))
 )
+MAX_GROUP = 256
 
 
 @dataclass(frozen=True)
@@ -67,12 +76,87 @@ class SessionFacts:
 
 def read_session(engine: Engine, id_sha256: str) -> SessionFacts | None:
     """The session with this token digest, its person and company as committed now; None: no such session."""
-    with engine.connect() as connection:
-        row = connection.execution_options(**READ_ONLY).execute(
-            _SESSION_PERSON_COMPANY, {"digest": id_sha256}).first()
-        connection.rollback()
-    if row is None:
-        return None
+    return _reader_for(engine).read(id_sha256)
+
+
+@dataclass
+class _Ask:
+    digest: str
+    done: bool = False
+    facts: SessionFacts | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _Reader:
+    engine: weakref.ref[Engine]
+    condition: threading.Condition = field(default_factory=threading.Condition)
+    queue: list[_Ask] = field(default_factory=list)
+    reading: bool = False
+    reads: int = 0  # statements run, for tests and benchmarks
+    asks: int = 0
+
+    def read(self, digest: str) -> SessionFacts | None:
+        ask = _Ask(digest)
+        with self.condition:
+            self.queue.append(ask)
+            while not ask.done:
+                if self.reading:
+                    self.condition.wait()
+                    continue
+                self.reading = True
+                group, self.queue = self.queue[:MAX_GROUP], self.queue[MAX_GROUP:]
+                self.condition.release()
+                try:
+                    _read_group(self.engine(), group)
+                finally:
+                    self.condition.acquire()
+                    self.reading = False
+                    for done in group:
+                        done.done = True
+                    self.reads += 1
+                    self.asks += len(group)
+                    self.condition.notify_all()
+        if ask.error is not None:
+            raise ask.error
+        return ask.facts
+
+
+_READERS: weakref.WeakKeyDictionary[Engine, _Reader] = weakref.WeakKeyDictionary()
+_READERS_LOCK = threading.Lock()
+
+
+def _reader_for(engine: Engine) -> _Reader:
+    with _READERS_LOCK:
+        reader = _READERS.get(engine)
+        if reader is None:
+            reader = _READERS[engine] = _Reader(weakref.ref(engine))
+        return reader
+
+
+def read_counts(engine: Engine) -> tuple[int, int]:
+    """(statements, sessions read) by this process on this ledger."""
+    reader = _reader_for(engine)
+    return reader.reads, reader.asks
+
+
+def _read_group(engine: Engine | None, group: list[_Ask]) -> None:
+    """One statement for the group; a failure (the ledger is down) reaches each caller of the group."""
+    try:
+        assert engine is not None, "the ledger's engine is gone"
+        with engine.connect() as connection:
+            rows = connection.execution_options(**READ_ONLY).execute(
+                _SESSION_PERSON_COMPANY, {"digests": sorted({ask.digest for ask in group})}).all()
+            connection.rollback()
+        found = {row.id_sha256: _facts(row) for row in rows}
+        for ask in group:
+            ask.facts = found.get(ask.digest)
+    except Exception as error:  # noqa: BLE001 - handed to each caller, raised there
+        for ask in group:
+            ask.error = error
+
+
+def _facts(row: Any) -> SessionFacts:
     company = (CompanyFacts(row.company_eic, row.company_name, row.approval_policy)
                if row.company_id is not None and row.company_eic is not None else None)
     return SessionFacts(row.created_at, row.last_seen_at, row.ended_at,

@@ -17,7 +17,6 @@ from ca.issuance import MAX_COMMENT, ForRequest, IssuedCertificate, issue_certif
 from ca.ledger import Session, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import CertificateRequest, Company, User
-from ca.ledger.read_only import read_only
 from ca.ledger.request_reads import read_company_request
 from ca.runtime import Runtime
 from ca.scope import find_company, one_company, own_company
@@ -25,6 +24,7 @@ from ca.vocabulary import ActorKind, RequestStatus, UserStatus
 from ca.x509.csr import CheckedCSR, checked_csr
 from enrollment.accounts.views import Principal
 from enrollment.mail import send_mail
+from enrollment.requests.request_batcher import submit
 from enrollment.requests.views import RequestOutcome, RequestView
 from enrollment.words import recipient_words
 
@@ -93,27 +93,16 @@ def issue_for_request(runtime: Runtime, actor: Actor, *, request_id: int, compan
 
 def request_certificate(runtime: Runtime, actor: Actor, *, csr_data: bytes,
                         requester: Principal | None = None) -> RequestOutcome:
-    """CSR upload: the CSR is checked once, before anything is recorded, so a bad CSR changes nothing. Under
-    the `auto` policy the request is recorded with the certificate's intent (two commits in all).
+    """CSR upload: the CSR is checked once (its proof of possession, RFC 2986 §3), in the caller's thread and
+    before anything is recorded, so a bad CSR changes nothing. Then enrollment.requests.request_batcher
+    records it under the company's policy as committed at that moment — `pending` under `manual`; under
+    `auto` recorded `approved` and issued — together with the uploads of concurrent callers, each of which
+    still gets only its own outcome or its own refusal.
 
-    `requester` is the actor's Principal when the caller read it from the ledger in this very request (the
-    session read of enrollment.accounts.sessions, which gives a company only to an active member): its
-    e-mail and its company's policy are used as read there, without a second read. Otherwise they are read
-    here. Either way the issuance checks the requester again in its own read (ca.issuance)."""
-    csr = checked_csr(csr_data)
-    if (requester is not None and requester.actor == actor and requester.approval_policy is not None
-            and actor.kind == ActorKind.USER and actor.company_id is not None):
-        policy, email, company_id = requester.approval_policy, requester.email, actor.company_id
-    else:
-        with read_only(runtime.sessionmaker)() as session:
-            user, company = member_of_company(session, actor)
-            policy, email, company_id = company.approval_policy, user.email, company.id
-    if policy == "manual":
-        return RequestOutcome(request=record_request(runtime, actor, csr=csr).view)
-    issued = issue_certificate(runtime, actor, csr_data=csr, user_email=email, profile_name="browser",
-                               request=ForRequest(company_id=company_id, policy=policy))
-    assert issued.request_id is not None
-    return RequestOutcome(request=_reload(runtime, company_id, issued.request_id), serial=issued.serial)
+    `requester` (the caller's Principal of this request) is accepted for the callers that have it; the
+    requester and the policy are read again where the request is recorded, so it is not needed."""
+    del requester
+    return submit(runtime, actor, checked_csr(csr_data))
 
 
 def _reload(runtime: Runtime, company_id: int, request_id: int) -> RequestView:

@@ -1,0 +1,224 @@
+"""CSR uploads of concurrent callers recorded and issued together (issue 14 §1, DESIGN §4).
+
+Each caller checks its own CSR (its proof of possession and key, ca.x509.csr) in its own thread, then hands
+it here and waits. The first caller to find nobody at work becomes the batch's leader (leader/follower, as
+ca.ledger.group_commit: no thread of its own, no hand-off) and takes every upload waiting:
+
+1. one transaction: each requester re-read with their company's approval policy, the batch's blocked keys,
+   and every request row with its `request.created` event — `approved` under the `auto` policy, `pending`
+   under `manual` (the policy as committed when the request is recorded);
+2. the `auto` ones through `ca.issuance.issue_many`, per actor (the audit trail names each caller): one
+   read of the facts, one commit of the intents (carrying their request ids), each TBS signed and its
+   signature verified, one commit of the certificates in which ca.ledger.request_batch_store marks their
+   requests `issued`;
+3. a request the CA refused after it was recorded is marked `failed` with the reason, in one transaction.
+
+Only then is each caller woken with its own outcome: a certificate leaves only once the commit holding it is
+done, and one bad upload fails alone with its own error (a 4xx). A failure of the ledger itself reaches every
+caller of the batch, as it would reach each of them alone.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ca.actor import Actor
+from ca.errors import BadCSRError, NotAuthorizedError
+from ca.issuance import MAX_COMMENT, IssuedCertificate, IssueRequest, issue_many
+from ca.ledger import Session, SessionFactory, request_batch_store
+from ca.ledger.group_commit import committer_for
+from ca.ledger.issuance_store import append_events
+from ca.ledger.request_batch_store import Failure, Member, NewRequest
+from ca.runtime import Runtime
+from ca.vocabulary import ActorKind, RequestStatus, UserStatus
+from ca.x509.csr import CheckedCSR
+from enrollment.requests.views import RequestOutcome, RequestView
+
+PROFILE = "browser"
+NO_COMPANY = "you must belong to a company to request certificates: ask your company's administrator"
+BLOCKED_KEY = "this public key is blocked (reported compromised); generate a new key"
+MAX_BATCH = 256
+
+
+@dataclass
+class _Upload:
+    actor: Actor
+    csr: CheckedCSR
+    done: bool = False
+    outcome: RequestOutcome | None = None
+    error: BaseException | None = None
+    # filled while the batch is recorded
+    member: Member | None = None
+    request_id: int | None = None
+    auto: bool = False
+
+
+@dataclass
+class _Batcher:
+    condition: threading.Condition = field(default_factory=threading.Condition)
+    queue: list[_Upload] = field(default_factory=list)
+    leading: bool = False
+    batches: int = 0  # for tests and benchmarks
+    uploads: int = 0
+
+
+_BATCHERS: weakref.WeakKeyDictionary[SessionFactory, _Batcher] = weakref.WeakKeyDictionary()
+_BATCHERS_LOCK = threading.Lock()
+
+
+def _batcher_for(runtime: Runtime) -> _Batcher:
+    with _BATCHERS_LOCK:
+        batcher = _BATCHERS.get(runtime.sessionmaker)
+        if batcher is None:
+            batcher = _BATCHERS[runtime.sessionmaker] = _Batcher()
+        return batcher
+
+
+def batch_counts(runtime: Runtime) -> tuple[int, int]:
+    """(batches, uploads) handled so far in this process for this ledger."""
+    batcher = _batcher_for(runtime)
+    return batcher.batches, batcher.uploads
+
+
+def submit(runtime: Runtime, actor: Actor, csr: CheckedCSR) -> RequestOutcome:
+    """The request of `actor` for this checked CSR, recorded under its company's policy and, under `auto`,
+    issued; returns once every row of it is committed (or raises its own PKIError)."""
+    if actor.kind != ActorKind.USER or actor.company_id is None or actor.user_id is None:
+        raise NotAuthorizedError(NO_COMPANY)
+    batcher = _batcher_for(runtime)
+    upload = _Upload(actor, csr)
+    with batcher.condition:
+        batcher.queue.append(upload)
+        while not upload.done:
+            if batcher.leading:
+                batcher.condition.wait()
+                continue
+            batcher.leading = True
+            batch, batcher.queue = batcher.queue[:MAX_BATCH], batcher.queue[MAX_BATCH:]
+            batcher.condition.release()
+            try:
+                _run(runtime, batch)
+            finally:
+                batcher.condition.acquire()
+                batcher.leading = False
+                for done in batch:
+                    done.done = True
+                batcher.batches += 1
+                batcher.uploads += len(batch)
+                batcher.condition.notify_all()
+    if upload.error is not None:
+        raise upload.error
+    assert upload.outcome is not None
+    return upload.outcome
+
+
+def _run(runtime: Runtime, batch: list[_Upload]) -> None:
+    """The batch's three steps; an error outside any one upload's own (the ledger is down) reaches all."""
+    try:
+        now = runtime.clock.now()
+        committer = committer_for(runtime.sessionmaker)
+        committer.run(lambda session: _record(session, batch, now))
+        auto = [upload for upload in batch if upload.error is None and upload.auto]
+        failures: list[Failure] = []
+        for actor, uploads in _by_actor(auto).items():
+            results = issue_many(runtime, actor, [
+                IssueRequest(csr_data=upload.csr, user_email=_member(upload).email, profile_name=PROFILE,
+                             request_id=upload.request_id) for upload in uploads])
+            for upload, result in zip(uploads, results, strict=True):
+                if isinstance(result, IssuedCertificate):
+                    upload.outcome = RequestOutcome(_view(upload, RequestStatus.ISSUED, now, now, result.serial),
+                                                    serial=result.serial)
+                else:
+                    upload.error = result
+                    failures.append(Failure(actor, _request_id(upload), _company_id(upload), str(result)))
+        _link_builder_issued(runtime, auto, now)
+        if failures:
+            committer.run(lambda session: request_batch_store.mark_requests_failed(
+                session, failures, now, max_comment=MAX_COMMENT))
+    except Exception as error:  # noqa: BLE001 - handed to every caller still without an answer, raised there
+        for upload in batch:
+            if upload.error is None:
+                upload.outcome, upload.error = None, error
+
+
+def _record(session: Session, batch: list[_Upload], now: datetime) -> None:
+    """Step 1, inside one transaction of the group committer: an upload refused here records nothing."""
+    members = request_batch_store.read_members(session, (u.actor.user_id for u in batch if u.actor.user_id))
+    blocked = request_batch_store.blocked_among(session, (u.csr.spki_sha256 for u in batch))
+    recorded: list[_Upload] = []
+    for upload in batch:
+        upload.error, upload.request_id, upload.outcome = None, None, None  # a replayed transaction starts over
+        member = members.get(upload.actor.user_id or 0)
+        if (member is None or member.status != UserStatus.ACTIVE or member.company_id is None
+                or member.company_id != upload.actor.company_id):
+            upload.error = NotAuthorizedError(NO_COMPANY)
+        elif upload.csr.spki_sha256 in blocked:
+            upload.error = BadCSRError(BLOCKED_KEY)
+        else:
+            upload.member, upload.auto = member, member.approval_policy != "manual"
+            recorded.append(upload)
+    ids = request_batch_store.insert_requests(session, [
+        NewRequest(user_id=_member(u).id, company_id=_company_id(u), csr_der=u.csr.der,
+                   status=RequestStatus.APPROVED if u.auto else RequestStatus.PENDING) for u in recorded],
+        profile=PROFILE, at=now)
+    for upload, request_id in zip(recorded, ids, strict=True):
+        upload.request_id = request_id
+        if not upload.auto:
+            upload.outcome = RequestOutcome(_view(upload, RequestStatus.PENDING, now, None, None))
+    append_events(session, [{
+        "at": now, "actor": u.actor.name, "action": "request.created", "object_type": "request",
+        "object_id": str(u.request_id), "company_id": _company_id(u),
+        "details": {"kind": "csr", "policy": _member(u).approval_policy}, "source_ip": u.actor.source_ip,
+    } for u in recorded])
+
+
+def _link_builder_issued(runtime: Runtime, auto: list[_Upload], now: datetime) -> None:
+    """`issue_many` issues a certificate its template cannot encode exactly through `issue_certificate`,
+    which knows nothing of the request: such a request is still `approved` after the batch (one read-only
+    statement tells), and is linked to its certificate and marked `issued` here, before its caller hears."""
+    issued = {u.request_id: u for u in auto if u.error is None and u.outcome is not None and u.request_id}
+    if not issued:
+        return
+    left = request_batch_store.still_approved(runtime.engine, list(issued))
+    if not left:
+        return
+    with runtime.sessionmaker.begin() as session:
+        request_batch_store.link_issued(session, [
+            (request_id, _company_id(issued[request_id]), issued[request_id].actor,
+             issued[request_id].outcome.serial or "")  # type: ignore[union-attr]
+            for request_id in left], now)
+
+
+def _by_actor(uploads: Sequence[_Upload]) -> dict[Actor, list[_Upload]]:
+    groups: dict[Actor, list[_Upload]] = {}
+    for upload in uploads:
+        groups.setdefault(upload.actor, []).append(upload)
+    return groups
+
+
+def _member(upload: _Upload) -> Member:
+    assert upload.member is not None
+    return upload.member
+
+
+def _company_id(upload: _Upload) -> int:
+    assert upload.actor.company_id is not None
+    return upload.actor.company_id
+
+
+def _request_id(upload: _Upload) -> int:
+    assert upload.request_id is not None
+    return upload.request_id
+
+
+def _view(upload: _Upload, status: str, created_at: datetime, decided_at: datetime | None,
+          serial: str | None) -> RequestView:
+    """The request as just committed, from the values written (no read-back)."""
+    member = _member(upload)
+    return RequestView(id=_request_id(upload), user=member.email, user_name=member.full_name, kind="csr",
+                       status=status, comment=None, created_at=created_at, decided_at=decided_at,
+                       certificate_serial=serial)
