@@ -25,9 +25,8 @@ def _lock(database_url: str) -> sqlite3.Connection:
     return holder
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # SQLite's write lock
 def test_a_locked_ledger_fails_the_whole_batch_with_503_then_issues_again(client, world, runtime, database_url):
-    if not database_url.startswith("sqlite"):
-        pytest.skip("SQLite's write lock")
     headers = _session(client, world, "carol")
     uploads = [upload(runtime, world, name) for name in ("carol", "dave", "frank")]
     holder = _lock(database_url)
