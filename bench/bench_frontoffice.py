@@ -63,7 +63,7 @@ from results import emit, quick  # noqa: E402
 STATIC, PAGE = "nginx static (reference)", "nginx static, the gate's page"
 DIRECT, PROXY = "direct (cheroot + pyOpenSSL + gate)", "proxy (nginx + granian + gate)"
 NGINX_WORKERS = 2  # both nginx, one per core
-BACKEND_WORKERS = 2  # granian workers behind the proxy's nginx
+BACKEND_WORKERS = 1  # granian workers behind the proxy's nginx (`pkictl serve frontoffice`'s default)
 _S_TIME = re.compile(r"(\d+) connections in ([\d.]+) real seconds")
 
 
