@@ -186,7 +186,7 @@ def measure(targets: dict[str, tuple[int, list[Server]]], slices: int, slice_run
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--slices", type=int, default=4 if quick() else 10, help="slices per server and pattern")
+    parser.add_argument("--slices", type=int, default=3 if quick() else 10, help="slices per server and pattern")
     parser.add_argument("--seconds", type=int, default=1, help="length of one handshake slice (s_time -time)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=400, help="keep-alive requests per client in one slice")
