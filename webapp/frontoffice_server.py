@@ -25,9 +25,13 @@ from webapp.frontoffice import Gate, create_frontoffice
 
 log = logging.getLogger("pki.frontoffice")
 BUNDLE_REFRESH_SECONDS = 60.0
-# granian's WSGI default is backpressure / 2 threads per worker (256 with its defaults): the gate is CPU-bound
-# Python, so they only hand the GIL around; 4 keep a slow ledger read from stalling the worker.
-GRANIAN_BLOCKING_THREADS = 4
+# granian runs WSGI calls on a pool of Python threads fed from its Rust event loop; the pool grows past one
+# thread whenever two requests are queued at once. The gate is CPU-bound Python (a decision held is a
+# lookup), so a second thread only hands the GIL around: one thread per worker costs 73 us of backend CPU
+# per keep-alive request against 109 us with 4 (bench/bench_frontoffice.py, same run). A ledger read (a
+# decision not held, the change feed every half bound) holds up that worker's other requests for its
+# milliseconds; run more workers (`--workers`) for more concurrency.
+GRANIAN_BLOCKING_THREADS = 1
 
 
 def _refresh_bundle_forever(runtime: Runtime, with_root: bool, stop: threading.Event) -> None:
@@ -61,8 +65,10 @@ def proxy_app() -> Gate:
 
 def serve_proxy(address: str, port: int, workers: int) -> None:
     """granian behind nginx, tuned for the gate (bench/bench_frontoffice.py measures it against nginx):
-    WSGI, GRANIAN_BLOCKING_THREADS threads per worker, HTTP/1.1 only (nginx's upstream keepalive
-    connections), no access log (nginx keeps one)."""
+    WSGI (RSGI through a thin adapter measured slower here: granian hands each call to an asyncio loop in
+    another thread either way, and the pure-Python loop costs more than the thread pool), one thread per
+    worker (GRANIAN_BLOCKING_THREADS), HTTP/1.1 only (nginx's upstream keepalive connections), no access
+    log (nginx keeps one)."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
 

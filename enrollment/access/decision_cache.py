@@ -59,7 +59,9 @@ class DecisionCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: DecisionKey) -> AccessDecision | None:
+    def get(self, key: DecisionKey, now: datetime | None = None) -> AccessDecision | None:
+        """The decision held for `key`, if the feed is fresh and it is still valid at `now` (the runtime clock's
+        reading for this request, read here when not given)."""
         feed = self.feed
         feed.poll()
         if not feed.fresh_within(self.bound):
@@ -67,7 +69,7 @@ class DecisionCache:
         entry = self._entries.get(key)
         if entry is None or entry.deadline < time.monotonic():
             return None
-        if entry.not_after is not None and self.runtime.clock.now() >= entry.not_after:
+        if entry.not_after is not None and (now or self.runtime.clock.now()) >= entry.not_after:
             return None
         return entry.decision
 

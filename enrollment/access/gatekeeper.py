@@ -36,6 +36,11 @@ MAX_ISSUERS = 256
 RefusalKey = tuple[str, str, str | None, str | None]
 
 
+def certificate_digest(der: bytes) -> str:
+    """The SHA-256 of a certificate's DER (hex): the key of its decisions and refusals; "" for none."""
+    return hashlib.sha256(der).hexdigest() if der else ""
+
+
 class Gatekeeper:
     def __init__(self, runtime: Runtime, *, max_entries: int = MAX_ENTRIES) -> None:
         self.runtime = runtime
@@ -45,6 +50,7 @@ class Gatekeeper:
         self._refusals: BoundedDict[RefusalKey, tuple[float, int]] = BoundedDict(max_entries)
         self._last_use: BoundedDict[int, datetime] = BoundedDict(max_entries)
         self._issuers: BoundedDict[bytes, x509.Certificate] = BoundedDict(MAX_ISSUERS)
+        self._last_use_interval = timedelta(seconds=runtime.settings.frontoffice.last_use_interval_seconds)
 
     def issuer_certificate(self, der: bytes) -> x509.Certificate:
         cert = self._issuers.get(der)
@@ -55,13 +61,16 @@ class Gatekeeper:
         return cert
 
     def decide(self, *, certificate_der: bytes, service: str | None, connection_point: str | None = None,
-               tls_error: str | None = None, source_ip: str | None = None) -> AccessDecision:
+               tls_error: str | None = None, source_ip: str | None = None, digest: str | None = None,
+               now: datetime | None = None) -> AccessDecision:
         """The decision for this certificate and page (enrollment.access.decision), from the decision cache
-        when it holds one; every refusal is audited (throttled)."""
-        digest = hashlib.sha256(certificate_der).hexdigest() if certificate_der else ""
+        when it holds one; every refusal is audited (throttled). `digest` is `certificate_digest(der)` when
+        the caller remembers it; `now` the runtime clock's reading for this request."""
+        if digest is None:
+            digest = certificate_digest(certificate_der)
         key: DecisionKey = (digest + ("!" + tls_error if tls_error else ""), service, connection_point)
         cache = self.decisions
-        decision = cache.get(key) if cache is not None else None
+        decision = cache.get(key, now or self.runtime.clock.now()) if cache is not None else None
         if decision is None:
             generation = cache.generation if cache is not None else 0
             decision = decide_from_ledger(self.runtime, certificate_der, digest, service, connection_point,
@@ -86,7 +95,7 @@ class Gatekeeper:
             self._refusals[key] = (now_mono, 0)
         audit_refusal(self.runtime, decision, digest, source_ip, tls_error, repeated)
 
-    def record_last_use(self, decision: AccessDecision) -> bool:
+    def record_last_use(self, decision: AccessDecision, now: datetime | None = None) -> bool:
         """Write last_used_at for an allowed decision at most once per interval; True when the ledger changed.
 
         This memory skips the database entirely inside the interval; the conditional UPDATE keeps several
@@ -94,8 +103,8 @@ class Gatekeeper:
         """
         if not decision.allowed or decision.certificate_id is None:
             return False
-        interval = timedelta(seconds=self.runtime.settings.frontoffice.last_use_interval_seconds)
-        now = self.runtime.clock.now()
+        interval = self._last_use_interval
+        now = now or self.runtime.clock.now()
         previous = self._last_use.get(decision.certificate_id)
         if previous is not None and now - previous < interval:
             return False

@@ -107,8 +107,15 @@ def _wait_http(server: Server, timeout: float) -> None:
 
 
 def nginx_config(directory: Path, *, port: int, backend_port: int, chain: Path, key: Path, passphrase: Path,
-                 client_ca: Path) -> Path:
+                 client_ca: Path, workers: int = 1) -> Path:
     """The shipped server block with this test's ports and files, inside a minimal nginx.conf."""
+    return write_nginx_conf(directory, deploy_server_block(port=port, backend_port=backend_port, chain=chain, key=key,
+                                                           passphrase=passphrase, client_ca=client_ca), workers)
+
+
+def deploy_server_block(*, port: int, backend_port: int, chain: Path, key: Path, passphrase: Path,
+                        client_ca: Path) -> str:
+    """config/deploy/nginx-frontoffice.conf with these ports and files (what goes inside `http { }`)."""
     text = DEPLOY_CONF.read_text()
     replacements = {
         "server 127.0.0.1:8443;": f"server 127.0.0.1:{backend_port};",
@@ -121,19 +128,25 @@ def nginx_config(directory: Path, *, port: int, backend_port: int, chain: Path, 
     for old, new in replacements.items():
         assert old in text, f"{DEPLOY_CONF.name} no longer contains {old!r}: update the test with it"
         text = text.replace(old, new)
+    return text
+
+
+def write_nginx_conf(directory: Path, http_block: str, workers: int = 1) -> Path:
+    """A minimal nginx.conf around `http_block` (its own pid, logs and temporary directories under `directory`)."""
     user = "user root;\n" if os.geteuid() == 0 else ""
     temp = {name: directory / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temp.values():
         path.mkdir(parents=True, exist_ok=True)
     conf = directory / "nginx.conf"
     conf.write_text(
-        f"{user}worker_processes 1;\npid {directory / 'nginx.pid'};\nerror_log {directory / 'error.log'} warn;\n"
+        f"{user}worker_processes {workers};\npid {directory / 'nginx.pid'};\n"
+        f"error_log {directory / 'error.log'} warn;\n"
         "events { worker_connections 256; }\n"
         "http {\n"
         f"  access_log off;\n  client_body_temp_path {temp['client_body']};\n  proxy_temp_path {temp['proxy']};\n"
         f"  fastcgi_temp_path {temp['fastcgi']};\n  uwsgi_temp_path {temp['uwsgi']};\n"
         f"  scgi_temp_path {temp['scgi']};\n"
-        f"{text}\n}}\n")
+        f"{http_block}\n}}\n")
     return conf
 
 

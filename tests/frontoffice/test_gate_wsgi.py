@@ -3,6 +3,7 @@ refusals are rendered. The real TLS servers are in test_servers.py."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from urllib.parse import quote
 
@@ -11,6 +12,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from werkzeug.test import Client
 
 from ca.ledger.database import make_engine, make_sessionmaker
+from ca.revoke import revoke_certificate
+from tests.frontoffice.world import OPERATOR
 from webapp.frontoffice import create_frontoffice
 from webapp.frontoffice.gate import pem_to_der, route
 
@@ -137,3 +140,24 @@ def test_gate_fails_closed_with_503_when_the_ledger_is_unavailable(world, tmp_pa
         assert response.json["error"] == "unavailable"
     else:
         assert "Temporarily unavailable" in response.text and "Bob" not in response.text
+
+
+def test_a_held_page_is_answered_whole_and_a_revocation_still_refuses_it(world):
+    """The page a held decision rendered is answered again with the same status, headers and bytes (built
+    once), per request: the revocation is refused within the decision cache's second (DESIGN §5)."""
+    bob = world.issue("bob", "bob@example.com")
+    client = _proxy_client(world)
+    headers = {**_headers(bob), "Accept": "text/html"}
+    first = client.get("/", headers=headers, environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    again = client.get("/", headers=headers, environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert first.status_code == again.status_code == 200 and again.data == first.data
+    assert again.headers.to_wsgi_list() == first.headers.to_wsgi_list()
+    assert again.headers["Cache-Control"] == "no-store" and "default-src 'none'" in again.headers[
+        "Content-Security-Policy"] and int(again.headers["Content-Length"]) == len(again.data)
+    revoke_certificate(world.runtime, OPERATOR, serial=bob.serial, reason="keyCompromise")
+    deadline = time.monotonic() + 1.0
+    proxy = {"REMOTE_ADDR": "10.9.8.7"}
+    while (answer := client.get("/", headers=_headers(bob), environ_base=proxy)).status_code == 200:
+        assert time.monotonic() < deadline, "a held page outlived the revocation"
+        time.sleep(0.01)
+    assert answer.status_code == 403 and answer.json["error"] == "revoked"

@@ -20,11 +20,12 @@ from enrollment.access.bounded import BoundedDict
 from enrollment.access.views import AccessDecision
 from enrollment.words import translations
 from webapp.frontoffice.gate import ENVIRON_KEY, route
-from webapp.frontoffice.pages import html_page, identity_html, respond, wants_json
+from webapp.frontoffice.pages import html_page, identity_html, respond, response_headers, status_line, wants_json
 from webapp.frontoffice.words import DEFAULT_LOCALE_KEY, page_locale
 
 MAX_PAGES = 10_000
 PageKey = tuple[int, str, str, str, bool]
+Headers = list[tuple[str, str]]
 
 
 def _services_html(decision: AccessDecision, words: NullTranslations) -> str:
@@ -53,7 +54,8 @@ def _service_name(decision: AccessDecision) -> str:
 
 class DemoFrontOffice:
     def __init__(self) -> None:
-        self._pages: BoundedDict[PageKey, tuple[AccessDecision, bytes, str]] = BoundedDict(MAX_PAGES)
+        # (decision, status line, headers, body): a page held is answered without building anything
+        self._pages: BoundedDict[PageKey, tuple[AccessDecision, str, Headers, bytes]] = BoundedDict(MAX_PAGES)
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -72,13 +74,14 @@ class DemoFrontOffice:
                as_json)
         held = self._pages.get(key)
         if held is not None and held[0] is decision:  # the id of a live object: the same decision
-            return respond(start_response, 200, held[1], held[2])
+            start_response(held[1], list(held[2]))
+            return [held[3]]
         if as_json:
             body, content_type = json.dumps(decision.to_dict(), separators=(",", ":")).encode(), "application/json"
         else:
             body, content_type = self._html(environ, decision, service, point), "text/html; charset=utf-8"
         with self._lock:
-            self._pages[key] = (decision, body, content_type)
+            self._pages[key] = (decision, status_line(200), response_headers(body, content_type), body)
         return respond(start_response, 200, body, content_type)
 
     @staticmethod

@@ -23,6 +23,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -32,7 +33,7 @@ from ca.metrics import GATE_DECISIONS, FastCounts
 from ca.runtime import Runtime
 from enrollment.access.bounded import BoundedDict
 from enrollment.access.decision import portal_url
-from enrollment.access.gatekeeper import Gatekeeper
+from enrollment.access.gatekeeper import Gatekeeper, certificate_digest
 from enrollment.access.views import AccessDecision
 from webapp.frontoffice.direct_tls import ENVIRON_CONNECTION
 from webapp.frontoffice.direct_tls import client_certificate as direct_certificate
@@ -84,7 +85,9 @@ class Gate:
         self.gatekeeper = Gatekeeper(runtime)
         self.health = HealthEndpoints(runtime, "frontoffice")
         # The header nginx sends for one certificate is the same string on every request: decode it once.
-        self._decoded: BoundedDict[str, bytes] = BoundedDict(MAX_HEADERS)
+        self._decoded: BoundedDict[str, tuple[bytes, str]] = BoundedDict(MAX_HEADERS)
+        self._default_locale = runtime.settings.portal.default_locale
+        self._clock = runtime.clock
         self._lock = threading.Lock()
         # Kept by the gate: ca.metrics holds FastCounts weakly, so a FastCounts nobody keeps is never flushed.
         self._fast_counts = FastCounts(GATE_DECISIONS, ("ok",))
@@ -92,36 +95,47 @@ class Gate:
 
     def client_certificate(self, environ: dict[str, Any]) -> tuple[bytes, str | None]:
         """(certificate DER or b'', why it cannot be trusted or None)."""
+        der, _, tls_error = self._certificate(environ)
+        return der, tls_error
+
+    def _certificate(self, environ: dict[str, Any]) -> tuple[bytes, str | None, str | None]:
+        """(DER or b'', its digest when remembered, why it cannot be trusted or None)."""
         if self.mode == "direct":
             if ENVIRON_CONNECTION in environ:
-                return direct_certificate(environ)
+                der, tls_error = direct_certificate(environ)
+                return der, None, tls_error
             sock = environ.get("gunicorn.socket")
             getpeercert = getattr(sock, "getpeercert", None)
-            der = getpeercert(binary_form=True) if getpeercert is not None else None
-            return (der or b""), None
+            peer = getpeercert(binary_form=True) if getpeercert is not None else None
+            return (peer or b""), None, None
         forwarded = self.proxy.forwarded(environ)
-        der = self._der_of(forwarded.certificate) if forwarded.certificate else b""
-        return der, (forwarded.refusal if der or not forwarded.certificate else None)
+        if not forwarded.certificate:  # none, or not to be read (then `refusal` says why)
+            return b"", "", forwarded.refusal
+        der, digest = self._decode(forwarded.certificate)
+        return der, digest, (forwarded.refusal if der else None)
 
-    def _der_of(self, header: str) -> bytes:
-        der = self._decoded.get(header)
-        if der is None:
+    def _decode(self, header: str) -> tuple[bytes, str]:
+        held = self._decoded.get(header)
+        if held is None:
             der = pem_to_der(header)
+            held = (der, certificate_digest(der))
             with self._lock:
-                self._decoded[header] = der
-        return der
+                self._decoded[header] = held
+        return held
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         health = self.health.handle(environ, start_response)  # probes: before any decision, never audited
         if health is not None:
             return health
         REQUEST_ID.set(request_id_from(environ.get("HTTP_X_REQUEST_ID")))
-        environ[DEFAULT_LOCALE_KEY] = self.runtime.settings.portal.default_locale  # the pages' language
-        der, tls_error = self.client_certificate(environ)
+        environ[DEFAULT_LOCALE_KEY] = self._default_locale  # the pages' language
+        der, digest, tls_error = self._certificate(environ)
         service, point = route(environ.get("PATH_INFO") or "/")
+        now = self._clock.now()
         try:
             decision = self.gatekeeper.decide(certificate_der=der, service=service, connection_point=point,
-                                              tls_error=tls_error, source_ip=environ.get("REMOTE_ADDR"))
+                                              tls_error=tls_error, source_ip=environ.get("REMOTE_ADDR"),
+                                              digest=digest, now=now)
         except LedgerUnavailableError:
             log.warning("ledger unavailable: the gate refuses every request until it is back")
             GATE_DECISIONS.labels("ledger_unavailable").inc()
@@ -133,12 +147,12 @@ class Gate:
             GATE_DECISIONS.labels(decision.code).inc()
         if not decision.allowed:
             return refusal(environ, start_response, decision)
-        self._record_use(decision)
+        self._record_use(decision, now)
         environ[ENVIRON_KEY] = decision
         return self.app(environ, start_response)
 
-    def _record_use(self, decision: AccessDecision) -> None:
+    def _record_use(self, decision: AccessDecision, now: datetime) -> None:
         try:
-            self.gatekeeper.record_last_use(decision)
+            self.gatekeeper.record_last_use(decision, now)
         except Exception:  # noqa: BLE001  (a busy ledger must not turn an allowed request away)
             log.exception("could not record the last use of certificate %s", decision.serial)

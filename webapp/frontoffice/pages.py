@@ -44,10 +44,18 @@ def wants_json(environ: dict[str, Any]) -> bool:
     return html_at < 0 or json_at < html_at
 
 
+def status_line(status: int) -> str:
+    return f"{status} {REASONS.get(status, 'Error')}"
+
+
+def response_headers(body: bytes, content_type: str, extra: Iterable[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """Every answer of the front office carries the security headers (never cached: it shows who you are)."""
+    return [("Content-Type", content_type), ("Content-Length", str(len(body))), *SECURITY_HEADERS, *extra]
+
+
 def respond(start_response: StartResponse, status: int, body: bytes, content_type: str,
             extra: Iterable[tuple[str, str]] = ()) -> list[bytes]:
-    headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *SECURITY_HEADERS, *extra]
-    start_response(f"{status} {REASONS.get(status, 'Error')}", headers)
+    start_response(status_line(status), response_headers(body, content_type, extra))
     return [body]
 
 
@@ -68,10 +76,10 @@ def identity_html(decision: AccessDecision, words: NullTranslations = ENGLISH) -
 
 def refusal(environ: dict[str, Any], start_response: StartResponse, decision: AccessDecision) -> list[bytes]:
     if wants_json(environ):
-        body = json.dumps({"error": decision.code, "message": decision.message, "action": decision.action,
-                           "portal_url": decision.portal_url, "serial": decision.serial,
-                           "service": decision.service}, separators=(",", ":")).encode()
-        return respond(start_response, decision.status, body, "application/json")
+        answer = json.dumps({"error": decision.code, "message": decision.message, "action": decision.action,
+                             "portal_url": decision.portal_url, "serial": decision.serial,
+                             "service": decision.service}, separators=(",", ":")).encode()
+        return respond(start_response, decision.status, answer, "application/json")
     portal = escape(decision.portal_url)
     lang = page_locale(environ)
     words = translations(lang)
@@ -96,9 +104,9 @@ def unavailable(environ: dict[str, Any], start_response: StartResponse, portal_u
     action = N_("Please try again in a few moments.")
     retry = [("Retry-After", str(RETRY_AFTER_SECONDS))]
     if wants_json(environ):
-        body = json.dumps({"error": "unavailable", "message": message, "action": action,
-                           "portal_url": portal_url}, separators=(",", ":")).encode()
-        return respond(start_response, 503, body, "application/json", retry)
+        answer = json.dumps({"error": "unavailable", "message": message, "action": action,
+                             "portal_url": portal_url}, separators=(",", ":")).encode()
+        return respond(start_response, 503, answer, "application/json", retry)
     portal = escape(portal_url)
     lang = page_locale(environ)
     words = translations(lang)
