@@ -221,12 +221,17 @@ def append_events(session: Session, events: list[dict[str, Any]]) -> None:
     sql, processors = _prepared(connection, _EVENTS, _EVENT_COLUMNS, "events")
     rows = []
     bind = _Binder(_EVENT_COLUMNS, processors)
+    encoded: dict[int, tuple[object, str]] = {}  # details dicts the caller shares between events: encoded once
     for values in events:
+        details = values.get("details") or {}
+        kept = encoded.get(id(details))
+        if kept is None or kept[0] is not details:
+            kept = encoded[id(details)] = (details, json.dumps(details, sort_keys=True, separators=(",", ":"),
+                                                               default=str))
         event = SimpleNamespace(
             id=next_id, at=values["at"], actor=values["actor"], action=values["action"],
             company_id=values.get("company_id"), object_type=values["object_type"],
-            object_id=str(values["object_id"]),
-            details=json.dumps(values.get("details") or {}, sort_keys=True, separators=(",", ":"), default=str),
+            object_id=str(values["object_id"]), details=kept[1],
             source_ip=values.get("source_ip"), prev_hash=previous, hash="",
         )
         event.hash = previous = _digest(event)  # type: ignore[arg-type]

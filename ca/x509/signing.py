@@ -60,12 +60,22 @@ def verify_signed_by(cert: x509.Certificate, public_key: CertificateIssuerPublic
 
 def sign_tbs(tbs: bytes, signer: Signer) -> x509.Certificate:
     """Sign exactly `tbs` with the real key, assemble, and check the result before anyone sees it."""
+    return _signed(tbs, signer, signer.public_key())[1]
+
+
+def sign_tbs_der(tbs: bytes, signer: Signer, verify_key: CertificateIssuerPublicKeyTypes) -> bytes:
+    """`sign_tbs`, its signature verified with `verify_key` (the issuer certificate's key: a signing process,
+    ca.x509.signing_pool), returning the certificate's DER."""
+    return _signed(tbs, signer, verify_key)[0]
+
+
+def _signed(tbs: bytes, signer: Signer, verify_key: CertificateIssuerPublicKeyTypes) -> tuple[bytes, x509.Certificate]:
     der = assemble_signed(tbs, signature_algorithm_der(signer.key_type), signer.sign(tbs))
     cert = x509.load_der_x509_certificate(der)
     if cert.tbs_certificate_bytes != tbs:
         raise SigningError("assembled certificate does not carry the linted TBS bytes")
-    verify_signed_by(cert, signer.public_key())
-    return cert
+    verify_signed_by(cert, verify_key)
+    return der, cert
 
 
 def lint_or_refuse(cert: x509.Certificate) -> None:
