@@ -338,6 +338,7 @@ class _Item:
     fields: LeafFields
     key_ref: str
     serial_number: int = 0
+    serial: str = ""  # its text (format_serial), as the ledger and the audit trail write it
     tbs: bytes = b""
     row_id: int = 0
     certificate: x509.Certificate | None = None
@@ -497,6 +498,7 @@ class _Batch:
 def _encode(item: _Item) -> bool:
     """A fresh serial and the item's TBS from its shape; False when the template cannot encode it."""
     item.serial_number = random_serial_number()
+    item.serial = format_serial(item.serial_number)
     tbs = encode_with_key(item.fields, item.serial_number, item.key.spki_der)
     if tbs is None:
         return False
@@ -510,7 +512,7 @@ def _issue_items(runtime: Runtime, actor: Actor, items: list[_Item], pool: Signi
     # Transaction 1: every intent row, committed before any key signs.
     for _attempt in range(_SERIAL_ATTEMPTS):
         rows = [{
-            "issuer_id": item.plan.issuer.id, "serial": format_serial(item.serial_number),
+            "issuer_id": item.plan.issuer.id, "serial": item.serial,
             "profile": item.plan.profile.name, "subject": _subject_text(item.plan.subject), "not_before": now,
             "not_after": item.plan.not_after, "spki_sha256": item.key.spki_sha256,
             "user_id": item.plan.user.id if item.plan.user else None,
@@ -549,7 +551,7 @@ def _issue_items(runtime: Runtime, actor: Actor, items: list[_Item], pool: Signi
         assert item.certificate is not None
         issuer = item.plan.issuer
         issued[item.plan.profile.name] += 1
-        out[item.index] = IssuedCertificate(serial=format_serial(item.serial_number), issuer=issuer.name,
+        out[item.index] = IssuedCertificate(serial=item.serial, issuer=issuer.name,
                                             certificate=item.certificate, chain=(issuer.certificate, issuer.root))
     for profile_name, count in issued.items():
         CERTIFICATES_ISSUED.labels(profile_name).inc(count)
@@ -607,7 +609,7 @@ def _store_results(session: Session, actor: Actor, items: list[_Item], now: date
                                  "subject": _subject_text(plan.subject)}
     issuance_store.append_events(session, [{
         "at": now, "actor": actor.name, "action": "certificate.issued", "object_type": "certificate",
-        "object_id": format_serial(item.serial_number),
+        "object_id": item.serial,
         "company_id": item.plan.company.id if item.plan.company else None,
         "details": details[id(item.plan)], "source_ip": actor.source_ip,
     } for item in items])

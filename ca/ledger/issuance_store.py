@@ -141,23 +141,24 @@ def _prepared(connection: Connection, table: Table, columns: tuple[str, ...],
 
 class _Binder:
     """Rows as driver parameters: each value through its column's processor, each distinct processed value
-    converted once per statement (the rows of a batch share their times)."""
+    converted once per statement (the rows of a batch share their times). Columns without a processor (most,
+    on both dialects) are taken as they are."""
 
     def __init__(self, columns: tuple[str, ...], processors: list[_Processor]) -> None:
-        self._plan = list(zip(columns, processors, strict=True))
-        self._seen: dict[tuple[str, Any], Any] = {}
+        self._columns = columns
+        self._processed = [(index, process) for index, process in enumerate(processors) if process is not None]
+        self._seen: list[dict[Any, Any]] = [{} for _ in processors]
 
     def __call__(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        out = []
-        for name, process in self._plan:
-            value = values[name]
-            if process is not None and value is not None:
-                key = (name, value)
-                converted = self._seen.get(key, _MISSING)
+        out = [values[name] for name in self._columns]
+        for index, process in self._processed:
+            value = out[index]
+            if value is not None:
+                seen = self._seen[index]
+                converted = seen.get(value, _MISSING)
                 if converted is _MISSING:
-                    converted = self._seen[key] = process(value)
-                value = converted
-            out.append(value)
+                    converted = seen[value] = process(value)
+                out[index] = converted
         return tuple(out)
 
 

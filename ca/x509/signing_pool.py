@@ -30,10 +30,12 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat,
 
 from ca import errors
 from ca.errors import PKIError, SigningError
-from ca.x509.csr import CheckedCSR, checked_csr
+from ca.x509.csr import CheckedCSR
+from ca.x509.csr import checked_key as csr_key
 from ca.x509.signer import ca_public_key
 from ca.x509.tbs_template import key_family
 
@@ -80,12 +83,12 @@ def checked_key(csr: CheckedCSR) -> CheckedKey:
 
 
 def check_csr_item(data: bytes) -> tuple[Any, ...]:
-    """One CSR as the in-thread path checks it (format, size, proof of possession, key quality)."""
+    """One CSR as the in-thread path checks it (ca.x509.csr: format, size, proof of possession, key quality)."""
     try:
-        key = checked_key(checked_csr(data))
+        key, spki, spki_sha256 = csr_key(data)
     except PKIError as error:
         return _refusal(error)
-    return ("ok", key.spki_der, key.spki_sha256, key.family)
+    return ("ok", spki, spki_sha256, key_family(ca_public_key(key)))
 
 
 class _Keys:
@@ -167,32 +170,57 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holdin
 _ENTRY = "import sys; from ca.x509.signing_pool import serve_fd; serve_fd(int(sys.argv[1]), sys.argv[2])"
 
 
+class _Call:
+    """One `_map`: its chunks, their replies as they arrive, and the first failure."""
+
+    def __init__(self, chunks: list[list[Any]]) -> None:
+        self.chunks = chunks
+        self.replies: list[list[tuple[Any, ...]] | None] = [None] * len(chunks)
+        self.remaining = len(chunks)
+        self.failure: PKIError | None = None
+        self.workers: set[_Worker] = set()  # those that hold or held one of its chunks
+
+    def deliver(self, index: int, reply: Any) -> None:
+        if isinstance(reply, list) and len(reply) == len(self.chunks[index]):
+            self.replies[index] = reply
+        elif self.failure is None:
+            why = reply[1] if isinstance(reply, tuple) and len(reply) == 2 else "malformed reply"
+            self.failure = SigningError(f"a signing process failed: {why}")
+        self.remaining -= 1
+
+    def fail(self, error: PKIError) -> None:
+        if self.failure is None:
+            self.failure = error
+        self.remaining -= 1
+
+
 @dataclass(eq=False)
 class _Worker:
+    """A worker process, its socket, and the chunks sent to it whose replies have not come back, in order."""
+
     process: subprocess.Popen[bytes]
+    sock: socket.socket
     connection: Connection
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-
-def _error_of(item: tuple[Any, ...]) -> PKIError:
-    return _ERRORS.get(item[1], SigningError)(item[2])
+    pending: deque[tuple[_Call, int]] = field(default_factory=deque)
+    outstanding: int = 0  # items of `pending`
+    dead: bool = False
+    send_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class SigningPool:
-    """`processes` workers started on first use; thread-safe: concurrent callers share the workers, each
-    chunk going to the first one free (so one caller's chunks run while another caller does its Python)."""
+    """`processes` workers, started when first needed; thread-safe. Every chunk of a call is sent at once, to
+    the workers with the least outstanding work, so a worker always has the next chunk waiting in its socket
+    — another caller's, when this one has no more — and never waits for a caller's thread to be scheduled.
+    One reader thread per worker hands each reply to its call (a worker answers in order)."""
 
     def __init__(self, processes: int, passphrase_file: Path, *, chunk: int = CHUNK) -> None:
         if processes < 1:
             raise ValueError("a signing pool needs at least one process")
         self.processes = processes
-        self.pid = os.getpid()  # a pool inherited through fork(2) is not used (its pipes are the parent's)
+        self.pid = os.getpid()  # a pool inherited through fork(2) is not used (its sockets are the parent's)
         self._passphrase_file = str(passphrase_file)
         self._chunk = chunk
-        self._idle: list[_Worker] = []
-        self._live = 0
+        self._workers: list[_Worker] = []
         self._closed = False
         self._condition = threading.Condition()
 
@@ -210,19 +238,17 @@ class SigningPool:
                 for item in self._map(lambda chunk: ("sign", key_ref, issuer_spki, chunk), tbs_list)]
 
     def worker_pids(self) -> list[int]:
-        """The pids of the idle workers (for operators and drills)."""
+        """The pids of the live workers (for operators and drills)."""
         with self._condition:
-            return [worker.process.pid for worker in self._idle]
+            return [worker.process.pid for worker in self._workers]
 
     def close(self) -> None:
-        """Close the pipes of the idle workers (they exit) and retire the busy ones when they are handed back."""
+        """Shut the workers' sockets: they exit, and their reader threads reap them."""
         with self._condition:
             self._closed = True
-            idle, self._idle = self._idle, []
-            self._live -= len(idle)
-            self._condition.notify_all()
-        for worker in idle:
-            _stop(worker, kill=False)
+            workers = list(self._workers)
+        for worker in workers:
+            _shutdown(worker)
 
     @property
     def closed(self) -> bool:
@@ -232,86 +258,59 @@ class SigningPool:
     def _map(self, message: Callable[[list[Any]], tuple[Any, ...]], items: Sequence[Any]) -> list[tuple[Any, ...]]:
         if not items:
             return []
-        chunks = [list(items[start:start + self._chunk]) for start in range(0, len(items), self._chunk)]
-        replies: list[list[tuple[Any, ...]] | None] = [None] * len(chunks)
-        waiting = list(range(len(chunks) - 1, -1, -1))  # a stack: chunk 0 is sent first
-        busy: dict[Connection, tuple[_Worker, int]] = {}
-        failure: PKIError | None = None
-        try:
-            while waiting or busy:
-                while waiting and failure is None:
-                    worker = self._take(block=not busy)
-                    if worker is None:
-                        break
-                    index = waiting.pop()
-                    try:
-                        worker.connection.send(message(chunks[index]))
-                    except (OSError, ValueError):  # it died idle: nothing was sent, the chunk goes to another
-                        self._retire(worker)
-                        waiting.append(index)
-                        continue
-                    busy[worker.connection] = (worker, index)
-                if not busy:
-                    break
-                ready = wait(list(busy), timeout=REPLY_TIMEOUT_S)
-                if not ready:
-                    for worker, _index in list(busy.values()):
-                        self._retire(worker)
-                    busy.clear()
-                    raise WorkerLostError(f"a signing process did not answer within {REPLY_TIMEOUT_S:.0f} s; "
-                                          "it was stopped")
-                for connection in ready:
-                    assert isinstance(connection, Connection)
-                    worker, index = busy.pop(connection)
-                    try:
-                        reply = connection.recv()
-                    except (EOFError, OSError):
-                        code = self._retire(worker)
-                        failure = failure or WorkerLostError(f"signing process {worker.process.pid} died "
-                                                             f"({_how(code)}) during the call")
-                        continue
-                    self._hand_back(worker)
-                    if isinstance(reply, list) and len(reply) == len(chunks[index]):
-                        replies[index] = reply
-                    else:
-                        failure = failure or SigningError(f"a signing process failed: {reply[1]}")
-        finally:
-            for worker, _index in busy.values():  # an exception left replies unread: those workers are retired
-                self._retire(worker)
-        if failure is not None:
-            raise failure
-        return [item for reply in replies if reply is not None for item in reply]
-
-    def _take(self, *, block: bool) -> _Worker | None:
-        """An idle live worker, a new one while fewer than `processes` live, else (blocking) the next one
-        handed back; None when `block` is False and none is free."""
-        spawn = False
+        call = _Call([list(items[start:start + self._chunk]) for start in range(0, len(items), self._chunk)])
+        for index, chunk in enumerate(call.chunks):
+            self._submit(call, index, message(chunk))
+        deadline = time.monotonic() + REPLY_TIMEOUT_S
         with self._condition:
-            while True:
-                if self._closed:
-                    raise SigningError("the signing pool is closed")
-                if self._idle:
-                    worker = self._idle.pop()
-                    if worker.alive():
-                        return worker
-                    self._live -= 1  # died while idle: replaced below
-                    _stop(worker, kill=True)
-                    continue
-                if self._live < self.processes:
-                    self._live += 1
-                    spawn = True
-                    break
-                if not block:
-                    return None
-                self._condition.wait()
-        assert spawn
-        try:
-            return self._spawn()
-        except BaseException:
-            with self._condition:
-                self._live -= 1
-                self._condition.notify()
-            raise
+            while call.remaining:
+                left = deadline - time.monotonic()
+                if left <= 0:  # silent workers are killed: their readers fail what they held, this call's too
+                    if call.failure is None:
+                        call.failure = WorkerLostError(f"a signing process did not answer within "
+                                                       f"{REPLY_TIMEOUT_S:.0f} s; it was stopped")
+                    for worker in call.workers:
+                        if not worker.dead:
+                            worker.process.kill()
+                    deadline = time.monotonic() + 10
+                    left = 10
+                self._condition.wait(left)
+        if call.failure is not None:
+            raise call.failure
+        return [item for reply in call.replies if reply is not None for item in reply]
+
+    def _submit(self, call: _Call, index: int, message: tuple[Any, ...]) -> None:
+        size = len(call.chunks[index])
+        while True:
+            worker = self._pick()
+            with worker.send_lock:  # sends and `pending` in the same order: the worker answers in that order
+                with self._condition:
+                    if worker.dead:
+                        continue
+                    worker.pending.append((call, index))
+                    worker.outstanding += size
+                    call.workers.add(worker)
+                try:
+                    worker.connection.send(message)
+                except (OSError, ValueError):  # it died: its reader fails what it held, this chunk included
+                    _shutdown(worker)
+                return
+
+    def _pick(self) -> _Worker:
+        """The live worker with the least outstanding work, or a new one while fewer than `processes` live
+        and none is idle."""
+        with self._condition:
+            if self._closed:
+                raise SigningError("the signing pool is closed")
+            live = [worker for worker in self._workers if not worker.dead]
+            idle = [worker for worker in live if not worker.outstanding]
+            if idle:
+                return idle[0]
+            if len(live) < self.processes:
+                worker = self._spawn()
+                self._workers.append(worker)
+                return worker
+            return min(live, key=lambda worker: worker.outstanding)
 
     def _spawn(self) -> _Worker:
         """A fresh interpreter (`python -c`: nothing of this process is forked, and no main module is imported
@@ -329,44 +328,68 @@ class SigningPool:
             ours.close()
             raise
         finally:
-            theirs.close()  # the worker's end lives in the worker only: its death closes the pipe
-        return _Worker(process, Connection(ours.detach()))
+            theirs.close()  # the worker's end lives in the worker only: its death closes the socket
+        worker = _Worker(process, ours, Connection(os.dup(ours.fileno())))
+        threading.Thread(target=self._read, args=(worker,), name=f"pki-signing-reader-{process.pid}",
+                         daemon=True).start()
+        return worker
 
-    def _hand_back(self, worker: _Worker) -> None:
+    def _read(self, worker: _Worker) -> None:
+        """Hand each reply to its call; at EOF (the worker died, was killed or shut down) reap the process
+        and fail every chunk it still held."""
+        while True:
+            try:
+                reply = worker.connection.recv()
+            except (EOFError, OSError):
+                break
+            except Exception:  # noqa: BLE001  (an unreadable reply: the worker is not trusted any more)
+                worker.process.kill()
+                break
+            with self._condition:
+                call, index = worker.pending.popleft()
+                worker.outstanding -= len(call.chunks[index])
+                call.deliver(index, reply)
+                self._condition.notify_all()
+        code = _reap(worker)
         with self._condition:
-            if self._closed:
-                self._live -= 1
-                closing = True
-            else:
-                self._idle.append(worker)
-                closing = False
-            self._condition.notify()
-        if closing:
-            _stop(worker, kill=False)
-
-    def _retire(self, worker: _Worker) -> int | None:
-        """Stop a worker whose state is unknown (dead, silent, or replies left unread); a new one replaces it."""
-        code = _stop(worker, kill=True)
-        with self._condition:
-            self._live -= 1
-            self._condition.notify()
-        return code
+            worker.dead = True
+            if worker in self._workers:
+                self._workers.remove(worker)
+            lost = WorkerLostError(f"signing process {worker.process.pid} died ({_how(code)}) during the call")
+            for call, _index in worker.pending:
+                call.fail(lost)
+            worker.pending.clear()
+            worker.outstanding = 0
+            self._condition.notify_all()
+        worker.connection.close()
+        worker.sock.close()
 
 
-def _stop(worker: _Worker, *, kill: bool) -> int | None:
-    worker.connection.close()
-    if kill and worker.alive():
-        worker.process.kill()
+def _error_of(item: tuple[Any, ...]) -> PKIError:
+    return _ERRORS.get(item[1], SigningError)(item[2])
+
+
+def _shutdown(worker: _Worker) -> None:
+    """Shut the socket both ways: the worker reads EOF and exits, the reader thread wakes up and reaps it."""
+    try:
+        worker.sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _reap(worker: _Worker) -> int | None:
     try:
         return worker.process.wait(timeout=5)
-    except subprocess.TimeoutExpired:  # it did not exit when its pipe closed
+    except subprocess.TimeoutExpired:  # it did not exit when its socket closed
         worker.process.kill()
         return worker.process.wait()
 
 
 def _how(code: int | None) -> str:
     if code is None:
-        return "still running, stopped"
+        return "still running"
+    if code == 0:
+        return "exited"
     return f"signal {-code}" if code < 0 else f"exit status {code}"
 
 

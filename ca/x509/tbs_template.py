@@ -239,12 +239,13 @@ def subject_public_key_bits(spki_der: bytes) -> bytes:
 _SKI_OID_DER = der.oid(_SKI_OID)
 # Extension ::= SEQUENCE { extnID, extnValue OCTET STRING (KeyIdentifier OCTET STRING (20 octets)) }: every
 # byte but the SHA-1 digest is fixed.
-_SKI_PREFIX = der.sequence(_SKI_OID_DER, der.octet_string(der.octet_string(bytes(20))))[:-20]
+_SKI_DIGEST = 20  # octets of a SHA-1 keyIdentifier
+_SKI_PREFIX = der.sequence(_SKI_OID_DER, der.octet_string(der.octet_string(bytes(_SKI_DIGEST))))[:-_SKI_DIGEST]
 
 
-def ski_extension(spki_der: bytes) -> bytes:
-    """subjectKeyIdentifier, method (1) of RFC 5280 §4.2.1.2: SHA-1 of the subjectPublicKey bits."""
-    return _SKI_PREFIX + hashlib.sha1(subject_public_key_bits(spki_der), usedforsecurity=False).digest()
+def ski_digest(spki_der: bytes) -> bytes:
+    """The keyIdentifier of method (1) of RFC 5280 §4.2.1.2: SHA-1 of the subjectPublicKey bits."""
+    return hashlib.sha1(subject_public_key_bits(spki_der), usedforsecurity=False).digest()
 
 _SAN_OID_DER = der.oid(_SAN_OID)
 
@@ -326,12 +327,13 @@ def make_shape(key: ShapeKey) -> Shape:
 class LeafFields:
     """The TBSCertificate bytes of one shape's leaf that depend neither on its key nor on its serial number:
     every leaf of a batch with the same shape, subject, validity and subjectAltName shares them, and
-    `encode_with_key` adds the rest (serial number, SubjectPublicKeyInfo, subjectKeyIdentifier)."""
+    `encode_with_key` adds the rest (serial number, SubjectPublicKeyInfo, subjectKeyIdentifier digest). The
+    subjectKeyIdentifier is always 20 octets, so the extensions' headers are fixed too."""
 
     version: bytes  # [0] EXPLICIT v3
     middle: bytes  # signature AlgorithmIdentifier, issuer, validity, subject (RFC 5280 §4.1.2.3-§4.1.2.6)
-    before_ski: bytes  # the Extension elements before the subjectKeyIdentifier (the SAN's included)
-    after_ski: bytes  # and after it
+    extensions_head: bytes  # [3] and SEQUENCE headers, the Extensions before the SKI, the SKI up to its digest
+    extensions_tail: bytes  # the Extensions after the SKI
 
 
 def leaf_fields(shape: Shape, *, not_before: datetime, not_after: datetime, subject: x509.Name,
@@ -356,9 +358,12 @@ def leaf_fields(shape: Shape, *, not_before: datetime, not_after: datetime, subj
             parts[side].append(der.sequence(_SAN_OID_DER, der.octet_string(general_names)))
         else:
             parts[side].append(part)
+    before, after = b"".join(parts[0]), b"".join(parts[1])
+    size = len(before) + len(_SKI_PREFIX) + _SKI_DIGEST + len(after)  # the SEQUENCE OF Extension's content
+    sequence_head = b"\x30" + der.length(size)
+    head = b"\xa3" + der.length(len(sequence_head) + size) + sequence_head + before + _SKI_PREFIX
     validity = der.sequence(encode_time(not_before), encode_time(not_after))
-    return LeafFields(shape.version, shape.signature_and_issuer + validity + subject_der, b"".join(parts[0]),
-                      b"".join(parts[1]))
+    return LeafFields(shape.version, shape.signature_and_issuer + validity + subject_der, head, after)
 
 
 def encode_with_key(fields: LeafFields, serial_number: int, spki: bytes) -> bytes | None:
@@ -366,9 +371,9 @@ def encode_with_key(fields: LeafFields, serial_number: int, spki: bytes) -> byte
     octets — else None, for the builder), the key's SubjectPublicKeyInfo DER and its subjectKeyIdentifier."""
     if not 0 < serial_number < 1 << 159:
         return None
-    extensions = fields.before_ski + ski_extension(spki) + fields.after_ski
-    return der.sequence(fields.version, der.integer(serial_number), fields.middle, spki,
-                        der.tlv(0xA3, der.sequence(extensions)))
+    body = b"".join((fields.version, der.integer(serial_number), fields.middle, spki, fields.extensions_head,
+                     ski_digest(spki), fields.extensions_tail))
+    return b"\x30" + der.length(len(body)) + body
 
 
 def encode_tbs(shape: Shape, *, serial_number: int, not_before: datetime, not_after: datetime,
