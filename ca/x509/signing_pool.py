@@ -132,6 +132,9 @@ def sign_items(keys: _Keys, key_ref: str, issuer_spki: bytes, tbs_list: Sequence
             out.append(("ok", sign_tbs_der(tbs, signer, verify_key)))
         except PKIError as error:
             out.append(_refusal(error))
+        except ValueError as error:  # the signed bytes do not parse as a certificate: this one is refused
+            out.append(_refusal(SigningError(f"the signed TBS bytes are not a certificate ({error}); "
+                                             "nothing was issued")))
     return out
 
 
@@ -408,6 +411,21 @@ def pool_for(owner: object, processes: int, passphrase_file: Path) -> SigningPoo
         return pool
 
 
+def pool_of(owner: object) -> SigningPool | None:
+    """The pool `pool_for` made for `owner` in this process, if any."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(id(owner))
+    return pool if pool is not None and pool.pid == os.getpid() else None
+
+
+def release(owner: object) -> None:
+    """Close the pool of `owner` now (its workers exit) rather than when `owner` is garbage-collected."""
+    with _POOLS_LOCK:
+        pool = _POOLS.pop(id(owner), None)
+    if pool is not None and pool.pid == os.getpid():
+        pool.close()
+
+
 def _forget(key: int, pool: SigningPool) -> None:
     with _POOLS_LOCK:
         if _POOLS.get(key) is pool:
@@ -416,8 +434,4 @@ def _forget(key: int, pool: SigningPool) -> None:
         pool.close()
 
 
-def spki_of(public_key: CertificateIssuerPublicKeyTypes) -> bytes:
-    return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-
-
-__all__ = ["CHUNK", "CheckedKey", "SigningPool", "WorkerLostError", "pool_for", "spki_of"]
+__all__ = ["CHUNK", "CheckedKey", "SigningPool", "WorkerLostError", "pool_for", "pool_of", "release"]
