@@ -12,7 +12,7 @@ P-256 CSRs, so key generation is not measured.
 Rows: `issue_certificate` (1 and T threads: concurrent calls share commits through the group committer) and
 `issue_many` (B certificates a call, 1 and 2 threads: one intent and one result commit per call; with the
 CSR checks and signatures in this thread, `ca.signing_processes = 0`, and in P signing processes, each
-loading the issuer key from its encrypted file: ca.x509.signing_pool — the row says which), every row
+loading the issuer key from its encrypted file: ca.signing_pool — the row says which), every row
 with a durable ledger (each row committed before its certificate is returned, SQLite's `synchronous` as the
 ledger sets it, printed) and lint on (the shape linted once by pkilint, the varying fields by the template's
 exact validators) unless the row says otherwise. The BENCH-RESULT is the best lint-on row, named in its note;

@@ -102,7 +102,7 @@ def _issuer_der(certificate: x509.Certificate) -> bytes:
 
 def issuer_spki(certificate: x509.Certificate) -> bytes:
     """The issuer certificate's SubjectPublicKeyInfo: the key a signing process verifies each signature
-    with (ca.x509.signing_pool)."""
+    with (ca.signing_pool)."""
     return _issuer_encodings(certificate)[2]
 
 

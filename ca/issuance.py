@@ -37,6 +37,7 @@ from ca.ledger.audit import append_event
 from ca.ledger.group_commit import committer_for
 from ca.metrics import CERTIFICATES_ISSUED, ISSUANCE_SECONDS
 from ca.runtime import Runtime
+from ca.signing_pool import CheckedKey, SigningPool, WorkerLostError, checked_key, pool_for
 from ca.vocabulary import IssuerStatus, RequestStatus, UserStatus
 from ca.x509.csr import MAX_CSR_BYTES, CheckedCSR, checked_csr
 from ca.x509.der import starts_sequence_with
@@ -44,7 +45,6 @@ from ca.x509.names import browser_subject, dn_text
 from ca.x509.serials import format_serial, random_serial_number
 from ca.x509.signer import ca_public_key
 from ca.x509.signing import sign_certificate, sign_tbs
-from ca.x509.signing_pool import CheckedKey, SigningPool, WorkerLostError, checked_key, pool_for
 from ca.x509.tbs_template import IdentityMemo, LeafFields, encode_with_key, leaf_fields
 from ca.x509.templates import Profile, RepositoryURLs, leaf_builder, load_profile, repository_urls
 
@@ -361,7 +361,7 @@ def issue_many(runtime: Runtime, actor: Actor, requests: Sequence[IssueRequest])
     `issue_certificate`: then nothing is returned, and no certificate of the batch left without its row.
 
     With `ca.signing_processes` > 0 the public-key work — each CSR's proof of possession and key checks,
-    each signature and its verification — runs in signing processes (ca.x509.signing_pool), with the same
+    each signature and its verification — runs in signing processes (ca.signing_pool), with the same
     checks; a key file's certificates are signed there, a PKCS#11 key's in this thread. A signing process
     that dies during the call raises WorkerLostError: nothing of the batch is returned, and intents already
     committed stay pending until `pkictl db check --close-pending` closes them out.

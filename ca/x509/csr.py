@@ -137,7 +137,7 @@ def checked_csr(data: bytes | CheckedCSR) -> CheckedCSR:
 
 def checked_key(data: bytes) -> tuple[PublicKeyTypes, bytes, str]:
     """The checks of `checked_csr`, returning only the key, its SubjectPublicKeyInfo DER and that DER's SHA-256
-    (what a batch needs: ca.x509.signing_pool checks CSRs with it)."""
+    (what a batch needs: ca.signing_pool checks CSRs with it)."""
     _csr, key, spki, spki_sha256 = _checked(data)
     return key, spki, spki_sha256
 

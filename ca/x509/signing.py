@@ -72,7 +72,7 @@ def sign_tbs(tbs: bytes, signer: Signer) -> x509.Certificate:
 
 def sign_tbs_der(tbs: bytes, signer: Signer, verify_key: CertificateIssuerPublicKeyTypes) -> bytes:
     """`sign_tbs`, its signature verified with `verify_key` (the issuer certificate's key: a signing process,
-    ca.x509.signing_pool), returning the certificate's DER."""
+    ca.signing_pool), returning the certificate's DER."""
     return _signed(tbs, signer, verify_key)[0]
 
 

@@ -2,7 +2,7 @@
 `issue_certificate` holds per certificate — each returned certificate's row is committed `issued` with its DER
 and its chained event, one bad request fails alone, a serial collision draws again, values the template
 cannot encode go through the builder — with the CSR checks and signatures in the caller's thread and in signing
-processes (`ca.signing_processes`, ca.x509.signing_pool)."""
+processes (`ca.signing_processes`, ca.signing_pool)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import create_engine, text
 
-from ca import issuance
+from ca import issuance, signing_pool
 from ca.audit_trail import verify_audit_trail
 from ca.errors import BadCSRError, BadRequestError, NotFoundError
 from ca.ledger.group_commit import committer_for
 from ca.runtime import Runtime, build_runtime
 from ca.settings import load_settings
-from ca.x509 import serials, signing_pool
+from ca.x509 import serials
 from tests.vectors.bad_csrs import good_csr
 
 ALICE = "alice@example.com"

@@ -1,4 +1,4 @@
-"""Signing processes for batch issuance (issue 14 §1, ca.x509.signing_pool), with real worker processes, the
+"""Signing processes for batch issuance (issue 14 §1, ca.signing_pool), with real worker processes, the
 session's real encrypted issuer key and real signals: the certificates of a pooled `issue_many` keep every
 guarantee of the in-thread path (pkilint, `openssl verify`, the ledger row and the audit chain), each bad CSR
 is refused alone with the in-thread message, a worker killed with SIGKILL in the middle of a batch makes the
@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import create_engine, text
 
-from ca import issuance
+from ca import issuance, signing_pool
 from ca.actor import Actor
 from ca.audit_trail import verify_audit_trail
 from ca.consistency import check_ledger
@@ -30,7 +30,6 @@ from ca.fast_issuance import FAST_PATH, issuer_spki
 from ca.issuer import create_issuer_key
 from ca.runtime import Runtime, build_runtime
 from ca.settings import load_settings
-from ca.x509 import signing_pool
 from ca.x509.csr import checked_csr
 from ca.x509.lint import lint_certificate
 from ca.x509.names import parse_dn

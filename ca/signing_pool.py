@@ -44,9 +44,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat,
 
 from ca import errors
 from ca.errors import PKIError, SigningError
+from ca.issuer import load_signer
+from ca.secrets import read_passphrase
 from ca.x509.csr import CheckedCSR
 from ca.x509.csr import checked_key as csr_key
 from ca.x509.signer import ca_public_key
+from ca.x509.signing import sign_tbs_der
 from ca.x509.tbs_template import key_family
 
 CHUNK = 32  # certificates per round trip: ~1 % of their CPU time goes to the pipe, and two callers interleave
@@ -105,9 +108,6 @@ class _Keys:
         return loaded
 
     def _load(self, key_ref: str, issuer_spki: bytes) -> tuple[Any, CertificateIssuerPublicKeyTypes]:
-        from ca.issuer import load_signer
-        from ca.secrets import read_passphrase
-
         if not key_ref.startswith("file:"):
             raise SigningError("a signing process signs only with key files; this key is signed in-thread")
         signer = load_signer(key_ref, passphrase=read_passphrase(self._passphrase_file))
@@ -120,8 +120,6 @@ class _Keys:
 
 def sign_items(keys: _Keys, key_ref: str, issuer_spki: bytes, tbs_list: Sequence[bytes]) -> list[tuple[Any, ...]]:
     """Each TBS signed and checked by ca.x509.signing.sign_tbs, verified with the issuer certificate's key."""
-    from ca.x509.signing import sign_tbs_der
-
     try:
         signer, verify_key = keys.get(key_ref, issuer_spki)
     except PKIError as error:  # not kept: the next call reads the key file and the passphrase again
@@ -169,8 +167,8 @@ def serve_fd(fd: int, passphrase_file: str) -> None:
 
 
 # --- the caller side ----------------------------------------------------------------------------------------
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding the `ca` package
-_ENTRY = "import sys; from ca.x509.signing_pool import serve_fd; serve_fd(int(sys.argv[1]), sys.argv[2])"
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])  # the directory holding the `ca` package
+_ENTRY = "import sys; from ca.signing_pool import serve_fd; serve_fd(int(sys.argv[1]), sys.argv[2])"
 
 
 class _Call:
