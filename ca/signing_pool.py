@@ -314,16 +314,16 @@ class SigningPool:
             return min(live, key=lambda worker: worker.outstanding)
 
     def _spawn(self) -> _Worker:
-        """A fresh interpreter (`python -c`: nothing of this process is forked, and no main module is imported
-        again, unlike multiprocessing's `spawn`) given one end of a socket pair; `ca` is importable from where
-        this process imported it."""
+        """A fresh interpreter (`python -P -c`: nothing of this process is forked, and no main module is imported
+        again, unlike multiprocessing's `spawn`) given one end of a socket pair; it imports `ca` from where this
+        process did (PYTHONPATH first, the working directory not at all: -P)."""
         ours, theirs = socket.socketpair()
         try:
             environment = dict(os.environ)
             environment["PYTHONPATH"] = os.pathsep.join(
                 [_PACKAGE_ROOT] + [part for part in [environment.get("PYTHONPATH")] if part])
             process = subprocess.Popen(
-                [sys.executable, "-c", _ENTRY, str(theirs.fileno()), self._passphrase_file],
+                [sys.executable, "-P", "-c", _ENTRY, str(theirs.fileno()), self._passphrase_file],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=environment)
         except BaseException:
             ours.close()
