@@ -436,7 +436,11 @@ def _check_requests(runtime: Runtime, requests: Sequence[IssueRequest], pool: Si
             keys[index] = error
     if to_pool:
         assert pool is not None
-        for index, pooled in zip(to_pool, pool.check_csrs(csrs), strict=True):
+        try:
+            pooled_keys = pool.check_csrs(csrs)
+        except WorkerLostError as error:
+            raise WorkerLostError(f"{error}: nothing of this batch was recorded") from None
+        for index, pooled in zip(to_pool, pooled_keys, strict=True):
             keys[index] = pooled
     profiles: dict[tuple[str, int | None], Profile | PKIError] = {}
     checked: list[tuple[int, CheckedKey, Profile]] = []

@@ -198,6 +198,35 @@ def test_a_worker_killed_in_the_middle_of_a_batch_fails_the_call_and_leaves_its_
     assert verify_audit_trail(pooled, operator).ok
 
 
+def test_a_worker_killed_while_checking_csrs_fails_the_call_before_anything_is_recorded(pooled, operator,
+                                                                                       database_url):
+    issuance.issue_many(pooled, operator, _batch(2 * signing_pool.CHUNK))
+    pool = _pool(pooled)
+    pids = pool.worker_pids()
+    requests = _batch(2 * signing_pool.CHUNK)  # CSR bytes: their checks are the workers' first job
+    before = _statuses(database_url)
+    outcome: list[object] = []
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        caller = threading.Thread(target=lambda: outcome.append(_call(pooled, operator, requests)))
+        caller.start()
+        deadline = time.monotonic() + 60
+        while sum(worker.outstanding for worker in pool._workers) < len(requests):  # every chunk sent
+            assert time.monotonic() < deadline and caller.is_alive(), outcome
+            time.sleep(0.01)
+        os.kill(pids[0], signal.SIGKILL)
+    finally:
+        for pid in pids[1:]:
+            os.kill(pid, signal.SIGCONT)
+    caller.join(timeout=60)
+
+    (error,) = outcome
+    assert isinstance(error, signing_pool.WorkerLostError), error
+    assert "nothing of this batch was recorded" in str(error)
+    assert _statuses(database_url) == before
+
+
 def _batch(size: int) -> list[issuance.IssueRequest]:
     return [issuance.IssueRequest(csr_data=good_csr("ec-p256")[1], user_email=ALICE) for _ in range(size)]
 
