@@ -221,7 +221,8 @@ def main() -> None:
         unlinted.close()
         pooled.close()
     raw_rate = rows[0][1][0] / rows[0][1][1]
-    print(f"in-process issuance: P-256 issuer, ledger on SQLite (WAL, synchronous={synchronous}), 1 process; "
+    print(f"in-process issuance: P-256 issuer, ledger on SQLite (WAL, synchronous={synchronous}), 1 process "
+          f"(and {args.signing_processes} signing processes for the rows that say so); "
           f"{issued} certificates issued, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
           f"{per_commit:.1f} ledger writes per commit with {args.threads} threads of issue_certificate; "
           + ", ".join(f"{per:.1f} with {name.split(', ', 1)[1]}" for name, _figures, per in batch_rows))
