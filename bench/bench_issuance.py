@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 from ca import root as root_ca  # noqa: E402
+from ca import signing_pool  # noqa: E402
 from ca.actor import cli_operator  # noqa: E402
 from ca.issuance import IssuedCertificate, IssueRequest, issue_certificate, issue_many  # noqa: E402
 from ca.issuer import create_issuer_key, key_path  # noqa: E402
@@ -219,6 +220,7 @@ def main() -> None:
             synchronous = _SYNCHRONOUS.get(connection.exec_driver_sql("PRAGMA synchronous").scalar(), "?")
         linted.close()
         unlinted.close()
+        signing_pool.release(pooled)  # its workers exit
         pooled.close()
     raw_rate = rows[0][1][0] / rows[0][1][1]
     print(f"in-process issuance: P-256 issuer, ledger on SQLite (WAL, synchronous={synchronous}), 1 process "

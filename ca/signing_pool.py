@@ -325,6 +325,9 @@ class SigningPool:
             process = subprocess.Popen(
                 [sys.executable, "-P", "-c", _ENTRY, str(theirs.fileno()), self._passphrase_file],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=environment)
+        except OSError as error:
+            ours.close()
+            raise SigningError(f"cannot start a signing process ({error}); nothing was signed") from None
         except BaseException:
             ours.close()
             raise
