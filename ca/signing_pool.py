@@ -14,12 +14,12 @@ and is used in the caller's thread. A worker runs the very checks of the in-thre
 (ca.x509.csr.checked_csr, ca.x509.signing.sign_tbs) and verifies each signature with the public key of the
 issuer *certificate*, having refused a key file that is not that certificate's key.
 
-Each worker is a fresh interpreter started with `python -c` (no fork(2) of a threaded process, whose locks
+Each worker is a fresh interpreter started with `python -P -c` (no fork(2) of a threaded process, whose locks
 may be held by threads that do not exist in the child; and, unlike multiprocessing's `spawn`, no second run
-of the caller's main module) and exits when its pipe closes, so it never outlives the process that started
-it. A worker that dies (SIGKILL, the OOM killer) fails the call it was
-serving with WorkerLostError — its replies are lost, so the caller returns nothing of that batch — and is
-replaced when next needed; a worker that died while idle is replaced before it is given work.
+of the caller's main module) and exits when its socket closes, so it never outlives the process that started
+it. A worker that dies (SIGKILL, the OOM killer) fails the calls whose chunks it held with WorkerLostError —
+their replies are lost, so the caller returns nothing of that batch — and is replaced when next needed; a
+worker that died while idle is reaped at once and replaced before any work is given to it.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from ca.x509.signing import sign_tbs_der
 from ca.x509.tbs_template import key_family
 
 CHUNK = 32  # certificates per round trip: ~1 % of their CPU time goes to the pipe, and two callers interleave
-REPLY_TIMEOUT_S = 120.0  # a chunk takes milliseconds; a worker silent this long is killed and replaced
+REPLY_TIMEOUT_S = 120.0  # a chunk takes milliseconds; a call with no answer for this long: its workers are killed
 # The errors a worker may answer for one item; anything else it reports is a SigningError.
 _ERRORS: dict[str, type[PKIError]] = {cls.__name__: cls for cls in (
     errors.BadCSRError, errors.BadRequestError, errors.NotAuthorizedError, errors.NotFoundError,
@@ -180,6 +180,7 @@ class _Call:
         self.remaining = len(chunks)
         self.failure: PKIError | None = None
         self.workers: set[_Worker] = set()  # those that hold or held one of its chunks
+        self.progress = time.monotonic()  # when a chunk was last sent or answered
 
     def deliver(self, index: int, reply: Any) -> None:
         if isinstance(reply, list) and len(reply) == len(self.chunks[index]):
@@ -188,6 +189,7 @@ class _Call:
             why = reply[1] if isinstance(reply, tuple) and len(reply) == 2 else "malformed reply"
             self.failure = SigningError(f"a signing process failed: {why}")
         self.remaining -= 1
+        self.progress = time.monotonic()
 
     def fail(self, error: PKIError) -> None:
         if self.failure is None:
@@ -262,10 +264,10 @@ class SigningPool:
         call = _Call([list(items[start:start + self._chunk]) for start in range(0, len(items), self._chunk)])
         for index, chunk in enumerate(call.chunks):
             self._submit(call, index, message(chunk))
-        deadline = time.monotonic() + REPLY_TIMEOUT_S
+        call.progress = time.monotonic()
         with self._condition:
             while call.remaining:
-                left = deadline - time.monotonic()
+                left = call.progress + REPLY_TIMEOUT_S - time.monotonic()
                 if left <= 0:  # silent workers are killed: their readers fail what they held, this call's too
                     if call.failure is None:
                         call.failure = WorkerLostError(f"a signing process did not answer within "
@@ -273,8 +275,8 @@ class SigningPool:
                     for worker in call.workers:
                         if not worker.dead:
                             worker.process.kill()
-                    deadline = time.monotonic() + 10
-                    left = 10
+                    call.progress = time.monotonic()
+                    continue
                 self._condition.wait(left)
         if call.failure is not None:
             raise call.failure
