@@ -124,6 +124,35 @@ def test_pooled_certificates_keep_every_guarantee(pooled, operator, session_pki,
     assert verify_audit_trail(pooled, operator).ok
 
 
+def test_concurrent_callers_share_the_workers(pooled, operator, database_url):
+    """Four callers at once: every chunk goes to a free or the least-loaded worker and comes back to its own
+    call — each caller gets its own certificates, each committed with its DER."""
+    batches = [[_batch(2 * signing_pool.CHUNK + 5) for _ in range(2)] for _caller in range(4)]
+    outcomes: list[list[object]] = [[] for _ in batches]
+
+    def caller(index: int) -> None:
+        for batch in batches[index]:
+            outcomes[index].append(_call(pooled, operator, batch))
+
+    threads = [threading.Thread(target=caller, args=(index,)) for index in range(len(batches))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    rows = _rows(database_url)
+    for caller_batches, caller_outcomes in zip(batches, outcomes, strict=True):
+        assert len(caller_outcomes) == len(caller_batches)
+        for batch, results in zip(caller_batches, caller_outcomes, strict=True):
+            assert isinstance(results, list) and len(results) == len(batch), results
+            for request, result in zip(batch, results, strict=True):
+                assert isinstance(result, issuance.IssuedCertificate), result
+                csr = x509.load_pem_x509_csr(request.csr_data)  # type: ignore[arg-type]
+                assert result.certificate.public_key() == csr.public_key()  # its own request's certificate
+                assert rows[result.serial] == ("issued", result.certificate.public_bytes(Encoding.DER))
+    assert len(_pool(pooled).worker_pids()) == PROCESSES
+
+
 def test_each_bad_csr_of_a_pooled_batch_is_refused_alone_with_the_in_thread_message(pooled, operator,
                                                                                   database_url):
     bad = build_bad_csrs()  # proof of possession, key types, sizes, weak keys, not a CSR, too large...
