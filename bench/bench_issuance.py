@@ -162,6 +162,7 @@ def main() -> None:
     parser.add_argument("--signing-processes", type=int, default=os.cpu_count() or 2,
                         help="signing processes of the pooled issue_many rows (ca.signing_processes)")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]  # the figures mean little on a machine busy with other work
     operator = cli_operator("bench")
     with tempfile.TemporaryDirectory(prefix="bench-issuance-") as tmp:
         base = Path(tmp)
@@ -225,7 +226,8 @@ def main() -> None:
     raw_rate = rows[0][1][0] / rows[0][1][1]
     print(f"in-process issuance: P-256 issuer, ledger on SQLite (WAL, synchronous={synchronous}), 1 process "
           f"(and {args.signing_processes} signing processes for the rows that say so); "
-          f"{issued} certificates issued, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
+          f"{issued} certificates issued, {os.cpu_count()} CPUs (load average {load_at_start:.1f} at the start, "
+          f"{os.getloadavg()[0]:.1f} at the end), Python {sys.version.split()[0]}; "
           f"{per_commit:.1f} ledger writes per commit with {args.threads} threads of issue_certificate; "
           + ", ".join(f"{per:.1f} with {name.split(', ', 1)[1]}" for name, _figures, per in batch_rows))
     print(f"{'path':80} {'count':>7} {'seconds':>8} {'per second':>11} {'µs each':>9} {'raw/this':>9}")
