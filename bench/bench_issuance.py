@@ -10,7 +10,9 @@ signing 32-byte payloads (ECDSA with SHA-256), one thread, one process. CSRs com
 P-256 CSRs, so key generation is not measured.
 
 Rows: `issue_certificate` (1 and T threads: concurrent calls share commits through the group committer) and
-`issue_many` (B certificates a call, 1 and 2 threads: one intent and one result commit per call), every row
+`issue_many` (B certificates a call, 1 and 2 threads: one intent and one result commit per call; with the
+CSR checks and signatures in this thread, `ca.signing_processes = 0`, and in P signing processes, each
+loading the issuer key from its encrypted file: ca.signing_pool — the row says which), every row
 with a durable ledger (each row committed before its certificate is returned, SQLite's `synchronous` as the
 ledger sets it, printed) and lint on (the shape linted once by pkilint, the varying fields by the template's
 exact validators) unless the row says otherwise. The BENCH-RESULT is the best lint-on row, named in its note;
@@ -36,6 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 from ca import root as root_ca  # noqa: E402
+from ca import signing_pool  # noqa: E402
 from ca.actor import cli_operator  # noqa: E402
 from ca.issuance import IssuedCertificate, IssueRequest, issue_certificate, issue_many  # noqa: E402
 from ca.issuer import create_issuer_key, key_path  # noqa: E402
@@ -96,6 +99,12 @@ def make_runtimes(base: Path, environ: dict[str, str]) -> tuple[Runtime, Runtime
     return linted, unlinted
 
 
+def pooled_runtime(environ: dict[str, str], processes: int) -> Runtime:
+    """A runtime over the same ledger, lint on, whose issue_many signs in `processes` signing processes."""
+    return build_runtime(load_settings(None, {**environ, "PKI_CA__LINT_BEFORE_SIGN": "true",
+                                              "PKI_CA__SIGNING_PROCESSES": str(processes)}))
+
+
 def csr_pool(size: int) -> list[bytes]:
     subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "bench")])
     return [
@@ -150,11 +159,16 @@ def main() -> None:
                         help="measuring time of each issuance row")
     parser.add_argument("--threads", type=int, default=8, help="concurrent issuing threads (group commit)")
     parser.add_argument("--batch", type=int, default=256, help="certificates per issue_many call")
+    parser.add_argument("--signing-processes", type=int, default=os.cpu_count() or 2,
+                        help="signing processes of the pooled issue_many rows (ca.signing_processes)")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]  # the figures mean little on a machine busy with other work
     operator = cli_operator("bench")
     with tempfile.TemporaryDirectory(prefix="bench-issuance-") as tmp:
         base = Path(tmp)
-        linted, unlinted = make_runtimes(base, make_pki(base))
+        environ = make_pki(base)
+        linted, unlinted = make_runtimes(base, environ)
+        pooled = pooled_runtime(environ, args.signing_processes)
         pool = csr_pool(64)
         key = load_private_key(key_path(base / "keys", ISSUER), PASSPHRASE)
         payload = os.urandom(32)
@@ -186,12 +200,17 @@ def main() -> None:
         rows.append(("issue_certificate, 1 thread, lint_before_sign off", measure(issue_with(unlinted),
                                                                                   args.seconds)))
         batch_rows = []
-        for threads in (1, 2):
-            batches, units = committer.batches, committer.units
-            name = f"issue_many, batch {args.batch}, {threads} thread{'s' if threads > 1 else ''}, lint on"
-            count, elapsed = measure_threads(issue_batch(linted, args.batch), args.seconds, threads)
+        processes = args.signing_processes
+        for runtime, threads, signing in ((linted, 1, "in-thread signing"), (linted, 2, "in-thread signing"),
+                                          (pooled, 1, f"{processes} signing processes"),
+                                          (pooled, 2, f"{processes} signing processes")):
+            issue_batch(runtime, args.batch)(0)  # warm-up: the signing processes start and load the key
+            row_committer = committer_for(runtime.sessionmaker)
+            batches, units = row_committer.batches, row_committer.units
+            name = f"issue_many, batch {args.batch}, {threads} thread{'s' if threads > 1 else ''}, lint on, {signing}"
+            count, elapsed = measure_threads(issue_batch(runtime, args.batch), args.seconds, threads)
             batch_rows.append((name, (count * args.batch, elapsed),
-                               (committer.units - units) / max(1, committer.batches - batches)))
+                               (row_committer.units - units) / max(1, row_committer.batches - batches)))
         rows.extend((name, figures) for name, figures, _per in batch_rows)
         # The raw rate again at the end (the machine's load drifts): the higher of the two is the peer.
         raw_again = measure(lambda _i: key.sign(payload, algorithm), args.seconds / 2, warmup=200)
@@ -202,15 +221,19 @@ def main() -> None:
             synchronous = _SYNCHRONOUS.get(connection.exec_driver_sql("PRAGMA synchronous").scalar(), "?")
         linted.close()
         unlinted.close()
+        signing_pool.release(pooled)  # its workers exit
+        pooled.close()
     raw_rate = rows[0][1][0] / rows[0][1][1]
-    print(f"in-process issuance: P-256 issuer, ledger on SQLite (WAL, synchronous={synchronous}), 1 process; "
-          f"{issued} certificates issued, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
+    print(f"in-process issuance: P-256 issuer, ledger on SQLite (WAL, synchronous={synchronous}), 1 process "
+          f"(and {args.signing_processes} signing processes for the rows that say so); "
+          f"{issued} certificates issued, {os.cpu_count()} CPUs (load average {load_at_start:.1f} at the start, "
+          f"{os.getloadavg()[0]:.1f} at the end), Python {sys.version.split()[0]}; "
           f"{per_commit:.1f} ledger writes per commit with {args.threads} threads of issue_certificate; "
           + ", ".join(f"{per:.1f} with {name.split(', ', 1)[1]}" for name, _figures, per in batch_rows))
-    print(f"{'path':56} {'count':>7} {'seconds':>8} {'per second':>11} {'µs each':>9} {'raw/this':>9}")
+    print(f"{'path':80} {'count':>7} {'seconds':>8} {'per second':>11} {'µs each':>9} {'raw/this':>9}")
     for name, (count, elapsed) in rows:
         rate = count / elapsed
-        print(f"{name:56} {count:7d} {elapsed:8.2f} {rate:11.0f} {1e6 / rate:9.1f} {raw_rate / rate:8.1f}x")
+        print(f"{name:80} {count:7d} {elapsed:8.2f} {rate:11.0f} {1e6 / rate:9.1f} {raw_rate / rate:8.1f}x")
     linted_rows = [(name, count / elapsed) for name, (count, elapsed) in rows[1:] if "lint on" in name]
     best_name, best = max(linted_rows, key=lambda row: row[1])
     emit("in-process issuance, SQLite WAL, lint on", best, "/s", "raw P-256 signing, same key", raw_rate,

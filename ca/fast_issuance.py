@@ -17,7 +17,7 @@ from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from prometheus_client import Counter
 
 from ca.issuer import Issuer
@@ -64,33 +64,50 @@ def shape_for(key: ShapeKey, *, lint: bool) -> Shape:
     return shape
 
 
+def shape_key(plan: LeafPlan, issuer: Issuer, urls: RepositoryURLs, family: str, with_san: bool) -> ShapeKey:
+    """What a leaf's shape is made of: issuer certificate and key type, profile, URLs, key family, SAN."""
+    return ShapeKey(_issuer_der(issuer.certificate), issuer.signer.key_type, plan.profile, urls, family, with_san)
+
+
 def fast_tbs(plan: LeafPlan, public_key: CertificateIssuerPublicKeyTypes, issuer: Issuer, urls: RepositoryURLs,
              serial_number: int, now: datetime, dns_names: Sequence[str], *, lint: bool,
              spki: bytes | None = None) -> bytes | None:
     """The TBSCertificate of these values from its linted shape, or None when the template cannot encode them
     exactly (nothing counted yet: `fast_sign` and ca.issuance.issue_many count the path taken)."""
-    key = ShapeKey(_issuer_der(issuer.certificate), issuer.signer.key_type, plan.profile, urls,
-                   key_family(public_key), bool(plan.emails or dns_names))
+    key = shape_key(plan, issuer, urls, key_family(public_key), bool(plan.emails or dns_names))
     return encode_tbs(shape_for(key, lint=lint), serial_number=serial_number, not_before=now,
                       not_after=plan.not_after, subject=plan.subject, public_key=public_key, emails=plan.emails,
                       dns_names=dns_names, spki=spki)
 
 
-_ISSUER_DER: dict[int, tuple[x509.Certificate, bytes]] = {}
+_ISSUER_DER: dict[int, tuple[x509.Certificate, bytes, bytes]] = {}
 
 
-def _issuer_der(certificate: x509.Certificate) -> bytes:
-    """The issuer certificate's DER, kept per certificate object (ca.issuance parses each issuer once)."""
+def _issuer_encodings(certificate: x509.Certificate) -> tuple[x509.Certificate, bytes, bytes]:
+    """(certificate, its DER, its SubjectPublicKeyInfo DER), kept per certificate object (ca.issuance parses
+    each issuer once)."""
     cached = _ISSUER_DER.get(id(certificate))
     if cached is None or cached[0] is not certificate:
         if len(_ISSUER_DER) > 64:
             _ISSUER_DER.clear()
-        cached = _ISSUER_DER[id(certificate)] = (certificate, certificate.public_bytes(Encoding.DER))
-    return cached[1]
+        cached = _ISSUER_DER[id(certificate)] = (
+            certificate, certificate.public_bytes(Encoding.DER),
+            certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
+    return cached
 
 
-def count_path(template: bool) -> None:
-    (_TEMPLATE if template else _BUILDER).inc()
+def _issuer_der(certificate: x509.Certificate) -> bytes:
+    return _issuer_encodings(certificate)[1]
+
+
+def issuer_spki(certificate: x509.Certificate) -> bytes:
+    """The issuer certificate's SubjectPublicKeyInfo: the key a signing process verifies each signature
+    with (ca.signing_pool)."""
+    return _issuer_encodings(certificate)[2]
+
+
+def count_path(template: bool, count: int = 1) -> None:
+    (_TEMPLATE if template else _BUILDER).inc(count)
 
 
 def fast_sign(plan: LeafPlan, csr: CheckedCSR, issuer: Issuer, urls: RepositoryURLs, serial_number: int,

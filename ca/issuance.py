@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import functools
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca.actor import Actor
@@ -30,20 +30,22 @@ from ca.errors import (
     SerialCollisionError,
     SigningError,
 )
-from ca.fast_issuance import count_path, fast_sign, fast_tbs
+from ca.fast_issuance import count_path, fast_sign, issuer_spki, shape_for, shape_key
 from ca.issuer import Issuer
 from ca.ledger import Session, issuance_reads, issuance_store, portal_store, renewal_store, request_batch_store
 from ca.ledger.audit import append_event
 from ca.ledger.group_commit import committer_for
 from ca.metrics import CERTIFICATES_ISSUED, ISSUANCE_SECONDS
 from ca.runtime import Runtime
+from ca.signing_pool import CheckedKey, SigningPool, WorkerLostError, checked_key, pool_for
 from ca.vocabulary import IssuerStatus, RequestStatus, UserStatus
-from ca.x509.csr import CheckedCSR, checked_csr
+from ca.x509.csr import MAX_CSR_BYTES, CheckedCSR, checked_csr
+from ca.x509.der import starts_sequence_with
 from ca.x509.names import browser_subject, dn_text
 from ca.x509.serials import format_serial, random_serial_number
 from ca.x509.signer import ca_public_key
 from ca.x509.signing import sign_certificate, sign_tbs
-from ca.x509.tbs_template import IdentityMemo
+from ca.x509.tbs_template import IdentityMemo, LeafFields, encode_with_key, leaf_fields
 from ca.x509.templates import Profile, RepositoryURLs, leaf_builder, load_profile, repository_urls
 
 _SERIAL_ATTEMPTS = 5
@@ -332,11 +334,12 @@ class _Item:
     """A request of the batch that passed every check and is encoded from its shape's template."""
 
     index: int
-    csr: CheckedCSR
-    public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+    key: CheckedKey
     plan: _Plan
-    urls: RepositoryURLs
+    fields: LeafFields
+    key_ref: str
     serial_number: int = 0
+    serial: str = ""  # its text (format_serial), as the ledger and the audit trail write it
     tbs: bytes = b""
     row_id: int = 0
     certificate: x509.Certificate | None = None
@@ -357,39 +360,41 @@ def issue_many(runtime: Runtime, actor: Actor, requests: Sequence[IssueRequest])
     is refused. Values the template cannot encode exactly go through `issue_certificate` (the builder and
     pkilint on the whole certificate). An infrastructure failure (the ledger is down) raises, as in
     `issue_certificate`: then nothing is returned, and no certificate of the batch left without its row.
+
+    With `ca.signing_processes` > 0 the public-key work — each CSR's proof of possession and key checks,
+    each signature and its verification — runs in signing processes (ca.signing_pool), with the same
+    checks; a key file's certificates are signed there, a PKCS#11 key's in this thread. A signing process
+    that dies during the call raises WorkerLostError: nothing of the batch is returned, and intents already
+    committed stay pending until `pkictl db check --close-pending` closes them out.
     """
     started = time.perf_counter()
     now = runtime.clock.now()
     lint = runtime.settings.ca.lint_before_sign
     out: list[IssuedCertificate | PKIError | None] = [None] * len(requests)
-    checked: list[tuple[int, CheckedCSR, Profile]] = []
-    for index, request in enumerate(requests):
-        try:
-            checked.append((index, checked_csr(request.csr_data),
-                            _profile(runtime, request.profile_name, request.days)))
-        except PKIError as error:
-            out[index] = error
+    pool = _signing_pool(runtime)
+    checked = _check_requests(runtime, requests, pool, out)
     facts = issuance_reads.read_batch_facts(runtime.engine, [
-        issuance_reads.FactsQuery(requests[index].user_email, csr.spki_sha256, requests[index].issuer_name,
-                                  requests[index].company_id) for index, csr, _profile_ in checked])
+        issuance_reads.FactsQuery(requests[index].user_email, key.spki_sha256, requests[index].issuer_name,
+                                  requests[index].company_id) for index, key, _profile_ in checked])
+    batch = _Batch(runtime, actor, now, lint)
     items: list[_Item] = []
     builder: list[int] = []
-    for (index, csr, profile), found in zip(checked, facts, strict=True):
+    for (index, key, profile), found in zip(checked, facts, strict=True):
         request = requests[index]
         try:
             if isinstance(found, NotFoundError):
                 raise NotFoundError(str(found))
-            plan = _plan_from_facts(runtime, actor, profile, request.days, found, request.dns_names)
-            item = _Item(index, csr, ca_public_key(csr.public_key), plan,
-                         repository_urls(runtime.settings.repository.base_url, plan.issuer.name))
-            if _encode(item, request, now, lint=lint):
+            plan = batch.plan(profile, request, found)
+            fields = batch.fields(plan, key.family, request.dns_names)
+            item = _Item(index, key, plan, fields, found.issuer.key_ref) if fields is not None else None
+            if item is not None and _encode(item):
                 items.append(item)
             else:
                 builder.append(index)
         except PKIError as error:
             out[index] = error
     if items:
-        _issue_items(runtime, actor, items, requests, now, lint=lint, out=out)
+        _issue_items(runtime, actor, items, pool, now, out=out)
     for index in builder:  # the template cannot encode these exactly: the builder pipeline, one by one
         request = requests[index]
         count_path(False)
@@ -406,26 +411,115 @@ def issue_many(runtime: Runtime, actor: Actor, requests: Sequence[IssueRequest])
     return [result for result in out if result is not None]
 
 
-def _encode(item: _Item, request: IssueRequest, now: datetime, *, lint: bool) -> bool:
+def _signing_pool(runtime: Runtime) -> SigningPool | None:
+    processes = runtime.settings.ca.signing_processes
+    if processes <= 0:
+        return None
+    return pool_for(runtime, processes, runtime.settings.ca.passphrase_file)
+
+
+def _check_requests(runtime: Runtime, requests: Sequence[IssueRequest], pool: SigningPool | None,
+                    out: list[IssuedCertificate | PKIError | None]) -> list[tuple[int, CheckedKey, Profile]]:
+    """Each request's CSR checked (in the signing processes when there are) and its profile and validity;
+    a request refused for both gets its CSR's refusal, as in `issue_certificate`."""
+    keys: list[CheckedKey | PKIError | None] = [None] * len(requests)
+    to_pool: list[int] = []
+    csrs: list[bytes] = []
+    for index, request in enumerate(requests):
+        data = request.csr_data
+        if pool is not None and isinstance(data, bytes) and len(data) <= MAX_CSR_BYTES:
+            to_pool.append(index)
+            csrs.append(data)
+            continue
+        try:
+            keys[index] = checked_key(checked_csr(data))
+        except PKIError as error:
+            keys[index] = error
+    if to_pool:
+        assert pool is not None
+        try:
+            pooled_keys = pool.check_csrs(csrs)
+        except WorkerLostError as error:
+            raise WorkerLostError(f"{error}: nothing of this batch was recorded") from None
+        for index, pooled in zip(to_pool, pooled_keys, strict=True):
+            keys[index] = pooled
+    profiles: dict[tuple[str, int | None], Profile | PKIError] = {}
+    checked: list[tuple[int, CheckedKey, Profile]] = []
+    for index, (request, key) in enumerate(zip(requests, keys, strict=True)):
+        if isinstance(key, PKIError):
+            out[index] = key
+            continue
+        assert key is not None
+        memo = (request.profile_name, request.days)
+        profile = profiles.get(memo)
+        if profile is None:
+            try:
+                profile = _profile(runtime, request.profile_name, request.days)
+            except PKIError as error:
+                profile = error
+            profiles[memo] = profile
+        if isinstance(profile, PKIError):
+            out[index] = profile
+            continue
+        checked.append((index, key, profile))
+    return checked
+
+
+class _Batch:
+    """What the requests of one batch share, made once per call: the plan of each distinct (profile,
+    validity, DNS names, user, company, issuer) — the facts' objects are shared by read_batch_facts — and
+    the key-independent TBS bytes of each plan, key family and SAN (ca.x509.tbs_template.LeafFields)."""
+
+    def __init__(self, runtime: Runtime, actor: Actor, now: datetime, lint: bool) -> None:
+        self.runtime, self.actor, self.now, self.lint = runtime, actor, now, lint
+        self._plans: dict[tuple[object, ...], _Plan] = {}
+        self._fields: dict[tuple[object, ...], LeafFields | None] = {}
+        self._urls: dict[str, RepositoryURLs] = {}
+
+    def plan(self, profile: Profile, request: IssueRequest, found: issuance_reads.IssuanceFacts) -> _Plan:
+        key = (id(profile), request.days, request.dns_names, id(found.user), id(found.company), id(found.issuer),
+               found.key_blocked)
+        plan = self._plans.get(key)
+        if plan is None:  # a refusal is not kept: each request gets its own
+            plan = self._plans[key] = _plan_from_facts(self.runtime, self.actor, profile, request.days, found,
+                                                       request.dns_names)
+        return plan
+
+    def fields(self, plan: _Plan, family: str, dns_names: tuple[str, ...]) -> LeafFields | None:
+        key = (id(plan), family, dns_names)
+        if key in self._fields:
+            return self._fields[key]
+        urls = self._urls.get(plan.issuer.name)
+        if urls is None:
+            urls = self._urls[plan.issuer.name] = repository_urls(self.runtime.settings.repository.base_url,
+                                                                  plan.issuer.name)
+        shape = shape_for(shape_key(plan, plan.issuer, urls, family, bool(plan.emails or dns_names)),
+                          lint=self.lint)
+        fields = self._fields[key] = leaf_fields(shape, not_before=self.now, not_after=plan.not_after,
+                                                 subject=plan.subject, emails=plan.emails, dns_names=dns_names)
+        return fields
+
+
+def _encode(item: _Item) -> bool:
     """A fresh serial and the item's TBS from its shape; False when the template cannot encode it."""
     item.serial_number = random_serial_number()
-    tbs = fast_tbs(item.plan, item.public_key, item.plan.issuer, item.urls, item.serial_number, now,
-                   request.dns_names, lint=lint, spki=item.csr.spki_der)
+    item.serial = format_serial(item.serial_number)
+    tbs = encode_with_key(item.fields, item.serial_number, item.key.spki_der)
     if tbs is None:
         return False
     item.tbs = tbs
     return True
 
 
-def _issue_items(runtime: Runtime, actor: Actor, items: list[_Item], requests: Sequence[IssueRequest],
-                 now: datetime, *, lint: bool, out: list[IssuedCertificate | PKIError | None]) -> None:
+def _issue_items(runtime: Runtime, actor: Actor, items: list[_Item], pool: SigningPool | None, now: datetime, *,
+                 out: list[IssuedCertificate | PKIError | None]) -> None:
     committer = committer_for(runtime.sessionmaker)
     # Transaction 1: every intent row, committed before any key signs.
     for _attempt in range(_SERIAL_ATTEMPTS):
         rows = [{
-            "issuer_id": item.plan.issuer.id, "serial": format_serial(item.serial_number),
+            "issuer_id": item.plan.issuer.id, "serial": item.serial,
             "profile": item.plan.profile.name, "subject": _subject_text(item.plan.subject), "not_before": now,
-            "not_after": item.plan.not_after, "spki_sha256": item.csr.spki_sha256,
+            "not_after": item.plan.not_after, "spki_sha256": item.key.spki_sha256,
             "user_id": item.plan.user.id if item.plan.user else None,
             "company_id": item.plan.company.id if item.plan.company else None,
             "request_id": requests[item.index].request_id, "created_at": now, "predecessor_id": None,
@@ -435,24 +529,16 @@ def _issue_items(runtime: Runtime, actor: Actor, items: list[_Item], requests: S
             break
         except SerialCollisionError:  # nothing of the batch was recorded: every item draws again
             for item in items:
-                if not _encode(item, requests[item.index], now, lint=lint):
+                if not _encode(item):
                     raise SigningError("the template refused values it had encoded; nothing was signed") from None
     else:
         for item in items:
             out[item.index] = ConflictError("could not draw a unique serial number; nothing was signed")
         return
-    # Sign each committed intent; the signature is verified over exactly the encoded bytes (sign_tbs).
-    signed: list[_Item] = []
     for item, row_id in zip(items, row_ids, strict=True):
         item.row_id = row_id
-        try:
-            item.certificate = sign_tbs(item.tbs, item.plan.issuer.signer)
-        except PKIError as error:  # its intent stays pending, as in issue_certificate: db check closes it out
-            out[item.index] = error
-            continue
-        count_path(True)
-        item.der = item.certificate.public_bytes(Encoding.DER)
-        signed.append(item)
+    # Sign each committed intent; the signature is verified over exactly the encoded bytes (sign_tbs).
+    signed = _sign_items(items, pool, out)
     # Transaction 2: every DER and its chained event; only then may the certificates leave.
     try:
         committer.run(lambda session: _store_results(session, actor, signed, now))
@@ -465,24 +551,72 @@ def _issue_items(runtime: Runtime, actor: Actor, items: list[_Item], requests: S
                 stored.append(item)
             except ConflictError as error:
                 out[item.index] = error
+    issued: Counter[str] = Counter()
     for item in stored:
         assert item.certificate is not None
         issuer = item.plan.issuer
-        CERTIFICATES_ISSUED.labels(item.plan.profile.name).inc()
-        out[item.index] = IssuedCertificate(serial=format_serial(item.serial_number), issuer=issuer.name,
+        issued[item.plan.profile.name] += 1
+        out[item.index] = IssuedCertificate(serial=item.serial, issuer=issuer.name,
                                             certificate=item.certificate, chain=(issuer.certificate, issuer.root))
+    for profile_name, count in issued.items():
+        CERTIFICATES_ISSUED.labels(profile_name).inc(count)
+    count_path(True, len(signed))
+
+
+def _sign_items(items: list[_Item], pool: SigningPool | None,
+                out: list[IssuedCertificate | PKIError | None]) -> list[_Item]:
+    """Each item's TBS signed — by the signing processes for a key file when there are, else in this thread —
+    its signature verified over exactly those bytes; a refusal is the item's own (its intent stays pending,
+    as in issue_certificate: db check closes it out)."""
+    signed: list[_Item] = []
+    groups: dict[tuple[str, int], list[_Item]] = {}
+    for item in items:
+        groups.setdefault((item.key_ref, id(item.plan.issuer.certificate)), []).append(item)
+    for (key_ref, _certificate), group in groups.items():
+        issuer = group[0].plan.issuer
+        if pool is None or not key_ref.startswith("file:"):
+            for item in group:
+                try:
+                    item.certificate = sign_tbs(item.tbs, issuer.signer)
+                except PKIError as error:
+                    out[item.index] = error
+                    continue
+                item.der = item.certificate.public_bytes(Encoding.DER)
+                signed.append(item)
+            continue
+        try:
+            results = pool.sign(key_ref, issuer_spki(issuer.certificate), [item.tbs for item in group])
+        except WorkerLostError as error:
+            raise WorkerLostError(f"{error}: nothing of this batch was returned; its {len(items)} intents stay "
+                                  "pending until `pkictl db check --close-pending` closes them out") from None
+        for item, result in zip(group, results, strict=True):
+            if isinstance(result, PKIError):
+                out[item.index] = result
+                continue
+            if not starts_sequence_with(result, item.tbs):  # the certificate carries exactly the recorded TBS
+                out[item.index] = SigningError("a signing process returned a certificate that does not carry "
+                                               "the encoded TBS bytes; nothing was issued")
+                continue
+            item.der = result
+            item.certificate = x509.load_der_x509_certificate(result)
+            signed.append(item)
+    return signed
 
 
 def _store_results(session: Session, actor: Actor, items: list[_Item], now: datetime) -> None:
     issuance_store.mark_issued_many(session, [(item.row_id, item.der) for item in items])
+    details: dict[int, dict[str, str | None]] = {}  # one dict per plan: append_events encodes each once
+    for item in items:
+        if id(item.plan) not in details:
+            plan = item.plan
+            details[id(plan)] = {"issuer": plan.issuer.name, "profile": plan.profile.name,
+                                 "user": plan.user.email if plan.user else None,
+                                 "subject": _subject_text(plan.subject)}
     issuance_store.append_events(session, [{
         "at": now, "actor": actor.name, "action": "certificate.issued", "object_type": "certificate",
-        "object_id": format_serial(item.serial_number),
+        "object_id": item.serial,
         "company_id": item.plan.company.id if item.plan.company else None,
-        "details": {"issuer": item.plan.issuer.name, "profile": item.plan.profile.name,
-                    "user": item.plan.user.email if item.plan.user else None,
-                    "subject": _subject_text(item.plan.subject)},
-        "source_ip": actor.source_ip,
+        "details": details[id(item.plan)], "source_ip": actor.source_ip,
     } for item in items])
     request_batch_store.mark_requests_issued(  # their portal requests turn `issued` in this same commit
         session, actor, [(item.row_id, format_serial(item.serial_number)) for item in items], now)

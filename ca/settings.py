@@ -39,6 +39,11 @@ class CASettings:
     pkcs11_pin_file: Path
     country: str
     lint_before_sign: bool
+    signing_processes: int  # 0: issue_many signs in the caller's thread (ca.signing_pool)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.signing_processes <= 64:
+            raise BadRequestError("ca.signing_processes must be 0 to 64")
 
 
 @dataclass(frozen=True)

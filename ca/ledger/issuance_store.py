@@ -141,23 +141,24 @@ def _prepared(connection: Connection, table: Table, columns: tuple[str, ...],
 
 class _Binder:
     """Rows as driver parameters: each value through its column's processor, each distinct processed value
-    converted once per statement (the rows of a batch share their times)."""
+    converted once per statement (the rows of a batch share their times). Columns without a processor (most,
+    on both dialects) are taken as they are."""
 
     def __init__(self, columns: tuple[str, ...], processors: list[_Processor]) -> None:
-        self._plan = list(zip(columns, processors, strict=True))
-        self._seen: dict[tuple[str, Any], Any] = {}
+        self._columns = columns
+        self._processed = [(index, process) for index, process in enumerate(processors) if process is not None]
+        self._seen: list[dict[Any, Any]] = [{} for _ in processors]
 
     def __call__(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        out = []
-        for name, process in self._plan:
-            value = values[name]
-            if process is not None and value is not None:
-                key = (name, value)
-                converted = self._seen.get(key, _MISSING)
+        out = [values[name] for name in self._columns]
+        for index, process in self._processed:
+            value = out[index]
+            if value is not None:
+                seen = self._seen[index]
+                converted = seen.get(value, _MISSING)
                 if converted is _MISSING:
-                    converted = self._seen[key] = process(value)
-                value = converted
-            out.append(value)
+                    converted = seen[value] = process(value)
+                out[index] = converted
         return tuple(out)
 
 
@@ -221,12 +222,17 @@ def append_events(session: Session, events: list[dict[str, Any]]) -> None:
     sql, processors = _prepared(connection, _EVENTS, _EVENT_COLUMNS, "events")
     rows = []
     bind = _Binder(_EVENT_COLUMNS, processors)
+    encoded: dict[int, tuple[object, str]] = {}  # details dicts the caller shares between events: encoded once
     for values in events:
+        details = values.get("details") or {}
+        kept = encoded.get(id(details))
+        if kept is None or kept[0] is not details:
+            kept = encoded[id(details)] = (details, json.dumps(details, sort_keys=True, separators=(",", ":"),
+                                                               default=str))
         event = SimpleNamespace(
             id=next_id, at=values["at"], actor=values["actor"], action=values["action"],
             company_id=values.get("company_id"), object_type=values["object_type"],
-            object_id=str(values["object_id"]),
-            details=json.dumps(values.get("details") or {}, sort_keys=True, separators=(",", ":"), default=str),
+            object_id=str(values["object_id"]), details=kept[1],
             source_ip=values.get("source_ip"), prev_hash=previous, hash="",
         )
         event.hash = previous = _digest(event)  # type: ignore[arg-type]

@@ -85,6 +85,20 @@ def time(value: datetime) -> bytes:
     return tlv(0x18, value.strftime("%Y%m%d%H%M%SZ").encode())
 
 
+def starts_sequence_with(data: bytes, element: bytes) -> bool:
+    """True when `data` is exactly one definite-length SEQUENCE (X.690 §8.1.3, §8.9) whose contents begin
+    with the bytes `element`: a signed structure assembled around exactly those to-be-signed bytes."""
+    if len(data) < 2 or data[0] != 0x30:
+        return False
+    first = data[1]
+    if first < 0x80:
+        start, size = 2, first
+    else:
+        start = 2 + (first & 0x7F)
+        size = int.from_bytes(data[2:start], "big")
+    return start + size == len(data) and data[start:start + len(element)] == element
+
+
 def assemble_signed(tbs: bytes, algorithm_der: bytes, signature: bytes) -> bytes:
     """SEQUENCE { tbs, signatureAlgorithm, signatureValue BIT STRING } (RFC 5280 §4.1 and §5.1)."""
     return sequence(tbs, algorithm_der, bit_string(signature))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     CertificateIssuerPrivateKeyTypes,
@@ -47,11 +48,17 @@ def verify_signed_by(cert: x509.Certificate, public_key: CertificateIssuerPublic
     hash_algorithm = cert.signature_hash_algorithm
     if hash_algorithm is None:
         raise SigningError("the certificate carries no signature hash algorithm")
+    verify_signature(public_key, cert.signature, cert.tbs_certificate_bytes, hash_algorithm)
+
+
+def verify_signature(public_key: CertificateIssuerPublicKeyTypes, signature: bytes, data: bytes,
+                     hash_algorithm: hashes.HashAlgorithm) -> None:
+    """SigningError unless `signature` is the key's ECDSA or PKCS#1 v1.5 signature over `data`."""
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hash_algorithm))
+            public_key.verify(signature, data, ec.ECDSA(hash_algorithm))
         elif isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), hash_algorithm)
+            public_key.verify(signature, data, padding.PKCS1v15(), hash_algorithm)
         else:
             raise TypeError("unsupported issuer key")
     except InvalidSignature:
@@ -60,12 +67,25 @@ def verify_signed_by(cert: x509.Certificate, public_key: CertificateIssuerPublic
 
 def sign_tbs(tbs: bytes, signer: Signer) -> x509.Certificate:
     """Sign exactly `tbs` with the real key, assemble, and check the result before anyone sees it."""
+    return _signed(tbs, signer, signer.public_key())[1]
+
+
+def sign_tbs_der(tbs: bytes, signer: Signer, verify_key: CertificateIssuerPublicKeyTypes) -> bytes:
+    """`sign_tbs`, its signature verified with `verify_key` (the issuer certificate's key: a signing process,
+    ca.signing_pool), returning the certificate's DER."""
+    return _signed(tbs, signer, verify_key)[0]
+
+
+def _signed(tbs: bytes, signer: Signer, verify_key: CertificateIssuerPublicKeyTypes) -> tuple[bytes, x509.Certificate]:
+    """The parsed certificate must carry exactly `tbs` (its TBS re-encoded, RFC 5280 §4.1.1.1) and the
+    signature, verified over those very bytes (§4.1.1.3) with the hash of the algorithm it names (the key
+    type's: signature_algorithm_der)."""
     der = assemble_signed(tbs, signature_algorithm_der(signer.key_type), signer.sign(tbs))
     cert = x509.load_der_x509_certificate(der)
     if cert.tbs_certificate_bytes != tbs:
         raise SigningError("assembled certificate does not carry the linted TBS bytes")
-    verify_signed_by(cert, signer.public_key())
-    return cert
+    verify_signature(verify_key, cert.signature, tbs, hash_for(signer.key_type))
+    return der, cert
 
 
 def lint_or_refuse(cert: x509.Certificate) -> None:

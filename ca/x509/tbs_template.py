@@ -239,12 +239,13 @@ def subject_public_key_bits(spki_der: bytes) -> bytes:
 _SKI_OID_DER = der.oid(_SKI_OID)
 # Extension ::= SEQUENCE { extnID, extnValue OCTET STRING (KeyIdentifier OCTET STRING (20 octets)) }: every
 # byte but the SHA-1 digest is fixed.
-_SKI_PREFIX = der.sequence(_SKI_OID_DER, der.octet_string(der.octet_string(bytes(20))))[:-20]
+_SKI_DIGEST = 20  # octets of a SHA-1 keyIdentifier
+_SKI_PREFIX = der.sequence(_SKI_OID_DER, der.octet_string(der.octet_string(bytes(_SKI_DIGEST))))[:-_SKI_DIGEST]
 
 
-def ski_extension(spki_der: bytes) -> bytes:
-    """subjectKeyIdentifier, method (1) of RFC 5280 §4.2.1.2: SHA-1 of the subjectPublicKey bits."""
-    return _SKI_PREFIX + hashlib.sha1(subject_public_key_bits(spki_der), usedforsecurity=False).digest()
+def ski_digest(spki_der: bytes) -> bytes:
+    """The keyIdentifier of method (1) of RFC 5280 §4.2.1.2: SHA-1 of the subjectPublicKey bits."""
+    return hashlib.sha1(subject_public_key_bits(spki_der), usedforsecurity=False).digest()
 
 _SAN_OID_DER = der.oid(_SAN_OID)
 
@@ -322,6 +323,59 @@ def make_shape(key: ShapeKey) -> Shape:
                  reference=reference)
 
 
+@dataclass(frozen=True, slots=True)
+class LeafFields:
+    """The TBSCertificate bytes of one shape's leaf that depend neither on its key nor on its serial number:
+    every leaf of a batch with the same shape, subject, validity and subjectAltName shares them, and
+    `encode_with_key` adds the rest (serial number, SubjectPublicKeyInfo, subjectKeyIdentifier digest). The
+    subjectKeyIdentifier is always 20 octets, so the extensions' headers are fixed too."""
+
+    version: bytes  # [0] EXPLICIT v3
+    middle: bytes  # signature AlgorithmIdentifier, issuer, validity, subject (RFC 5280 §4.1.2.3-§4.1.2.6)
+    extensions_head: bytes  # [3] and SEQUENCE headers, the Extensions before the SKI, the SKI up to its digest
+    extensions_tail: bytes  # the Extensions after the SKI
+
+
+def leaf_fields(shape: Shape, *, not_before: datetime, not_after: datetime, subject: x509.Name,
+                emails: Sequence[str] = (), dns_names: Sequence[str] = ()) -> LeafFields | None:
+    """The key-independent bytes of these values, or None when the template cannot encode them exactly."""
+    if bool(emails or dns_names) != shape.key.with_san:
+        raise ValueError("these values do not belong to this shape")
+    if len(subject) == 0 or not_before.astimezone(UTC).year < 1950:
+        return None
+    subject_der = encode_name(subject)
+    if subject_der is None:
+        return None
+    parts: list[list[bytes]] = [[], []]
+    side = 0
+    for part in shape.extensions:
+        if part == _SKI_MARK:
+            side = 1
+        elif part == _SAN_MARK:
+            general_names = encode_general_names(emails, dns_names)
+            if general_names is None:
+                return None
+            parts[side].append(der.sequence(_SAN_OID_DER, der.octet_string(general_names)))
+        else:
+            parts[side].append(part)
+    before, after = b"".join(parts[0]), b"".join(parts[1])
+    size = len(before) + len(_SKI_PREFIX) + _SKI_DIGEST + len(after)  # the SEQUENCE OF Extension's content
+    sequence_head = b"\x30" + der.length(size)
+    head = b"\xa3" + der.length(len(sequence_head) + size) + sequence_head + before + _SKI_PREFIX
+    validity = der.sequence(encode_time(not_before), encode_time(not_after))
+    return LeafFields(shape.version, shape.signature_and_issuer + validity + subject_der, head, after)
+
+
+def encode_with_key(fields: LeafFields, serial_number: int, spki: bytes) -> bytes | None:
+    """The whole TBSCertificate: `fields` with this serial number (RFC 5280 §4.1.2.2: positive, at most 20
+    octets — else None, for the builder), the key's SubjectPublicKeyInfo DER and its subjectKeyIdentifier."""
+    if not 0 < serial_number < 1 << 159:
+        return None
+    body = b"".join((fields.version, der.integer(serial_number), fields.middle, spki, fields.extensions_head,
+                     ski_digest(spki), fields.extensions_tail))
+    return b"\x30" + der.length(len(body)) + body
+
+
 def encode_tbs(shape: Shape, *, serial_number: int, not_before: datetime, not_after: datetime,
                subject: x509.Name, public_key: CertificateIssuerPublicKeyTypes, emails: Sequence[str] = (),
                dns_names: Sequence[str] = (), spki: bytes | None = None) -> bytes | None:
@@ -332,26 +386,10 @@ def encode_tbs(shape: Shape, *, serial_number: int, not_before: datetime, not_af
     """
     if key_family(public_key) != shape.key.family or bool(emails or dns_names) != shape.key.with_san:
         raise ValueError("these values do not belong to this shape")
-    if not 0 < serial_number < 1 << 159 or len(subject) == 0 or not_before.astimezone(UTC).year < 1950:
-        return None
-    subject_der = encode_name(subject)
-    if subject_der is None:
+    fields = leaf_fields(shape, not_before=not_before, not_after=not_after, subject=subject, emails=emails,
+                         dns_names=dns_names)
+    if fields is None:
         return None
     if spki is None:
         spki = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    extensions = []
-    for part in shape.extensions:
-        if part == _SKI_MARK:
-            extensions.append(ski_extension(spki))
-        elif part == _SAN_MARK:
-            general_names = encode_general_names(emails, dns_names)
-            if general_names is None:
-                return None
-            extensions.append(der.sequence(_SAN_OID_DER, der.octet_string(general_names)))
-        else:
-            extensions.append(part)
-    return der.sequence(
-        shape.version, der.integer(serial_number), shape.signature_and_issuer,
-        der.sequence(encode_time(not_before), encode_time(not_after)), subject_der, spki,
-        der.tlv(0xA3, der.sequence(*extensions)),
-    )
+    return encode_with_key(fields, serial_number, spki)

@@ -1,22 +1,40 @@
 """`issue_many` (issue 14 §1): a batch shares one intent commit and one result commit, and every guarantee of
 `issue_certificate` holds per certificate — each returned certificate's row is committed `issued` with its DER
 and its chained event, one bad request fails alone, a serial collision draws again, values the template
-cannot encode go through the builder."""
+cannot encode go through the builder — with the CSR checks and signatures in the caller's thread and in signing
+processes (`ca.signing_processes`, ca.signing_pool)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import create_engine, text
 
-from ca import issuance
+from ca import issuance, signing_pool
 from ca.audit_trail import verify_audit_trail
 from ca.errors import BadCSRError, BadRequestError, NotFoundError
 from ca.ledger.group_commit import committer_for
+from ca.runtime import Runtime, build_runtime
+from ca.settings import load_settings
 from ca.x509 import serials
 from tests.vectors.bad_csrs import good_csr
 
 ALICE = "alice@example.com"
+
+
+@pytest.fixture(params=[0, 2], ids=["in-thread", "signing-processes"])
+def issuing(request: pytest.FixtureRequest, runtime: Runtime, environ: dict[str, str], clock) -> Iterator[Runtime]:
+    """`runtime`, or a runtime over the same ledger whose issue_many uses two signing processes."""
+    if not request.param:
+        yield runtime
+        return
+    pooled = build_runtime(load_settings(None, {**environ, "PKI_CA__SIGNING_PROCESSES": str(request.param)}), clock)
+    yield pooled
+    signing_pool.release(pooled)
+    pooled.close()
 
 
 def _committed(database_url: str) -> dict[str, tuple[str, bytes | None]]:
@@ -39,7 +57,7 @@ def _issued_events(database_url: str) -> list[str]:
         engine.dispose()
 
 
-def test_a_batch_shares_two_commits_and_each_bad_request_fails_alone(runtime, operator, database_url):
+def test_a_batch_shares_two_commits_and_each_bad_request_fails_alone(issuing, operator, database_url):
     good = [good_csr("ec-p256")[1] for _ in range(20)]
     requests = [issuance.IssueRequest(csr_data=csr, user_email=ALICE) for csr in good]
     requests.insert(3, issuance.IssueRequest(csr_data=b"not a csr", user_email=ALICE))
@@ -47,11 +65,11 @@ def test_a_batch_shares_two_commits_and_each_bad_request_fails_alone(runtime, op
     requests.insert(9, issuance.IssueRequest(csr_data=good_csr("ec-p256")[1], user_email=ALICE, days=100_000))
     requests.insert(11, issuance.IssueRequest(csr_data=good_csr("rsa-2048")[1], user_email=None,
                                               profile_name="tls-server", dns_names=("under_score.example.test",)))
-    committer = committer_for(runtime.sessionmaker)
+    committer = committer_for(issuing.sessionmaker)
     batches_before = committer.batches
     before = set(_committed(database_url))
 
-    results = issuance.issue_many(runtime, operator, requests)
+    results = issuance.issue_many(issuing, operator, requests)
 
     assert len(results) == len(requests)
     assert isinstance(results[3], BadCSRError)
@@ -73,17 +91,17 @@ def test_a_batch_shares_two_commits_and_each_bad_request_fails_alone(runtime, op
     assert set(_issued_events(database_url)) >= {r.serial for r in issued}
     # The 20 template-encoded certificates: one intent and one result commit (the builder's one: two more).
     assert committer.batches - batches_before == 4
-    assert verify_audit_trail(runtime, operator).ok
+    assert verify_audit_trail(issuing, operator).ok
 
 
-def test_a_serial_collision_in_a_batch_draws_every_serial_again(runtime, operator, database_url, monkeypatch):
-    first = issuance.issue_certificate(runtime, operator, csr_data=good_csr("ec-p256")[1], user_email=ALICE)
+def test_a_serial_collision_in_a_batch_draws_every_serial_again(issuing, operator, database_url, monkeypatch):
+    first = issuance.issue_certificate(issuing, operator, csr_data=good_csr("ec-p256")[1], user_email=ALICE)
     taken = int(first.serial, 16)
     draws = iter([taken])
     real = serials.random_serial_number
     monkeypatch.setattr(issuance, "random_serial_number", lambda: next(draws, None) or real())
 
-    results = issuance.issue_many(runtime, operator, [
+    results = issuance.issue_many(issuing, operator, [
         issuance.IssueRequest(csr_data=good_csr("ec-p256")[1], user_email=ALICE) for _ in range(5)])
 
     assert all(isinstance(r, issuance.IssuedCertificate) for r in results)
@@ -92,4 +110,4 @@ def test_a_serial_collision_in_a_batch_draws_every_serial_again(runtime, operato
     assert rows[first.serial] == ("issued", first.certificate.public_bytes(Encoding.DER))
     assert all(rows[r.serial][0] == "issued" for r in results)  # type: ignore[union-attr]
     assert not any(status == "pending" for status, _der in rows.values())
-    assert verify_audit_trail(runtime, operator).ok
+    assert verify_audit_trail(issuing, operator).ok
