@@ -338,6 +338,7 @@ class _Item:
     plan: _Plan
     fields: LeafFields
     key_ref: str
+    request_id: int | None = None  # the portal request it is issued for (IssueRequest.request_id)
     serial_number: int = 0
     serial: str = ""  # its text (format_serial), as the ledger and the audit trail write it
     tbs: bytes = b""
@@ -386,7 +387,8 @@ def issue_many(runtime: Runtime, actor: Actor, requests: Sequence[IssueRequest])
                 raise NotFoundError(str(found))
             plan = batch.plan(profile, request, found)
             fields = batch.fields(plan, key.family, request.dns_names)
-            item = _Item(index, key, plan, fields, found.issuer.key_ref) if fields is not None else None
+            item = (_Item(index, key, plan, fields, found.issuer.key_ref, request.request_id)
+                    if fields is not None else None)
             if item is not None and _encode(item):
                 items.append(item)
             else:
@@ -522,7 +524,7 @@ def _issue_items(runtime: Runtime, actor: Actor, items: list[_Item], pool: Signi
             "not_after": item.plan.not_after, "spki_sha256": item.key.spki_sha256,
             "user_id": item.plan.user.id if item.plan.user else None,
             "company_id": item.plan.company.id if item.plan.company else None,
-            "request_id": requests[item.index].request_id, "created_at": now, "predecessor_id": None,
+            "request_id": item.request_id, "created_at": now, "predecessor_id": None,
         } for item in items]
         try:
             row_ids = committer.run(lambda session, rows=rows: issuance_store.insert_pending_many(session, rows))  # type: ignore[misc]

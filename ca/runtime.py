@@ -65,6 +65,9 @@ class Runtime:
         )
 
     def close(self) -> None:
+        from ca import signing_pool  # its workers exit now, not when the runtime is garbage-collected
+
+        signing_pool.release(self)
         self.engine.dispose()
 
 
