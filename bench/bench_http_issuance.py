@@ -184,7 +184,10 @@ def bench_ours(base: Path, csrs: list[str], args: argparse.Namespace) -> Row:
 
     name = f"ours, portal API, granian w{args.workers}" + (f" t{args.threads}" if args.threads else "")
     environ = {**make_pki(base), "PKI_PORTAL__SECRET_FILE": str(base / "secrets" / "session.key"),
-               "PKI_PORTAL__OUTBOX_DIR": str(base / "outbox"), "PKI_REPOSITORY__CROSS_DIR": str(base / "cross")}
+               "PKI_PORTAL__OUTBOX_DIR": str(base / "outbox"), "PKI_REPOSITORY__CROSS_DIR": str(base / "cross"),
+               "PKI_CA__SIGNING_PROCESSES": str(args.signing_processes)}
+    if args.signing_processes:
+        name += f", {args.signing_processes} signing processes"
     if args.database_url:
         environ["PKI_DATABASE__URL"] = args.database_url
         name += ", PostgreSQL"
@@ -285,6 +288,8 @@ def main() -> None:
     # more CPU per certificate and a worse p99, on the shared 2-core machine.
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="request threads per portal worker")
+    parser.add_argument("--signing-processes", type=int, default=0,
+                        help="ca.signing_processes of the portal (0: CSR checks and signatures in its threads)")
     parser.add_argument("--database-url", default=None,
                         help="ours on this ledger instead of a fresh SQLite file: an EMPTY PostgreSQL database "
                              "(postgresql+psycopg://...), filled by the run")
