@@ -20,6 +20,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from ca.combining import Combiner
+
 T = TypeVar("T")
 
 
@@ -38,34 +40,19 @@ class GroupCommitter:
 
     def __init__(self, factory: sessionmaker[Session], max_batch: int = 512) -> None:
         self._factory = factory
-        self._max_batch = max_batch
-        self._condition = threading.Condition()
-        self._queue: list[_Unit[Any]] = []
-        self._leading = False
-        self.batches = 0
-        self.units = 0
+        self._combiner: Combiner[_Unit[Any]] = Combiner(max_batch)
+
+    @property
+    def batches(self) -> int:
+        return self._combiner.batches
+
+    @property
+    def units(self) -> int:
+        return self._combiner.items
 
     def run(self, work: Callable[[Session], T]) -> T:
         unit: _Unit[T] = _Unit(work)
-        with self._condition:
-            self._queue.append(unit)
-            while not unit.done:
-                if self._leading:
-                    self._condition.wait()
-                    continue
-                self._leading = True
-                batch, self._queue = self._queue[:self._max_batch], self._queue[self._max_batch:]
-                self._condition.release()
-                try:
-                    self._commit(batch)
-                finally:
-                    self._condition.acquire()
-                    self._leading = False
-                    for done in batch:
-                        done.done = True
-                    self.batches += 1
-                    self.units += len(batch)
-                    self._condition.notify_all()
+        self._combiner.join(unit, self._commit)
         if unit.error is not None:
             raise unit.error
         return unit.result

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.engine import Engine
 
+from ca.combining import Combiner
 from ca.ledger.issuance_reads import READ_ONLY
 from ca.ledger.models import Company, User
 from ca.ledger.portal_models import PortalSession
@@ -90,33 +91,11 @@ class _Ask:
 @dataclass
 class _Reader:
     engine: weakref.ref[Engine]
-    condition: threading.Condition = field(default_factory=threading.Condition)
-    queue: list[_Ask] = field(default_factory=list)
-    reading: bool = False
-    reads: int = 0  # statements run, for tests and benchmarks
-    asks: int = 0
+    combiner: Combiner[_Ask] = field(default_factory=lambda: Combiner(MAX_GROUP))
 
     def read(self, digest: str) -> SessionFacts | None:
         ask = _Ask(digest)
-        with self.condition:
-            self.queue.append(ask)
-            while not ask.done:
-                if self.reading:
-                    self.condition.wait()
-                    continue
-                self.reading = True
-                group, self.queue = self.queue[:MAX_GROUP], self.queue[MAX_GROUP:]
-                self.condition.release()
-                try:
-                    _read_group(self.engine(), group)
-                finally:
-                    self.condition.acquire()
-                    self.reading = False
-                    for done in group:
-                        done.done = True
-                    self.reads += 1
-                    self.asks += len(group)
-                    self.condition.notify_all()
+        self.combiner.join(ask, lambda group: _read_group(self.engine(), group))
         if ask.error is not None:
             raise ask.error
         return ask.facts
@@ -136,8 +115,8 @@ def _reader_for(engine: Engine) -> _Reader:
 
 def read_counts(engine: Engine) -> tuple[int, int]:
     """(statements, sessions read) by this process on this ledger."""
-    reader = _reader_for(engine)
-    return reader.reads, reader.asks
+    combiner = _reader_for(engine).combiner
+    return combiner.batches, combiner.items
 
 
 def _read_group(engine: Engine | None, group: list[_Ask]) -> None:

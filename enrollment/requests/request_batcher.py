@@ -23,10 +23,11 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from ca.actor import Actor
+from ca.combining import Combiner
 from ca.errors import BadCSRError, NotAuthorizedError
 from ca.issuance import MAX_COMMENT, IssuedCertificate, IssueRequest, issue_many
 from ca.ledger import Session, SessionFactory, request_batch_store
@@ -57,31 +58,22 @@ class _Upload:
     auto: bool = False
 
 
-@dataclass
-class _Batcher:
-    condition: threading.Condition = field(default_factory=threading.Condition)
-    queue: list[_Upload] = field(default_factory=list)
-    leading: bool = False
-    batches: int = 0  # for tests and benchmarks
-    uploads: int = 0
-
-
-_BATCHERS: weakref.WeakKeyDictionary[SessionFactory, _Batcher] = weakref.WeakKeyDictionary()
+_BATCHERS: weakref.WeakKeyDictionary[SessionFactory, Combiner[_Upload]] = weakref.WeakKeyDictionary()
 _BATCHERS_LOCK = threading.Lock()
 
 
-def _batcher_for(runtime: Runtime) -> _Batcher:
+def _batcher_for(runtime: Runtime) -> Combiner[_Upload]:
     with _BATCHERS_LOCK:
         batcher = _BATCHERS.get(runtime.sessionmaker)
         if batcher is None:
-            batcher = _BATCHERS[runtime.sessionmaker] = _Batcher()
+            batcher = _BATCHERS[runtime.sessionmaker] = Combiner(MAX_BATCH)
         return batcher
 
 
 def batch_counts(runtime: Runtime) -> tuple[int, int]:
     """(batches, uploads) handled so far in this process for this ledger."""
     batcher = _batcher_for(runtime)
-    return batcher.batches, batcher.uploads
+    return batcher.batches, batcher.items
 
 
 def submit(runtime: Runtime, actor: Actor, csr: CheckedCSR) -> RequestOutcome:
@@ -89,27 +81,8 @@ def submit(runtime: Runtime, actor: Actor, csr: CheckedCSR) -> RequestOutcome:
     issued; returns once every row of it is committed (or raises its own PKIError)."""
     if actor.kind != ActorKind.USER or actor.company_id is None or actor.user_id is None:
         raise NotAuthorizedError(NO_COMPANY)
-    batcher = _batcher_for(runtime)
     upload = _Upload(actor, csr)
-    with batcher.condition:
-        batcher.queue.append(upload)
-        while not upload.done:
-            if batcher.leading:
-                batcher.condition.wait()
-                continue
-            batcher.leading = True
-            batch, batcher.queue = batcher.queue[:MAX_BATCH], batcher.queue[MAX_BATCH:]
-            batcher.condition.release()
-            try:
-                _run(runtime, batch)
-            finally:
-                batcher.condition.acquire()
-                batcher.leading = False
-                for done in batch:
-                    done.done = True
-                batcher.batches += 1
-                batcher.uploads += len(batch)
-                batcher.condition.notify_all()
+    _batcher_for(runtime).join(upload, lambda batch: _run(runtime, batch))
     if upload.error is not None:
         raise upload.error
     assert upload.outcome is not None

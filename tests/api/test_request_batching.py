@@ -30,8 +30,6 @@ def one_batch(runtime, calls: list[Callable[[], Any]]) -> list[Any]:
     were in flight), so that they make one batch; each call's result or exception, in order."""
     batcher = request_batcher._batcher_for(runtime)
     before = request_batcher.batch_counts(runtime)
-    with batcher.condition:
-        batcher.leading = True
     out: list[Any] = [None] * len(calls)
 
     def run(index: int) -> None:
@@ -41,17 +39,13 @@ def one_batch(runtime, calls: list[Callable[[], Any]]) -> list[Any]:
             out[index] = error
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 30
-    while True:
-        with batcher.condition:
-            if len(batcher.queue) == len(calls):
-                batcher.leading = False
-                batcher.condition.notify_all()
-                break
-        assert time.monotonic() < deadline, "the calls did not queue"
-        time.sleep(0.01)
+    with batcher.held():
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while batcher.queued() < len(calls):
+            assert time.monotonic() < deadline, "the calls did not queue"
+            time.sleep(0.01)
     for thread in threads:
         thread.join(30)
     assert request_batcher.batch_counts(runtime)[0] - before[0] == 1

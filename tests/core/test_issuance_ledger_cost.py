@@ -102,13 +102,13 @@ def test_a_failing_unit_of_a_batch_is_replayed_out_alone(runtime):
     first = threading.Thread(target=write, args=("1" * 64,), kwargs={"hold": True})
     first.start()
     deadline = time.monotonic() + 10
-    while not committer._leading and time.monotonic() < deadline:  # noqa: SLF001 - the test's own committer
+    while not committer._combiner.leading and time.monotonic() < deadline:  # noqa: SLF001 - the test's own
         time.sleep(0.01)
     others = [threading.Thread(target=write, args=("2" * 64,)),
               threading.Thread(target=write, args=("3" * 64,), kwargs={"fail": True})]
     for thread in others:
         thread.start()
-    while len(committer._queue) < 2 and time.monotonic() < deadline:  # noqa: SLF001
+    while committer._combiner.queued() < 2 and time.monotonic() < deadline:  # noqa: SLF001
         time.sleep(0.01)
     release.set()
     for thread in (first, *others):

@@ -287,7 +287,8 @@ def test_a_worker_that_died_idle_is_replaced_without_failing_a_call(pooled, oper
 def test_workers_exit_when_their_pool_is_released(pooled, operator):
     issuance.issue_many(pooled, operator, _batch(2 * signing_pool.CHUNK))
     pids = _pool(pooled).worker_pids()
-    assert len(pids) == PROCESSES
+    # a worker idle when the next chunk is sent takes it, so a call may start fewer than PROCESSES workers
+    assert 1 <= len(pids) <= PROCESSES
 
     signing_pool.release(pooled)
 
