@@ -35,7 +35,8 @@ def content_fields(event: AuditEvent) -> tuple[Any, ...]:
 
 def chain_digest(content_json: Sequence[str], prev_hash: str) -> str:
     """The hash of an event: SHA-256 of the canonical array, given each of `content_fields` as its
-    `canonical_json` text, and the previous event's hash."""
+    `canonical_json` text (consecutive ones may come already joined by commas), and the previous event's
+    hash."""
     canonical = "[" + ",".join(content_json) + "," + canonical_json(prev_hash) + "]"
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -204,9 +204,9 @@ def mark_issued_many(session: Session, issued: list[tuple[int, bytes]]) -> None:
         return
     connection = session.connection()
     sql, _processors = _prepared(connection, _CERTIFICATES, (), "issued")
+    issued_status, pending_status = CertificateStatus.ISSUED.value, CertificateStatus.PENDING.value
     result = connection.exec_driver_sql(sql, [
-        (der, hashlib.sha256(der).hexdigest(), CertificateStatus.ISSUED.value, row_id,
-         CertificateStatus.PENDING.value) for row_id, der in issued])
+        (der, hashlib.sha256(der).hexdigest(), issued_status, row_id, pending_status) for row_id, der in issued])
     if result.rowcount != len(issued):
         raise ConflictError("an intent of the batch is no longer pending (closed out by db check)")
 
@@ -228,14 +228,10 @@ def append_events(session: Session, events: list[dict[str, Any]]) -> None:
     rows = []
     bind = _Binder(processors)
     details_text: dict[int, tuple[object, str, str]] = {}  # details dicts the caller shares: encoded once
-    encoded: dict[tuple[type, Any], str] = {}  # canonical_json of the other shared values
-
-    def canonical(value: Any) -> str:
-        text = encoded.get((type(value), value))
-        if text is None:
-            text = encoded[(type(value), value)] = canonical_json(value)
-        return text
-
+    # The canonical texts of (actor, action, company_id, object_type) — consecutive in the canonical order,
+    # so kept joined — and of source_ip, each encoded once per distinct value.
+    middles: dict[tuple[Any, ...], str] = {}
+    addresses: dict[str | None, str] = {}
     last_at, at_text = None, ""
     for values in events:
         details = values.get("details") or {}
@@ -246,13 +242,17 @@ def append_events(session: Session, events: list[dict[str, Any]]) -> None:
         at = values["at"]
         if at is not last_at:
             last_at, at_text = at, canonical_json(at.isoformat())
-        # Each value as ca.ledger.audit.content_fields orders it, in its canonical_json text.
         object_id = str(values["object_id"])
         company_id, source_ip = values.get("company_id"), values.get("source_ip")
-        content = (str(next_id), at_text, canonical(values["actor"]), canonical(values["action"]),
-                   canonical(company_id), canonical(values["object_type"]), canonical_json(object_id), kept[2],
-                   canonical(source_ip))
-        digest = chain_digest(content, previous)
+        shared = (values["actor"], values["action"], company_id, values["object_type"])
+        middle = middles.get(shared)
+        if middle is None:
+            middle = middles[shared] = ",".join(canonical_json(value) for value in shared)
+        address = addresses.get(source_ip)
+        if address is None:
+            address = addresses[source_ip] = canonical_json(source_ip)
+        # ca.ledger.audit.content_fields in their canonical_json texts, in order (some already joined).
+        digest = chain_digest((str(next_id), at_text, middle, canonical_json(object_id), kept[2], address), previous)
         rows.append(bind((next_id, at, values["actor"], values["action"], company_id, values["object_type"],
                           object_id, kept[1], source_ip, previous, digest)))
         previous = digest
