@@ -16,7 +16,9 @@ loading the issuer key from its encrypted file: ca.signing_pool — the row says
 with a durable ledger (each row committed before its certificate is returned, SQLite's `synchronous` as the
 ledger sets it, printed) and lint on (the shape linted once by pkilint, the varying fields by the template's
 exact validators) unless the row says otherwise. The BENCH-RESULT is the best lint-on row, named in its note;
-the raw rate is measured first and last, the higher of the two is the peer (the machine's load drifts).
+the raw rate is measured first and last, the higher of the two is the peer (the machine's load drifts). Each row also
+prints its CPU time per certificate — this process and its signing processes (/proc, Linux) — which the load
+of a shared machine moves much less than the rate.
 """
 
 from __future__ import annotations
@@ -115,11 +117,30 @@ def csr_pool(size: int) -> list[bytes]:
     ]
 
 
-def measure(operation: Callable[[int], object], seconds: float, warmup: int = 20) -> tuple[int, float]:
-    """Run `operation(i)` for about `seconds` of wall time after a warm-up; return (count, elapsed)."""
+def _process_seconds(pid: int) -> float:
+    """CPU time (user + system) of a live process, from /proc (Linux): a signing process is never reaped
+    while it works, so RUSAGE_CHILDREN does not see it."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(runtime: Runtime | None = None) -> float:
+    """CPU time of this process and of `runtime`'s signing processes: what a certificate costs whatever else
+    the machine runs (a rate moves with the load, this moves much less)."""
+    times = os.times()
+    pool = signing_pool.pool_of(runtime) if runtime is not None else None
+    return times.user + times.system + sum(_process_seconds(pid) for pid in (pool.worker_pids() if pool else []))
+
+
+def measure(operation: Callable[[int], object], seconds: float, warmup: int = 20) -> tuple[int, float, float]:
+    """Run `operation(i)` for about `seconds` of wall time after a warm-up; return (count, elapsed, CPU)."""
     for i in range(warmup):
         operation(i)
-    count, start = 0, time.perf_counter()
+    count, start, cpu = 0, time.perf_counter(), cpu_seconds()
     deadline = start + seconds
     while True:
         for _ in range(50):
@@ -127,11 +148,13 @@ def measure(operation: Callable[[int], object], seconds: float, warmup: int = 20
             count += 1
         now = time.perf_counter()
         if now >= deadline:
-            return count, now - start
+            return count, now - start, cpu_seconds() - cpu
 
 
-def measure_threads(operation: Callable[[int], object], seconds: float, threads: int) -> tuple[int, float]:
-    """`threads` threads calling `operation` for about `seconds`: concurrent issuances share commits."""
+def measure_threads(operation: Callable[[int], object], seconds: float, threads: int,
+                    runtime: Runtime | None = None) -> tuple[int, float, float]:
+    """`threads` threads calling `operation` for about `seconds`: concurrent issuances share commits. Returns
+    (count, elapsed, CPU of this process and of `runtime`'s signing processes)."""
     counts = [0] * threads
     stop = threading.Event()
 
@@ -143,14 +166,14 @@ def measure_threads(operation: Callable[[int], object], seconds: float, threads:
             counts[index] += 1
 
     workers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds(runtime)
     for worker in workers:
         worker.start()
     time.sleep(seconds)
     stop.set()
     for worker in workers:
         worker.join()
-    return sum(counts), time.perf_counter() - start
+    return sum(counts), time.perf_counter() - start, cpu_seconds(runtime) - cpu
 
 
 def main() -> None:
@@ -188,7 +211,7 @@ def main() -> None:
             return issue
 
         committer = committer_for(linted.sessionmaker)
-        rows = [
+        rows: list[tuple[str, tuple[int, float, float]]] = [
             ("raw P-256 signature, same issuer key (32-byte payload)",
              measure(lambda _i: key.sign(payload, algorithm), args.seconds / 2, warmup=200)),
             ("issue_certificate, 1 thread, lint on (production)", measure(issue_with(linted), args.seconds)),
@@ -208,8 +231,8 @@ def main() -> None:
             row_committer = committer_for(runtime.sessionmaker)
             batches, units = row_committer.batches, row_committer.units
             name = f"issue_many, batch {args.batch}, {threads} thread{'s' if threads > 1 else ''}, lint on, {signing}"
-            count, elapsed = measure_threads(issue_batch(runtime, args.batch), args.seconds, threads)
-            batch_rows.append((name, (count * args.batch, elapsed),
+            count, elapsed, cpu = measure_threads(issue_batch(runtime, args.batch), args.seconds, threads, runtime)
+            batch_rows.append((name, (count * args.batch, elapsed, cpu),
                                (row_committer.units - units) / max(1, row_committer.batches - batches)))
         rows.extend((name, figures) for name, figures, _per in batch_rows)
         # The raw rate again at the end (the machine's load drifts): the higher of the two is the peer.
@@ -230,11 +253,14 @@ def main() -> None:
           f"{os.getloadavg()[0]:.1f} at the end), Python {sys.version.split()[0]}; "
           f"{per_commit:.1f} ledger writes per commit with {args.threads} threads of issue_certificate; "
           + ", ".join(f"{per:.1f} with {name.split(', ', 1)[1]}" for name, _figures, per in batch_rows))
-    print(f"{'path':80} {'count':>7} {'seconds':>8} {'per second':>11} {'µs each':>9} {'raw/this':>9}")
-    for name, (count, elapsed) in rows:
+    # CPU µs each: this process and its signing processes, per certificate (per signature for the raw row).
+    print(f"{'path':80} {'count':>7} {'seconds':>8} {'per second':>11} {'µs each':>9} {'raw/this':>9} "
+          f"{'CPU µs each':>12}")
+    for name, (count, elapsed, cpu) in rows:
         rate = count / elapsed
-        print(f"{name:80} {count:7d} {elapsed:8.2f} {rate:11.0f} {1e6 / rate:9.1f} {raw_rate / rate:8.1f}x")
-    linted_rows = [(name, count / elapsed) for name, (count, elapsed) in rows[1:] if "lint on" in name]
+        print(f"{name:80} {count:7d} {elapsed:8.2f} {rate:11.0f} {1e6 / rate:9.1f} {raw_rate / rate:8.1f}x "
+              f"{1e6 * cpu / count:12.1f}")
+    linted_rows = [(name, count / elapsed) for name, (count, elapsed, _cpu) in rows[1:] if "lint on" in name]
     best_name, best = max(linted_rows, key=lambda row: row[1])
     emit("in-process issuance, SQLite WAL, lint on", best, "/s", "raw P-256 signing, same key", raw_rate,
          "≥ 5,000/s, ≥ 0.15x raw", best >= 5000 and best >= 0.15 * raw_rate,

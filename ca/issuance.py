@@ -38,13 +38,13 @@ from ca.ledger.group_commit import committer_for
 from ca.metrics import CERTIFICATES_ISSUED, ISSUANCE_SECONDS
 from ca.runtime import Runtime
 from ca.signing_pool import CheckedKey, SigningPool, WorkerLostError, checked_key, pool_for
-from ca.vocabulary import IssuerStatus, RequestStatus, UserStatus
+from ca.vocabulary import CertificateStatus, IssuerStatus, RequestStatus, UserStatus
 from ca.x509.csr import MAX_CSR_BYTES, CheckedCSR, checked_csr
 from ca.x509.der import starts_sequence_with
 from ca.x509.names import browser_subject, dn_text
 from ca.x509.serials import format_serial, random_serial_number
 from ca.x509.signer import ca_public_key
-from ca.x509.signing import sign_certificate, sign_tbs
+from ca.x509.signing import sign_certificate, sign_tbs_der
 from ca.x509.tbs_template import IdentityMemo, LeafFields, encode_with_key, leaf_fields
 from ca.x509.templates import Profile, RepositoryURLs, leaf_builder, load_profile, repository_urls
 
@@ -54,11 +54,18 @@ MAX_COMMENT = 500
 
 @dataclass(frozen=True)
 class IssuedCertificate:
+    """An issued certificate, its DER as signed and stored in the ledger; the parsed `certificate` is made on
+    first use (a batch's caller that only stores or sends the DER never parses it)."""
+
     serial: str
     issuer: str
-    certificate: x509.Certificate
+    der: bytes
     chain: tuple[x509.Certificate, ...]  # issuer, root
     request_id: int | None = None
+
+    @functools.cached_property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.der)
 
     @property
     def pem(self) -> bytes:
@@ -310,8 +317,8 @@ def issue_certificate(
     committer.run(result)  # committed: the certificate may leave
     CERTIFICATES_ISSUED.labels(plan.profile.name).inc()
     ISSUANCE_SECONDS.labels(plan.profile.name).observe(time.perf_counter() - started)
-    return IssuedCertificate(serial=serial, issuer=issuer.name, certificate=certificate,
-                             chain=(issuer.certificate, issuer.root), request_id=request_id)
+    return IssuedCertificate(serial=serial, issuer=issuer.name, der=der, chain=(issuer.certificate, issuer.root),
+                             request_id=request_id)
 
 
 # --- a batch: one read, one intent commit and one result commit for N certificates (issue 14 §1) ------------
@@ -343,8 +350,7 @@ class _Item:
     serial: str = ""  # its text (format_serial), as the ledger and the audit trail write it
     tbs: bytes = b""
     row_id: int = 0
-    certificate: x509.Certificate | None = None
-    der: bytes = b""
+    der: bytes = b""  # the signed certificate
 
 
 def issue_many(runtime: Runtime, actor: Actor, requests: Sequence[IssueRequest]) -> list[IssuedCertificate | PKIError]:
@@ -506,7 +512,7 @@ def _encode(item: _Item) -> bool:
     """A fresh serial and the item's TBS from its shape; False when the template cannot encode it."""
     item.serial_number = random_serial_number()
     item.serial = format_serial(item.serial_number)
-    tbs = encode_with_key(item.fields, item.serial_number, item.key.spki_der)
+    tbs = encode_with_key(item.fields, item.serial_number, item.key.spki_der, item.key.ski)
     if tbs is None:
         return False
     item.tbs = tbs
@@ -518,14 +524,11 @@ def _issue_items(runtime: Runtime, actor: Actor, items: list[_Item], pool: Signi
     committer = committer_for(runtime.sessionmaker)
     # Transaction 1: every intent row, committed before any key signs.
     for _attempt in range(_SERIAL_ATTEMPTS):
-        rows = [{
-            "issuer_id": item.plan.issuer.id, "serial": item.serial,
-            "profile": item.plan.profile.name, "subject": _subject_text(item.plan.subject), "not_before": now,
-            "not_after": item.plan.not_after, "spki_sha256": item.key.spki_sha256,
-            "user_id": item.plan.user.id if item.plan.user else None,
-            "company_id": item.plan.company.id if item.plan.company else None,
-            "request_id": item.request_id, "created_at": now, "predecessor_id": None,
-        } for item in items]
+        rows = [(  # in issuance_store.PENDING_COLUMNS order
+            item.plan.issuer.id, item.serial, CertificateStatus.PENDING, item.plan.profile.name,
+            _subject_text(item.plan.subject), now, item.plan.not_after, item.key.spki_sha256,
+            item.plan.user.id if item.plan.user else None, item.plan.company.id if item.plan.company else None,
+            item.request_id, now, None) for item in items]
         try:
             row_ids = committer.run(lambda session, rows=rows: issuance_store.insert_pending_many(session, rows))  # type: ignore[misc]
             break
@@ -539,7 +542,7 @@ def _issue_items(runtime: Runtime, actor: Actor, items: list[_Item], pool: Signi
         return
     for item, row_id in zip(items, row_ids, strict=True):
         item.row_id = row_id
-    # Sign each committed intent; the signature is verified over exactly the encoded bytes (sign_tbs).
+    # Sign each committed intent; the signature is verified over exactly the encoded bytes (sign_tbs_der).
     signed = _sign_items(items, pool, out)
     # Transaction 2: every DER and its chained event; only then may the certificates leave.
     try:
@@ -555,11 +558,10 @@ def _issue_items(runtime: Runtime, actor: Actor, items: list[_Item], pool: Signi
                 out[item.index] = error
     issued: Counter[str] = Counter()
     for item in stored:
-        assert item.certificate is not None
         issuer = item.plan.issuer
         issued[item.plan.profile.name] += 1
-        out[item.index] = IssuedCertificate(serial=item.serial, issuer=issuer.name,
-                                            certificate=item.certificate, chain=(issuer.certificate, issuer.root))
+        out[item.index] = IssuedCertificate(serial=item.serial, issuer=issuer.name, der=item.der,
+                                            chain=(issuer.certificate, issuer.root))
     for profile_name, count in issued.items():
         CERTIFICATES_ISSUED.labels(profile_name).inc(count)
     count_path(True, len(signed))
@@ -577,13 +579,13 @@ def _sign_items(items: list[_Item], pool: SigningPool | None,
     for (key_ref, _certificate), group in groups.items():
         issuer = group[0].plan.issuer
         if pool is None or not key_ref.startswith("file:"):
+            verify_key = ca_public_key(issuer.certificate.public_key())  # as a signing process does
             for item in group:
                 try:
-                    item.certificate = sign_tbs(item.tbs, issuer.signer)
+                    item.der = sign_tbs_der(item.tbs, issuer.signer, verify_key)
                 except PKIError as error:
                     out[item.index] = error
                     continue
-                item.der = item.certificate.public_bytes(Encoding.DER)
                 signed.append(item)
             continue
         try:
@@ -600,7 +602,6 @@ def _sign_items(items: list[_Item], pool: SigningPool | None,
                                                "the encoded TBS bytes; nothing was issued")
                 continue
             item.der = result
-            item.certificate = x509.load_der_x509_certificate(result)
             signed.append(item)
     return signed
 

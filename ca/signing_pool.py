@@ -50,7 +50,7 @@ from ca.x509.csr import CheckedCSR
 from ca.x509.csr import checked_key as csr_key
 from ca.x509.signer import ca_public_key
 from ca.x509.signing import sign_tbs_der
-from ca.x509.tbs_template import key_family
+from ca.x509.tbs_template import key_family, ski_digest
 
 CHUNK = 32  # certificates per round trip: ~1 % of their CPU time goes to the pipe, and two callers interleave
 REPLY_TIMEOUT_S = 120.0  # a chunk takes milliseconds; a call with no answer for this long: its workers are killed
@@ -68,12 +68,13 @@ class WorkerLostError(SigningError):
 @dataclass(frozen=True, slots=True)
 class CheckedKey:
     """What a batch needs of a CSR that passed every check (ca.x509.csr.checked_csr): its key's
-    SubjectPublicKeyInfo DER, that DER's SHA-256 (the key's identity, ca.x509.keycheck.spki_sha256) and the
-    key's family ("ec" or "rsa")."""
+    SubjectPublicKeyInfo DER, that DER's SHA-256 (the key's identity, ca.x509.keycheck.spki_sha256), the
+    key's family ("ec" or "rsa") and the keyIdentifier its certificate carries (RFC 5280 §4.2.1.2)."""
 
     spki_der: bytes
     spki_sha256: str
     family: str
+    ski: bytes  # its subjectKeyIdentifier (ca.x509.tbs_template.ski_digest), hashed where the key was checked
 
 
 # --- the worker side ----------------------------------------------------------------------------------------
@@ -82,7 +83,8 @@ def _refusal(error: PKIError) -> tuple[str, str, str]:
 
 
 def checked_key(csr: CheckedCSR) -> CheckedKey:
-    return CheckedKey(csr.spki_der, csr.spki_sha256, key_family(ca_public_key(csr.public_key)))
+    return CheckedKey(csr.spki_der, csr.spki_sha256, key_family(ca_public_key(csr.public_key)),
+                      ski_digest(csr.spki_der))
 
 
 def check_csr_item(data: bytes) -> tuple[Any, ...]:
@@ -91,7 +93,7 @@ def check_csr_item(data: bytes) -> tuple[Any, ...]:
         key, spki, spki_sha256 = csr_key(data)
     except PKIError as error:
         return _refusal(error)
-    return ("ok", spki, spki_sha256, key_family(ca_public_key(key)))
+    return ("ok", spki, spki_sha256, key_family(ca_public_key(key)), ski_digest(spki))
 
 
 class _Keys:
@@ -230,7 +232,7 @@ class SigningPool:
     # ~ public ~
     def check_csrs(self, csrs: Sequence[bytes]) -> list[CheckedKey | PKIError]:
         """Each CSR's CheckedKey or its own refusal (a BadCSRError), in order."""
-        return [CheckedKey(item[1], item[2], item[3]) if item[0] == "ok" else _error_of(item)
+        return [CheckedKey(item[1], item[2], item[3], item[4]) if item[0] == "ok" else _error_of(item)
                 for item in self._map(lambda chunk: ("csr", chunk), csrs)]
 
     def sign(self, key_ref: str, issuer_spki: bytes, tbs_list: Sequence[bytes]) -> list[bytes | PKIError]:

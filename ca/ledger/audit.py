@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,21 +20,29 @@ GENESIS = "0" * 64
 _PG_AUDIT_LOCK = 0x5049_4B41  # arbitrary advisory-lock key: serialises chain appends on PostgreSQL
 
 
+# The canonical form every event hash covers (ASVS V16): the JSON array [id, at, actor, action, company_id,
+# object_type, object_id, details, source_ip, prev_hash], compact, non-ASCII kept. One encoder, built once (a
+# json.dumps with options builds one per call); a JSON array's text is its elements' texts joined by commas,
+# so a writer of many events may encode a value they share once (ca.ledger.issuance_store.append_events).
+canonical_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def content_fields(event: AuditEvent) -> tuple[Any, ...]:
+    """The values the hash covers before `prev_hash`, in their canonical order."""
+    return (event.id, event.at.isoformat(), event.actor, event.action, event.company_id, event.object_type,
+            event.object_id, event.details, event.source_ip)
+
+
+def chain_digest(content_json: Sequence[str], prev_hash: str) -> str:
+    """The hash of an event: SHA-256 of the canonical array, given each of `content_fields` as its
+    `canonical_json` text (consecutive ones may come already joined by commas), and the previous event's
+    hash."""
+    canonical = "[" + ",".join(content_json) + "," + canonical_json(prev_hash) + "]"
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def _digest(event: AuditEvent) -> str:
-    content = [
-        event.id,
-        event.at.isoformat(),
-        event.actor,
-        event.action,
-        event.company_id,
-        event.object_type,
-        event.object_id,
-        event.details,
-        event.source_ip,
-        event.prev_hash,
-    ]
-    canonical = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
-    return hashlib.sha256(canonical).hexdigest()
+    return chain_digest([canonical_json(value) for value in content_fields(event)], event.prev_hash)
 
 
 def append_event(

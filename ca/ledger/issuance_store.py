@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ca.errors import ConflictError, NotFoundError, SerialCollisionError
-from ca.ledger.audit import _PG_AUDIT_LOCK, GENESIS, _digest
+from ca.ledger.audit import _PG_AUDIT_LOCK, GENESIS, _digest, canonical_json, chain_digest
 from ca.ledger.models import AuditEvent, CertificateRecord, CertificateRequest
 from ca.vocabulary import CertificateStatus, RequestStatus
 
@@ -140,17 +140,18 @@ def _prepared(connection: Connection, table: Table, columns: tuple[str, ...],
 
 
 class _Binder:
-    """Rows as driver parameters: each value through its column's processor, each distinct processed value
-    converted once per statement (the rows of a batch share their times). Columns without a processor (most,
-    on both dialects) are taken as they are."""
+    """Rows as driver parameters: each value (a row is a sequence in the statement's column order) through its
+    column's processor, each distinct processed value converted once per statement (the rows of a batch share
+    their times). Columns without a processor (most, on both dialects) are taken as they are."""
 
-    def __init__(self, columns: tuple[str, ...], processors: list[_Processor]) -> None:
-        self._columns = columns
+    def __init__(self, processors: list[_Processor]) -> None:
         self._processed = [(index, process) for index, process in enumerate(processors) if process is not None]
         self._seen: list[dict[Any, Any]] = [{} for _ in processors]
 
-    def __call__(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        out = [values[name] for name in self._columns]
+    def __call__(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not self._processed:
+            return row
+        out = list(row)
         for index, process in self._processed:
             value = out[index]
             if value is not None:
@@ -165,12 +166,15 @@ class _Binder:
 _MISSING = object()
 
 
-def insert_pending_many(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """The intent rows of a batch as multi-row INSERT … RETURNING statements, their ids in the order of `rows`
-    (RETURNING's own order is unspecified, https://sqlite.org/lang_returning.html §3: rows are matched by
-    issuer and serial, unique together). A serial collision fails the statement — the caller's transaction
-    is then rolled back whole and the batch draws again (SerialCollisionError), so no row of it is
-    half-recorded."""
+PENDING_COLUMNS = _PENDING_COLUMNS  # the order of a row of insert_pending_many
+
+
+def insert_pending_many(session: Session, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+    """The intent rows of a batch — each a sequence of values in PENDING_COLUMNS order, its status `pending` —
+    as multi-row INSERT … RETURNING statements, their ids in the order of `rows` (RETURNING's own order is
+    unspecified, https://sqlite.org/lang_returning.html §3: rows are matched by issuer and serial, unique
+    together). A serial collision fails the statement — the caller's transaction is then rolled back whole
+    and the batch draws again (SerialCollisionError), so no row of it is half-recorded."""
     if not rows:
         return []
     connection = session.connection()
@@ -178,19 +182,19 @@ def insert_pending_many(session: Session, rows: list[dict[str, Any]]) -> list[in
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     one_row = f"({', '.join([mark] * len(_PENDING_COLUMNS))})"
     ids: dict[tuple[int, str], int] = {}
-    bind = _Binder(_PENDING_COLUMNS, processors)
+    bind = _Binder(processors)
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start:start + _ROWS_PER_STATEMENT]
         parameters: list[Any] = []
         for row in chunk:
-            parameters.extend(bind({"status": CertificateStatus.PENDING, **row}))
+            parameters.extend(bind(row))
         sql = head + ", ".join([one_row] * len(chunk)) + " RETURNING id, issuer_id, serial"
         try:
             returned = connection.exec_driver_sql(sql, tuple(parameters)).all()
         except IntegrityError:
             raise SerialCollisionError("serial number collision in a batch") from None
         ids.update({(int(issuer_id), serial): int(row_id) for row_id, issuer_id, serial in returned})
-    return [ids[(int(row["issuer_id"]), row["serial"])] for row in rows]
+    return [ids[(int(row[0]), row[1])] for row in rows]
 
 
 def mark_issued_many(session: Session, issued: list[tuple[int, bytes]]) -> None:
@@ -200,16 +204,17 @@ def mark_issued_many(session: Session, issued: list[tuple[int, bytes]]) -> None:
         return
     connection = session.connection()
     sql, _processors = _prepared(connection, _CERTIFICATES, (), "issued")
+    issued_status, pending_status = CertificateStatus.ISSUED.value, CertificateStatus.PENDING.value
     result = connection.exec_driver_sql(sql, [
-        (der, hashlib.sha256(der).hexdigest(), CertificateStatus.ISSUED.value, row_id,
-         CertificateStatus.PENDING.value) for row_id, der in issued])
+        (der, hashlib.sha256(der).hexdigest(), issued_status, row_id, pending_status) for row_id, der in issued])
     if result.rowcount != len(issued):
         raise ConflictError("an intent of the batch is no longer pending (closed out by db check)")
 
 
 def append_events(session: Session, events: list[dict[str, Any]]) -> None:
     """`append_event` for each of `events` (its keyword arguments), in order: the chain head is read once
-    and the hashes chained here, then one executemany — the same rows and hashes as one call each."""
+    and the hashes chained here, then one executemany — the same rows and hashes as one call each. The
+    values events share (time, actor, action, company, details…) are encoded once for the batch."""
     if not events:
         return
     if session.new:
@@ -221,21 +226,35 @@ def append_events(session: Session, events: list[dict[str, Any]]) -> None:
     next_id, previous = ((head.id + 1), head.hash) if head else (1, GENESIS)
     sql, processors = _prepared(connection, _EVENTS, _EVENT_COLUMNS, "events")
     rows = []
-    bind = _Binder(_EVENT_COLUMNS, processors)
-    encoded: dict[int, tuple[object, str]] = {}  # details dicts the caller shares between events: encoded once
+    bind = _Binder(processors)
+    details_text: dict[int, tuple[object, str, str]] = {}  # details dicts the caller shares: encoded once
+    # The canonical texts of (actor, action, company_id, object_type) — consecutive in the canonical order,
+    # so kept joined — and of source_ip, each encoded once per distinct value.
+    middles: dict[tuple[Any, ...], str] = {}
+    addresses: dict[str | None, str] = {}
+    last_at, at_text = None, ""
     for values in events:
         details = values.get("details") or {}
-        kept = encoded.get(id(details))
+        kept = details_text.get(id(details))
         if kept is None or kept[0] is not details:
-            kept = encoded[id(details)] = (details, json.dumps(details, sort_keys=True, separators=(",", ":"),
-                                                               default=str))
-        event = SimpleNamespace(
-            id=next_id, at=values["at"], actor=values["actor"], action=values["action"],
-            company_id=values.get("company_id"), object_type=values["object_type"],
-            object_id=str(values["object_id"]), details=kept[1],
-            source_ip=values.get("source_ip"), prev_hash=previous, hash="",
-        )
-        event.hash = previous = _digest(event)  # type: ignore[arg-type]
-        rows.append(bind(vars(event)))
+            text = json.dumps(details, sort_keys=True, separators=(",", ":"), default=str)
+            kept = details_text[id(details)] = (details, text, canonical_json(text))
+        at = values["at"]
+        if at is not last_at:
+            last_at, at_text = at, canonical_json(at.isoformat())
+        object_id = str(values["object_id"])
+        company_id, source_ip = values.get("company_id"), values.get("source_ip")
+        shared = (values["actor"], values["action"], company_id, values["object_type"])
+        middle = middles.get(shared)
+        if middle is None:
+            middle = middles[shared] = ",".join(canonical_json(value) for value in shared)
+        address = addresses.get(source_ip)
+        if address is None:
+            address = addresses[source_ip] = canonical_json(source_ip)
+        # ca.ledger.audit.content_fields in their canonical_json texts, in order (some already joined).
+        digest = chain_digest((str(next_id), at_text, middle, canonical_json(object_id), kept[2], address), previous)
+        rows.append(bind((next_id, at, values["actor"], values["action"], company_id, values["object_type"],
+                          object_id, kept[1], source_ip, previous, digest)))
+        previous = digest
         next_id += 1
     connection.exec_driver_sql(sql, rows)

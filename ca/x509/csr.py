@@ -55,7 +55,7 @@ def load_csr(data: bytes) -> x509.CertificateSigningRequest:
     if not isinstance(data, (bytes, bytearray)):
         raise TypeError("CSR data must be bytes")
     data = bytes(data)
-    if not data.strip():
+    if not data or data.isspace():  # `not data.strip()`, without copying the upload
         raise BadCSRError("CSR is empty")
     if len(data) > MAX_CSR_BYTES:
         raise BadCSRError(f"CSR is {len(data)} bytes, larger than the {MAX_CSR_BYTES // 1024} KiB limit")
@@ -86,10 +86,11 @@ def check_csr(csr: x509.CertificateSigningRequest) -> PublicKeyTypes:
     return key
 
 
-_ECDSA_HASHES: dict[x509.ObjectIdentifier, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
-    SignatureAlgorithmOID.ECDSA_WITH_SHA256: hashes.SHA256,
-    SignatureAlgorithmOID.ECDSA_WITH_SHA384: hashes.SHA384,
-    SignatureAlgorithmOID.ECDSA_WITH_SHA512: hashes.SHA512,
+# Each algorithm's ECDSA parameters, made once (stateless objects, shared by every check and thread).
+_ECDSA: dict[x509.ObjectIdentifier, ec.ECDSA] = {
+    SignatureAlgorithmOID.ECDSA_WITH_SHA256: ec.ECDSA(hashes.SHA256()),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA384: ec.ECDSA(hashes.SHA384()),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA512: ec.ECDSA(hashes.SHA512()),
 }
 
 
@@ -98,11 +99,11 @@ def _signature_valid(csr: x509.CertificateSigningRequest, key: PublicKeyTypes) -
     ecdsa-with-SHA2 algorithm (RFC 5758 §3.2) is verified here with the key already parsed — cryptography's
     `is_signature_valid` parses the key again, an eighth of a CSR's whole check — any other pair by
     `is_signature_valid` itself."""
-    hash_type = _ECDSA_HASHES.get(csr.signature_algorithm_oid)
-    if hash_type is None or not isinstance(key, ec.EllipticCurvePublicKey):
+    algorithm = _ECDSA.get(csr.signature_algorithm_oid)
+    if algorithm is None or not isinstance(key, ec.EllipticCurvePublicKey):
         return csr.is_signature_valid
     try:
-        key.verify(csr.signature, csr.tbs_certrequest_bytes, ec.ECDSA(hash_type()))
+        key.verify(csr.signature, csr.tbs_certrequest_bytes, algorithm)
     except InvalidSignature:
         return False
     return True

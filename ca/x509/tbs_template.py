@@ -366,13 +366,18 @@ def leaf_fields(shape: Shape, *, not_before: datetime, not_after: datetime, subj
     return LeafFields(shape.version, shape.signature_and_issuer + validity + subject_der, head, after)
 
 
-def encode_with_key(fields: LeafFields, serial_number: int, spki: bytes) -> bytes | None:
+def encode_with_key(fields: LeafFields, serial_number: int, spki: bytes, ski: bytes | None = None) -> bytes | None:
     """The whole TBSCertificate: `fields` with this serial number (RFC 5280 §4.1.2.2: positive, at most 20
-    octets — else None, for the builder), the key's SubjectPublicKeyInfo DER and its subjectKeyIdentifier."""
+    octets — else None, for the builder), the key's SubjectPublicKeyInfo DER and its subjectKeyIdentifier
+    (`ski`: `ski_digest(spki)`, when the caller has it already — ca.signing_pool.CheckedKey)."""
     if not 0 < serial_number < 1 << 159:
         return None
+    if ski is None:
+        ski = ski_digest(spki)
+    elif len(ski) != _SKI_DIGEST:
+        raise ValueError("the subjectKeyIdentifier of this template is a 20-octet SHA-1 digest")
     body = b"".join((fields.version, der.integer(serial_number), fields.middle, spki, fields.extensions_head,
-                     ski_digest(spki), fields.extensions_tail))
+                     ski, fields.extensions_tail))
     return b"\x30" + der.length(len(body)) + body
 
 

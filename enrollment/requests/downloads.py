@@ -16,6 +16,7 @@ from ca.certificates import CertificateView, certificate_views, get_visible_cert
 from ca.errors import BadRequestError
 from ca.ledger import portal_store, store
 from ca.runtime import Runtime
+from ca.x509.serials import serial_tag
 from enrollment.requests.views import Download
 
 FORMATS = {
@@ -59,4 +60,4 @@ def download_certificate(runtime: Runtime, actor: Actor, *, serial: str, fmt: st
         body = pkcs7.serialize_certificates(chain, Encoding.DER)
     cn = re.search(r"CN=([^,+]+)", subject)
     slug = re.sub(r"[^A-Za-z0-9]+", "-", cn.group(1) if cn else "certificate").strip("-").lower() or "certificate"
-    return Download(filename=f"{slug}-{record_serial[:8]}.{extension}", media_type=media_type, body=body)
+    return Download(filename=f"{slug}-{serial_tag(record_serial)}.{extension}", media_type=media_type, body=body)

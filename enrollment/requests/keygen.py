@@ -23,6 +23,7 @@ from ca.ledger.audit import append_event
 from ca.runtime import Runtime
 from ca.vocabulary import RequestStatus
 from ca.x509.pkcs12 import ENCRYPTIONS, encode_pkcs12
+from ca.x509.serials import serial_tag
 from enrollment.accounts.passwords import check_password_rules
 from enrollment.requests.approval import issue_for_request, member_of_company, record_request
 from enrollment.requests.views import Download, RequestView
@@ -41,7 +42,7 @@ def check_choices(*, password: str, encryption: str, key_type: str) -> str:
 
 def _filename(full_name: str, serial: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", full_name).strip("-").lower() or "certificate"
-    return f"{slug}-{serial[:8]}.p12"
+    return f"{slug}-{serial_tag(serial)}.p12"
 
 
 def _deliver(runtime: Runtime, actor: Actor, *, request_id: int, password: str, encryption: str, key_type: str,

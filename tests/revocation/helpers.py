@@ -25,6 +25,7 @@ from ca.ledger import store
 from ca.ledger.models import AuditEvent, BlockedKey, CertificateRecord, CRLState
 from ca.runtime import Runtime, build_runtime
 from ca.settings import load_settings
+from ca.x509.serials import serial_tag
 from tests.conftest import EIC
 from tests.support.ledger import snapshot
 from tests.support.seed import seed_issued
@@ -175,7 +176,7 @@ class LiveRepository:
 
     def issue_leaf(self, name: str = "leaf") -> tuple[str, Path]:
         issued = issue(self.runtime, cli_operator("pytest"))
-        path = self.directory / f"{name}-{issued.serial[:8]}.pem"
+        path = self.directory / f"{name}-{serial_tag(issued.serial)}.pem"
         path.write_bytes(issued.pem)
         return issued.serial, path
 
