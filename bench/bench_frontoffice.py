@@ -20,6 +20,13 @@ all its slices: requests over wall time, server CPU (every process of the server
 requests. Every server thus sees the same mix of the machine's other load (other jobs on the 2 cores come
 and go within seconds), where the former "best of 3 rounds of 5 s" picked each server's luckiest moment on
 its own. The clients' own CPU per request is printed too (curl and s_time are C; the same for every server).
+Why a proxied handshake costs more than a proxied keep-alive request (measured 2026-12-01, load 5-10): with
+one request per connection the backend sees ~250 requests/s, each arriving on cold caches (the handshakes
+and the other jobs run in between). A paced client straight to granian costs 0.41 ms of backend CPU per
+request at 250/s against 0.12 ms back to back (tokio thread 0.14 ms, Python thread 0.25 ms); the gate's own
+Python is 6 us warm but ~175 us cold (each module it touches costs 20-45 us: the clock read, the request id,
+the trusted-proxy rule, the decision cache, the page), so the cold working set, not the instruction count,
+is what the handshake row pays.
 Targets (issue 14 item 2), printed as BENCH-RESULT rows for `make bench`'s table (bench/results.py) for the
 served arrangement (proxy): new TLS handshakes >= 0.9x nginx static by server CPU; keep-alive requests
 through the gate >= 0.5x nginx static (requests per second of the same clients).

@@ -12,7 +12,7 @@ A header set with no proxy configured is refused when the application is built, 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ca.errors import BadRequestError
@@ -31,11 +31,13 @@ def proxy_addresses(value: str) -> frozenset[str]:
 
 def peer_address(environ: Mapping[str, Any]) -> str:
     """The address of the TCP peer itself: the one werkzeug's ProxyFix saw before reading X-Forwarded-For."""
-    original = environ.get("werkzeug.proxy_fix.orig") or {}
+    original = environ.get("werkzeug.proxy_fix.orig")
+    if original is None:  # no ProxyFix in front (the gate; the portal without one): the common case, one lookup
+        return str(environ.get("REMOTE_ADDR") or "")
     return str(original.get("REMOTE_ADDR") or environ.get("REMOTE_ADDR") or "")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Forwarded:
     """What the proxy headers of one request amount to."""
 
@@ -48,6 +50,13 @@ class TrustedProxy:
     addresses: frozenset[str]
     cert_header: str
     verify_header: str
+    # The environ keys of the two headers, derived once here: `forwarded` runs on every request of the gate.
+    cert_key: str = field(init=False, repr=False, compare=False)
+    verify_key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cert_key", header_key(self.cert_header) if self.cert_header else "")
+        object.__setattr__(self, "verify_key", header_key(self.verify_header) if self.verify_header else "")
 
     @classmethod
     def configure(cls, *, addresses: Iterable[str] | str, cert_header: str, verify_header: str,
@@ -66,17 +75,20 @@ class TrustedProxy:
         return bool(self.cert_header)
 
     def forwarded(self, environ: Mapping[str, Any]) -> Forwarded:
-        if not self.enabled:
-            return Forwarded("", None)
-        value = environ.get(header_key(self.cert_header), "") or ""
+        if not self.cert_key:
+            return _NOTHING
+        value = environ.get(self.cert_key) or ""
         remote = peer_address(environ)
         if remote not in self.addresses:
-            return Forwarded("", f"certificate header ignored: {remote} is not a trusted proxy" if value else None)
+            return Forwarded("", f"certificate header ignored: {remote} is not a trusted proxy") if value else _NOTHING
         if not value:
-            return Forwarded("", None)
-        verify = environ.get(header_key(self.verify_header), "") or ""
+            return _NOTHING
+        verify = environ.get(self.verify_key) or ""
         if verify == VERIFIED:
             return Forwarded(value, None)
         if not verify:
             return Forwarded(value, "the proxy did not say whether it verified the certificate")
         return Forwarded(value, verify.removeprefix("FAILED:"))
+
+
+_NOTHING = Forwarded("", None)

@@ -16,7 +16,7 @@ from ca.errors import BadRequestError
 from ca.ledger.audit import list_events
 from webapp.frontoffice import create_frontoffice
 from webapp.frontoffice.gate import Gate
-from webapp.trusted_proxy import TrustedProxy
+from webapp.trusted_proxy import Forwarded, TrustedProxy
 
 PROXY = "10.9.8.7"
 
@@ -69,3 +69,25 @@ def test_forwarded_header_from_the_proxy_without_success_is_refused(world, verif
 def test_proxy_mode_without_proxies_is_refused_at_start(world):
     with pytest.raises(BadRequestError, match="trusted proxy"):
         _gate_client(world, proxies="")
+
+
+def test_the_rule_reads_the_configured_headers_whatever_their_spelling():
+    """The environ keys are derived once from the configured names (`configure`), not per request: the
+    verdict is the same for a name given in any case and with spaces, from the peer ProxyFix saw first."""
+    proxy = TrustedProxy.configure(addresses=f" {PROXY} ,", cert_header=" x-ssl-CLIENT-cert ",
+                                   verify_header="X-SSL-Client-Verify", where="test")
+    assert (proxy.cert_key, proxy.verify_key) == ("HTTP_X_SSL_CLIENT_CERT", "HTTP_X_SSL_CLIENT_VERIFY")
+    sent = {"HTTP_X_SSL_CLIENT_CERT": "pem", "HTTP_X_SSL_CLIENT_VERIFY": "SUCCESS"}
+    assert proxy.forwarded({**sent, "REMOTE_ADDR": PROXY}) == Forwarded("pem", None)
+    assert proxy.forwarded({**sent, "REMOTE_ADDR": PROXY, "HTTP_X_SSL_CLIENT_VERIFY": "FAILED:expired"}) == (
+        Forwarded("pem", "expired"))
+    assert proxy.forwarded({"HTTP_X_SSL_CLIENT_CERT": "pem", "REMOTE_ADDR": PROXY}).refusal is not None
+    assert proxy.forwarded({"REMOTE_ADDR": PROXY}) == Forwarded("", None)
+    stranger = proxy.forwarded({**sent, "REMOTE_ADDR": "203.0.113.9"})
+    assert stranger.certificate == "" and "not a trusted proxy" in (stranger.refusal or "")
+    assert proxy.forwarded({"REMOTE_ADDR": "203.0.113.9"}) == Forwarded("", None)
+    # Behind werkzeug's ProxyFix, the TCP peer is the address it saw before rewriting REMOTE_ADDR.
+    fixed = {**sent, "REMOTE_ADDR": "198.51.100.1", "werkzeug.proxy_fix.orig": {"REMOTE_ADDR": PROXY}}
+    assert proxy.forwarded(fixed) == Forwarded("pem", None)
+    off = TrustedProxy.configure(addresses="", cert_header="", verify_header="X-SSL-Client-Verify", where="test")
+    assert not off.enabled and off.forwarded({**sent, "REMOTE_ADDR": PROXY}) == Forwarded("", None)

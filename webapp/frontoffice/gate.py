@@ -39,7 +39,7 @@ from webapp.frontoffice.direct_tls import ENVIRON_CONNECTION
 from webapp.frontoffice.direct_tls import client_certificate as direct_certificate
 from webapp.frontoffice.pages import refusal, unavailable
 from webapp.frontoffice.words import DEFAULT_LOCALE_KEY
-from webapp.health import HealthEndpoints
+from webapp.health import HEALTH_PATHS, HealthEndpoints
 from webapp.trusted_proxy import TrustedProxy
 
 log = logging.getLogger("pki.frontoffice")
@@ -47,11 +47,14 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ENVIRON_KEY = "pki.access"
 _SERVICE_PATH = re.compile(r"^/services/([^/]+)/?(?:points/([^/]+)/?)?$")
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
+_NO_ROUTE: tuple[str | None, str | None] = (None, None)
 MAX_HEADERS = 10_000  # decoded certificate headers remembered (proxy mode): the same bound as the gate's
 
 
 def route(path: str) -> tuple[str | None, str | None]:
     """(service, connection point) a path asks for: `/services/<code>[/points/<point>]`, else (None, None)."""
+    if path == "/":  # the home page, most requests: no pattern to run
+        return _NO_ROUTE
     match = _SERVICE_PATH.match(path)
     if not match:
         return None, None
@@ -124,13 +127,15 @@ class Gate:
         return held
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        health = self.health.handle(environ, start_response)  # probes: before any decision, never audited
-        if health is not None:
-            return health
+        path = environ.get("PATH_INFO") or "/"
+        if path in HEALTH_PATHS:  # probes: before any decision, never audited
+            answer = self.health.handle(environ, start_response)
+            assert answer is not None
+            return answer
         REQUEST_ID.set(request_id_from(environ.get("HTTP_X_REQUEST_ID")))
         environ[DEFAULT_LOCALE_KEY] = self._default_locale  # the pages' language
         der, digest, tls_error = self._certificate(environ)
-        service, point = route(environ.get("PATH_INFO") or "/")
+        service, point = route(path)
         now = self._clock.now()
         try:
             decision = self.gatekeeper.decide(certificate_der=der, service=service, connection_point=point,
