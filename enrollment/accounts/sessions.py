@@ -123,19 +123,30 @@ def log_in(runtime: Runtime, *, email: str, password: str, source_ip: str | None
         return LoginResult(session_token=token, principal=principal)
 
 
-def resume_session(runtime: Runtime, token: str, *, source_ip: str | None) -> Principal:
-    """The Principal of a live session, or NotAuthorizedError (and the session ends) when it timed out."""
+def resume_fresh_session(runtime: Runtime, token: str, *, source_ip: str | None) -> Principal | None:
+    """The Principal of a live session with nothing to write (touched less than TOUCH_EVERY ago, within its
+    idle and absolute limits, its person allowed to log in), from one statement in a read-only transaction
+    with no write lock (ca.ledger.session_reads); None for anything else — a session to touch, to end or to
+    refuse — which only resume_session's writing pass decides. Almost every request is the first case."""
     settings = runtime.settings.portal
     now = runtime.clock.now()
-    # Almost every call only reads (a live session touched less than TOUCH_EVERY ago): one statement in a
-    # read-only transaction, no write lock (ca.ledger.session_reads). Anything to write, or to refuse, goes
-    # through the writing pass below, which re-reads the session under the write lock.
     facts = read_session(runtime.engine, token_digest(token)) if token else None
     if (facts is not None and facts.ended_at is None and now - facts.last_seen_at < TOUCH_EVERY
             and facts.user.status in LOGIN_STATUSES
             and now - facts.created_at <= timedelta(hours=settings.session_absolute_hours)
             and now - facts.last_seen_at <= timedelta(minutes=settings.session_idle_minutes)):
         return principal_of(facts.user, facts.company, source_ip)
+    return None
+
+
+def resume_session(runtime: Runtime, token: str, *, source_ip: str | None) -> Principal:
+    """The Principal of a live session, or NotAuthorizedError (and the session ends) when it timed out."""
+    fresh = resume_fresh_session(runtime, token, source_ip=source_ip)
+    if fresh is not None:
+        return fresh
+    # The writing pass re-reads the session under the write lock: to touch it, end it, or refuse it.
+    settings = runtime.settings.portal
+    now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
         record = portal_store.get_portal_session(session, token_digest(token)) if token else None
         if record is None or record.ended_at is not None:
