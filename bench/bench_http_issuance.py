@@ -228,6 +228,8 @@ def bench_ours(base: Path, csrs: list[str], args: argparse.Namespace) -> Row:
         row, cpu = measured_wrk(process, f"http://127.0.0.1:{port}/api/v1/requests", script, args, name)
         issued = count_issued(environ["PKI_DATABASE__URL"])
         row.note = f"{cpu}; {issued} issued in the ledger"
+        if "fast path is off" in (base / "portal.log").read_text(errors="replace"):
+            row.note += "; upload fast path OFF (see portal.log)"
         return row
     finally:
         stop(process)

@@ -170,7 +170,10 @@ class UploadFastPath:
         limit = self.app.config.get("MAX_CONTENT_LENGTH")
         if length is None or (limit is not None and length > limit):
             return None
-        body = environ["wsgi.input"].read(length)
+        try:
+            body = environ["wsgi.input"].read(length)
+        except Exception:  # noqa: BLE001 - the client went away: Flask answers what it reads (nothing)
+            body = b""
         environ["wsgi.input"] = io.BytesIO(body)
         return body if len(body) == length else None
 
