@@ -221,3 +221,16 @@ def test_the_csrf_check_agrees_with_flask_wtf(app):
                         verdicts.append(False)
             assert verdicts[0] == verdicts[1], (name, when)
             assert verdicts[0] == (name == "good" and when is None), (name, when)
+
+
+def test_a_flask_path_it_does_not_mirror_turns_it_off(settings, runtime, world):
+    """A hook it does not know of (here a rate limit on the view) and Flask answers every upload."""
+    from webapp.app import create_app
+
+    app = create_app(settings, runtime=runtime)
+    limiter = app.extensions["portail.limiter"]
+    app.view_functions["api.new_request"] = limiter.limit("1000 per minute")(app.view_functions["api.new_request"])
+    client, headers = _client(app, world, "carol")
+    _key, csr = good_csr("ec-p256")
+    assert client.post(URL, json={"csr": csr.decode()}, headers=headers).status_code == 201
+    assert not _fast(app).active() and _fast(app).answered == 0

@@ -66,6 +66,7 @@ MIRRORED: dict[str, dict[str, str]] = {
         "webapp.app._refuse_nul": "6 (no query string, no form)",
     },
     "api": {"webapp.api._authenticate": "5 (no Authorization header; the principal is the session's)"},
+    "values": {"webapp.portal.auth.check_ids": "none: the route has no URL values"},
     "after": {
         "flask_limiter._extension.Limiter.__inject_headers": "none: no limit was checked",
         "webapp.i18n._keep_choice": "none: it writes only when a login or logout replaced the session",
@@ -116,6 +117,7 @@ class UploadFastPath:
             found.append(f"{PATH} is routed to {routed!r}, view {app.view_functions.get(ENDPOINT)!r}")
         hooks: dict[str, list[Any]] = {"before": list(app.before_request_funcs.get(None, [])),
                                        "api": list(app.before_request_funcs.get("api", [])),
+                                       "values": list(app.url_value_preprocessors.get(None, [])),
                                        "after": list(app.after_request_funcs.get(None, []))}
         for kind, expected in MIRRORED.items():
             names = [_name(hook) for hook in hooks[kind]]
@@ -123,7 +125,8 @@ class UploadFastPath:
                 found.append(f"{kind} hooks {names}")
         others: dict[Any, Any] = {k: v for k, v in app.after_request_funcs.items() if k is not None and v}
         others.update({f"before:{k}": v for k, v in app.before_request_funcs.items() if k not in (None, "api") and v})
-        if others or app.url_value_preprocessors.get("api"):
+        others.update({f"values:{k}": v for k, v in app.url_value_preprocessors.items() if k is not None and v})
+        if others:
             found.append(f"more hooks {others!r}")
         csrf = app.extensions.get("csrf")
         if csrf is None or app.blueprints.get("api") not in getattr(csrf, "_exempt_blueprints", ()):
