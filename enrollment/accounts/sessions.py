@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from cryptography import x509
@@ -23,8 +23,9 @@ from ca.errors import NotAuthorizedError
 from ca.ledger import Session, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import User
-from ca.ledger.session_reads import read_session
+from ca.ledger.session_reads import SessionFacts, read_session
 from ca.runtime import Runtime
+from ca.settings import PortalSettings
 from ca.vocabulary import ActorKind, CertificateStatus, Role, UserStatus
 from enrollment.accounts.passwords import hash_password, needs_rehash, verify_password
 from enrollment.accounts.views import LoginResult, Principal
@@ -128,9 +129,16 @@ def resume_fresh_session(runtime: Runtime, token: str, *, source_ip: str | None)
     idle and absolute limits, its person allowed to log in), from one statement in a read-only transaction
     with no write lock (ca.ledger.session_reads); None for anything else — a session to touch, to end or to
     refuse — which only resume_session's writing pass decides. Almost every request is the first case."""
-    settings = runtime.settings.portal
     now = runtime.clock.now()
     facts = read_session(runtime.engine, token_digest(token)) if token else None
+    return fresh_principal(facts, now, runtime.settings.portal, source_ip)
+
+
+def fresh_principal(facts: SessionFacts | None, now: datetime, settings: PortalSettings,
+                    source_ip: str | None) -> Principal | None:
+    """The rule of resume_fresh_session over facts read at `now` (also read in the transaction that records
+    a batch of uploads, enrollment.requests.request_batcher): live, touched less than TOUCH_EVERY ago, within
+    the idle and absolute limits (ASVS 5.0 V7.3), its person allowed to log in."""
     if (facts is not None and facts.ended_at is None and now - facts.last_seen_at < TOUCH_EVERY
             and facts.user.status in LOGIN_STATUSES
             and now - facts.created_at <= timedelta(hours=settings.session_absolute_hours)

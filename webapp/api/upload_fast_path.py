@@ -7,20 +7,22 @@ fix like Flask — runs the steps of the Flask path, each with the function Flas
 
 1. the request id: `ca.logs.request_id_from` (webapp.app._start_request);
 2. the session cookie: the application's session interface (`open_session`, Flask's signature and age rule);
-3. the session, its person and company: `resume_fresh_session` (webapp.portal.auth.load_principal);
-4. a person who may request: `Principal.may_request` (member_required);
-5. the same-site and CSRF checks: `cross_site`, `check_csrf_header` (webapp.api._authenticate);
-6. the body: JSON by the application's provider, `body_object`, `nul_field` (webapp.app._refuse_nul),
-   `upload_csr`;
-7. the use case `request_certificate` (checked, recorded and audited, issued under `auto`; the ledger row is
-   committed before it returns) and its answer `upload_answer`, or its error through webapp.errors;
-8. the headers: `apply_security_headers`, then the session interface's `save_session` (Vary: Cookie).
+3. the same-site and CSRF checks: `cross_site`, `check_csrf_header` (webapp.api._authenticate);
+4. the body: JSON by the application's provider, `body_object`, `nul_field` (webapp.app._refuse_nul),
+   `upload_csr`, and the CSR's own check (`checked_csr`, as request_certificate does first);
+5. the session, its person and company, by load_principal's rule (`fresh_principal`), and a person who
+   may request (`Principal.may_request`, member_required): read in the transaction that records the batch
+   of uploads (`request_batcher.submit_for_session`), one statement per batch instead of one per call;
+6. the use case (recorded and audited, issued under `auto`; the ledger row is committed before it
+   returns) and its answer `upload_answer`, or its error through webapp.errors;
+7. the headers: `apply_security_headers`, then the session interface's `save_session` (Vary: Cookie).
 
 A call it is not sure of goes to Flask, untouched, before anything is written: another path or method, a
 query string, a body not declared JSON or without a Content-Length or over MAX_CONTENT_LENGTH, an
-Authorization header (OAuth2), no session, a session to touch, end or refuse, a person who may not request,
-a cross-site call, a bad CSRF token, a body the API refuses. So every refusal before the use case is Flask's
-own answer, and what this layer answers itself is the use case's outcome.
+Authorization header (OAuth2), no session cookie, a cross-site call, a bad CSRF token, a body the API
+refuses, a CSR check_csr refuses, a session to touch, end or refuse, a person who may not request. So
+every refusal before the use case is Flask's own answer, and what this layer answers itself is the use
+case's outcome.
 
 It also stands aside entirely while the Flask path of this call is not the one it mirrors (`MIRRORED`):
 the same view, routed the same way, the same hooks and nothing else (a rate limit, which Flask-Limiter would
@@ -41,9 +43,8 @@ from werkzeug.exceptions import HTTPException
 from ca.errors import BadRequestError, PKIError
 from ca.logs import REQUEST_ID, request_id_from
 from ca.runtime import Runtime
-from enrollment.accounts.sessions import resume_fresh_session
-from enrollment.accounts.views import Principal
-from enrollment.requests.approval import request_certificate
+from ca.x509.csr import checked_csr
+from enrollment.requests.request_batcher import submit_for_session
 from webapp.api import body_object, cross_site, new_request, upload_answer, upload_csr
 from webapp.api.csrf_header import check_csrf_header
 from webapp.app import apply_security_headers, nul_field
@@ -61,16 +62,16 @@ MIRRORED: dict[str, dict[str, str]] = {
     "before": {
         "flask_wtf.csrf.CSRFProtect.init_app.<locals>.csrf_protect": "none: the API blueprint is exempt",
         "webapp.app._start_request": "1",
-        "webapp.portal.auth.load_principal": "2, 3",
+        "webapp.portal.auth.load_principal": "2, 5",
         "webapp.i18n._remember_choice": "none: read for _keep_choice",
-        "webapp.app._refuse_nul": "6 (no query string, no form)",
+        "webapp.app._refuse_nul": "4 (no query string, no form)",
     },
-    "api": {"webapp.api._authenticate": "5 (no Authorization header; the principal is the session's)"},
+    "api": {"webapp.api._authenticate": "3 (no Authorization header; the principal is the session's)"},
     "values": {"webapp.portal.auth.check_ids": "none: the route has no URL values"},
     "after": {
         "flask_limiter._extension.Limiter.__inject_headers": "none: no limit was checked",
         "webapp.i18n._keep_choice": "none: it writes only when a login or logout replaced the session",
-        "webapp.app._security_headers": "8",
+        "webapp.app._security_headers": "7",
     },
 }
 
@@ -136,7 +137,7 @@ class UploadFastPath:
         return found
 
     def _answer(self, environ: dict[str, Any]) -> Response | None:
-        """The answer of steps 1-8, or None: Flask answers (nothing was written)."""
+        """The answer of steps 1-7, or None: Flask answers (nothing was written)."""
         call = self.app.request_class(environ)
         body = self._body(environ, call)
         if body is None:
@@ -148,9 +149,7 @@ class UploadFastPath:
         if session is not None:
             session.accessed = True  # read, as through Flask's RequestContext.session: "Vary: Cookie"
         token = session.get(SESSION_KEY) if session is not None else None
-        runtime: Runtime = app.extensions["portail.runtime"]
-        principal = resume_fresh_session(runtime, token, source_ip=call.remote_addr) if token else None
-        if principal is None or not principal.may_request or cross_site(call):
+        if not token or not isinstance(token, str) or cross_site(call):
             return None
         try:
             check_csrf_header(app, session, call.headers.get("X-CSRF-Token"))  # type: ignore[arg-type]
@@ -159,7 +158,9 @@ class UploadFastPath:
         csr = self._csr(body)
         if csr is None:
             return None
-        response = self._issue(runtime, principal, csr)
+        response = self._issue(app.extensions["portail.runtime"], token, csr, call.remote_addr)
+        if response is None:
+            return None
         apply_security_headers(response.headers, secure=call.is_secure, static=False)
         if session is not None and not sessions.is_null_session(session):
             sessions.save_session(app, session, response)
@@ -188,10 +189,17 @@ class UploadFastPath:
         except (ValueError, RecursionError, BadRequestError):
             return None
 
-    def _issue(self, runtime: Runtime, principal: Principal, csr: bytes) -> Response:
-        """Step 7: the use case's outcome, 201, or its error as webapp.errors answers it."""
+    def _issue(self, runtime: Runtime, token: str, csr: bytes, source_ip: str | None) -> Response | None:
+        """Steps 4 (the CSR), 5 and 6: the use case's outcome, 201, or its error as webapp.errors answers it; None when
+        the CSR is refused before the session was read, or the session is not one to resume as it is."""
         try:
-            outcome = request_certificate(runtime, principal.actor, csr_data=csr, requester=principal)
+            checked = checked_csr(csr)  # as request_certificate does first
+        except PKIError:
+            return None
+        try:
+            outcome = submit_for_session(runtime, token, checked, source_ip=source_ip)
+            if outcome is None:
+                return None
         except PKIError as error:
             with self.app.app_context():
                 return pki_error_response(error, method="POST", path=PATH, as_json=True)
