@@ -172,7 +172,9 @@ def count_issued(url: str) -> int:
         engine.dispose()
 
 
-def bench_ours(base: Path, csrs: list[str], args: argparse.Namespace) -> Row:
+def prepare_ours(base: Path, args: argparse.Namespace) -> dict[str, str]:
+    """The PKI_* environment of a fresh ledger under `base`: the issuer installed, the company (policy
+    `auto`) and its member USER with PASSWORD."""
     from ca.actor import cli_operator
     from ca.ledger import portal_store, store
     from ca.lifecycle import issuers
@@ -182,15 +184,11 @@ def bench_ours(base: Path, csrs: list[str], args: argparse.Namespace) -> Row:
     from enrollment.accounts import users as accounts
     from enrollment.accounts.passwords import hash_password
 
-    name = f"ours, portal API, granian w{args.workers}" + (f" t{args.threads}" if args.threads else "")
     environ = {**make_pki(base), "PKI_PORTAL__SECRET_FILE": str(base / "secrets" / "session.key"),
                "PKI_PORTAL__OUTBOX_DIR": str(base / "outbox"), "PKI_REPOSITORY__CROSS_DIR": str(base / "cross"),
                "PKI_CA__SIGNING_PROCESSES": str(args.signing_processes)}
-    if args.signing_processes:
-        name += f", {args.signing_processes} signing processes"
     if args.database_url:
         environ["PKI_DATABASE__URL"] = args.database_url
-        name += ", PostgreSQL"
     runtime = build_runtime(load_settings(None, environ))
     operator = cli_operator("bench")
     issuers.install_issuer(runtime, operator, name=ISSUER,
@@ -201,6 +199,16 @@ def bench_ours(base: Path, csrs: list[str], args: argparse.Namespace) -> Row:
     with runtime.sessionmaker.begin() as session:
         portal_store.mark_user(session, store.get_user_by_email(session, USER), password_hash=hash_password(PASSWORD))
     runtime.close()
+    return environ
+
+
+def bench_ours(base: Path, csrs: list[str], args: argparse.Namespace) -> Row:
+    name = f"ours, portal API, granian w{args.workers}" + (f" t{args.threads}" if args.threads else "")
+    if args.signing_processes:
+        name += f", {args.signing_processes} signing processes"
+    if args.database_url:
+        name += ", PostgreSQL"
+    environ = prepare_ours(base, args)
     port = free_port()
     argv = [PKICTL, "serve", "portal", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
     argv += ["--threads", str(args.threads)] if args.threads else []
@@ -220,6 +228,8 @@ def bench_ours(base: Path, csrs: list[str], args: argparse.Namespace) -> Row:
         row, cpu = measured_wrk(process, f"http://127.0.0.1:{port}/api/v1/requests", script, args, name)
         issued = count_issued(environ["PKI_DATABASE__URL"])
         row.note = f"{cpu}; {issued} issued in the ledger"
+        if "fast path is off" in (base / "portal.log").read_text(errors="replace"):
+            row.note += "; upload fast path OFF (see portal.log)"
         return row
     finally:
         stop(process)

@@ -20,6 +20,7 @@ from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.datastructures import Headers
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ca.actor import SYSTEM
@@ -64,7 +65,13 @@ def _start_request() -> None:
 
 
 def _security_headers(response: Response) -> Response:
-    headers = response.headers
+    apply_security_headers(response.headers, secure=request.is_secure, static=request.endpoint == "static")
+    return response
+
+
+def apply_security_headers(headers: Headers, *, secure: bool, static: bool) -> None:
+    """The headers of every answer of the portal (after_request, and the API's upload path,
+    webapp.api.upload_fast_path): request id, CSP, no sniffing or framing, HSTS over HTTPS, no caching."""
     request_id = REQUEST_ID.get()
     if request_id:
         headers.setdefault("X-Request-ID", request_id)
@@ -75,11 +82,10 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if request.is_secure:
+    if secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if request.endpoint != "static":  # pages show personal data: never stored by a cache (ASVS 14.3.2)
+    if not static:  # pages show personal data: never stored by a cache (ASVS 14.3.2)
         headers.setdefault("Cache-Control", "no-store")
-    return response
 
 
 # Fields whose own check refuses every control character with a message of its own (the login's return path).
@@ -87,7 +93,7 @@ _OWN_CONTROL_CHECK = frozenset({"next"})
 MAX_JSON_DEPTH = 32
 
 
-def _nul_field(value: object, name: str, depth: int = 0) -> str | None:
+def nul_field(value: object, name: str, depth: int = 0) -> str | None:
     """The name of the first field holding U+0000, walking JSON no deeper than MAX_JSON_DEPTH."""
     if depth > MAX_JSON_DEPTH:
         raise BadRequestError(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep")
@@ -95,7 +101,7 @@ def _nul_field(value: object, name: str, depth: int = 0) -> str | None:
         return name if "\x00" in value else None
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
-        found = _nul_field(key, name, depth + 1) or _nul_field(item, str(key), depth + 1)
+        found = nul_field(key, name, depth + 1) or nul_field(item, str(key), depth + 1)
         if found:
             return found
     return None
@@ -106,18 +112,18 @@ def _refuse_nul() -> None:
     in a login e-mail or a group name reached the ledger and answered 500 (found by tests/fuzz). Refused here,
     at the edge, with a 400 naming the field, for every page and the API. Uploaded files (a DER CSR) are not
     fields."""
-    found = _nul_field(request.path, "path")
+    found = nul_field(request.path, "path")
     for source in (request.args, request.form):
         for key, values in source.lists():
             if key in _OWN_CONTROL_CHECK:
                 continue
-            found = found or _nul_field(key, key) or next(filter(None, (_nul_field(v, key) for v in values)), None)
+            found = found or nul_field(key, key) or next(filter(None, (nul_field(v, key) for v in values)), None)
     if request.is_json:
         try:
             body = request.get_json(silent=True)
         except RecursionError:
             raise BadRequestError(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep") from None
-        found = found or _nul_field(body, "body")
+        found = found or nul_field(body, "body")
     if found:
         raise BadRequestError(f"the field {found!r} contains the NUL character (U+0000), which is not allowed")
 # A shared store (Redis) that stops answering must not hang a request: connecting and each command give up
@@ -185,6 +191,10 @@ def create_app(settings: Settings, clock: Clock | None = None, runtime: Runtime 
         WTF_CSRF_SSL_STRICT=https,
         RATELIMIT_HEADERS_ENABLED=True,
     )
+    # Innermost, behind the proxy headers' fix like Flask: the API's CSR uploads (webapp.api.upload_fast_path).
+    from webapp.api.upload_fast_path import UploadFastPath
+
+    app.wsgi_app = UploadFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
     if portal.proxy_hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=portal.proxy_hops, x_proto=portal.proxy_hops,  # type: ignore[method-assign]
                                 x_host=portal.proxy_hops)

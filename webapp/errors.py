@@ -71,8 +71,9 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def error_response(status: int, kind: str, message: str) -> Response:
-    if wants_json():
+def error_response(status: int, kind: str, message: str, *, as_json: bool | None = None) -> Response:
+    """The error answer; `as_json` None: as the request prefers (wants_json). Needs an application context."""
+    if as_json if as_json is not None else wants_json():
         response = jsonify({"error": {"kind": kind, "message": message}})
     else:  # the page in the reader's language; the JSON above stays English, as programs read it (webapp.i18n)
         response = Response(render_template("error.html", status=status,
@@ -82,16 +83,22 @@ def error_response(status: int, kind: str, message: str) -> Response:
     return response
 
 
-def _pki_error(error: PKIError) -> Response:
+def pki_error_response(error: PKIError, *, method: str, path: str, as_json: bool | None = None) -> Response:
+    """The answer to a PKIError of the request `method` `path`: Flask's handler below, and the JSON API's
+    upload path that runs without a request context (webapp.api.upload_fast_path)."""
     status = status_for(error)
     if status >= 500:
-        log.error("%s on %s %s: %s", type(error).__name__, request.method, request.path, error)
+        log.error("%s on %s %s: %s", type(error).__name__, method, path, error)
     if status == 500:  # a PKIError subclass nobody mapped: a bug, shown without detail
-        return error_response(500, "internal", INTERNAL)
-    response = error_response(status, error.kind, str(error))
+        return error_response(500, "internal", INTERNAL, as_json=as_json)
+    response = error_response(status, error.kind, str(error), as_json=as_json)
     if status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def _pki_error(error: PKIError) -> Response:
+    return pki_error_response(error, method=request.method, path=request.path)
 
 
 def _http_error(error: HTTPException) -> Response:
@@ -114,9 +121,14 @@ def _http_error(error: HTTPException) -> Response:
     return response
 
 
+def unexpected_response(error: Exception, *, method: str, path: str, as_json: bool | None = None) -> Response:
+    """A bug: logged with its traceback, answered 500 without detail."""
+    log.exception("unexpected error on %s %s", method, path, exc_info=error)
+    return error_response(500, "internal", INTERNAL, as_json=as_json)
+
+
 def _unexpected(error: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.path, exc_info=error)
-    return error_response(500, "internal", INTERNAL)
+    return unexpected_response(error, method=request.method, path=request.path)
 
 
 def register_error_handlers(app: Flask) -> None:

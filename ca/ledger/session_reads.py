@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from ca.combining import Combiner
 from ca.ledger.issuance_reads import READ_ONLY
@@ -78,6 +80,16 @@ class SessionFacts:
 def read_session(engine: Engine, id_sha256: str) -> SessionFacts | None:
     """The session with this token digest, its person and company as committed now; None: no such session."""
     return _reader_for(engine).read(id_sha256)
+
+
+def read_sessions_in(session: Session, digests: Iterable[str]) -> dict[str, SessionFacts]:
+    """The same read for several token digests, inside a transaction of the caller's (the one that records
+    a batch of uploads, enrollment.requests.request_batcher): one statement, as committed now."""
+    wanted = sorted(set(digests))
+    if not wanted:
+        return {}
+    rows = session.connection().execute(_SESSION_PERSON_COMPANY, {"digests": wanted}).all()
+    return {row.id_sha256: _facts(row) for row in rows}
 
 
 @dataclass

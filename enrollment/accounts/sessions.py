@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from cryptography import x509
@@ -23,8 +23,9 @@ from ca.errors import NotAuthorizedError
 from ca.ledger import Session, portal_store, store
 from ca.ledger.audit import append_event
 from ca.ledger.models import User
-from ca.ledger.session_reads import read_session
+from ca.ledger.session_reads import SessionFacts, read_session
 from ca.runtime import Runtime
+from ca.settings import PortalSettings
 from ca.vocabulary import ActorKind, CertificateStatus, Role, UserStatus
 from enrollment.accounts.passwords import hash_password, needs_rehash, verify_password
 from enrollment.accounts.views import LoginResult, Principal
@@ -123,19 +124,37 @@ def log_in(runtime: Runtime, *, email: str, password: str, source_ip: str | None
         return LoginResult(session_token=token, principal=principal)
 
 
-def resume_session(runtime: Runtime, token: str, *, source_ip: str | None) -> Principal:
-    """The Principal of a live session, or NotAuthorizedError (and the session ends) when it timed out."""
-    settings = runtime.settings.portal
+def resume_fresh_session(runtime: Runtime, token: str, *, source_ip: str | None) -> Principal | None:
+    """The Principal of a live session with nothing to write (touched less than TOUCH_EVERY ago, within its
+    idle and absolute limits, its person allowed to log in), from one statement in a read-only transaction
+    with no write lock (ca.ledger.session_reads); None for anything else — a session to touch, to end or to
+    refuse — which only resume_session's writing pass decides. Almost every request is the first case."""
     now = runtime.clock.now()
-    # Almost every call only reads (a live session touched less than TOUCH_EVERY ago): one statement in a
-    # read-only transaction, no write lock (ca.ledger.session_reads). Anything to write, or to refuse, goes
-    # through the writing pass below, which re-reads the session under the write lock.
     facts = read_session(runtime.engine, token_digest(token)) if token else None
+    return fresh_principal(facts, now, runtime.settings.portal, source_ip)
+
+
+def fresh_principal(facts: SessionFacts | None, now: datetime, settings: PortalSettings,
+                    source_ip: str | None) -> Principal | None:
+    """The rule of resume_fresh_session over facts read at `now` (also read in the transaction that records
+    a batch of uploads, enrollment.requests.request_batcher): live, touched less than TOUCH_EVERY ago, within
+    the idle and absolute limits (ASVS 5.0 V7.3), its person allowed to log in."""
     if (facts is not None and facts.ended_at is None and now - facts.last_seen_at < TOUCH_EVERY
             and facts.user.status in LOGIN_STATUSES
             and now - facts.created_at <= timedelta(hours=settings.session_absolute_hours)
             and now - facts.last_seen_at <= timedelta(minutes=settings.session_idle_minutes)):
         return principal_of(facts.user, facts.company, source_ip)
+    return None
+
+
+def resume_session(runtime: Runtime, token: str, *, source_ip: str | None) -> Principal:
+    """The Principal of a live session, or NotAuthorizedError (and the session ends) when it timed out."""
+    fresh = resume_fresh_session(runtime, token, source_ip=source_ip)
+    if fresh is not None:
+        return fresh
+    # The writing pass re-reads the session under the write lock: to touch it, end it, or refuse it.
+    settings = runtime.settings.portal
+    now = runtime.clock.now()
     with runtime.sessionmaker.begin() as session:
         record = portal_store.get_portal_session(session, token_digest(token)) if token else None
         if record is None or record.ended_at is not None:

@@ -34,9 +34,12 @@ from ca.ledger import Session, SessionFactory, request_batch_store
 from ca.ledger.group_commit import committer_for
 from ca.ledger.issuance_store import append_events
 from ca.ledger.request_batch_store import Failure, Member, NewRequest
+from ca.ledger.session_reads import read_sessions_in
 from ca.runtime import Runtime
+from ca.settings import PortalSettings
 from ca.vocabulary import ActorKind, RequestStatus, UserStatus
 from ca.x509.csr import CheckedCSR
+from enrollment.accounts.sessions import fresh_principal, token_digest
 from enrollment.requests.views import RequestOutcome, RequestView
 
 PROFILE = "browser"
@@ -47,8 +50,11 @@ MAX_BATCH = 256
 
 @dataclass
 class _Upload:
-    actor: Actor
+    actor: Actor | None  # None: the actor of the session `session_digest`, read in step 1
     csr: CheckedCSR
+    session_digest: str | None = None
+    source_ip: str | None = None
+    stale: bool = False  # that session is not one to resume without a write: nothing recorded
     done: bool = False
     outcome: RequestOutcome | None = None
     error: BaseException | None = None
@@ -89,13 +95,30 @@ def submit(runtime: Runtime, actor: Actor, csr: CheckedCSR) -> RequestOutcome:
     return upload.outcome
 
 
+def submit_for_session(runtime: Runtime, token: str, csr: CheckedCSR, *, source_ip: str | None,
+                       ) -> RequestOutcome | None:
+    """`submit` for the person of a session token, whose session is read in the transaction that records
+    the batch, by the rule of a request's session check (enrollment.accounts.sessions.fresh_principal):
+    one statement for the whole batch instead of one read per call. None, with nothing recorded, when the
+    session is not live and fresh or its person may not request: the caller then takes the long way
+    (resume_session, which touches, ends or refuses it)."""
+    upload = _Upload(None, csr, session_digest=token_digest(token), source_ip=source_ip)
+    _batcher_for(runtime).join(upload, lambda batch: _run(runtime, batch))
+    if upload.error is not None:
+        raise upload.error
+    if upload.stale:
+        return None
+    assert upload.outcome is not None
+    return upload.outcome
+
+
 def _run(runtime: Runtime, batch: list[_Upload]) -> None:
     """The batch's three steps; an error outside any one upload's own (the ledger is down) reaches all."""
     try:
         now = runtime.clock.now()
         committer = committer_for(runtime.sessionmaker)
-        committer.run(lambda session: _record(session, batch, now))
-        auto = [upload for upload in batch if upload.error is None and upload.auto]
+        committer.run(lambda session: _record(session, batch, now, runtime.settings.portal))
+        auto = [upload for upload in batch if upload.error is None and upload.auto and not upload.stale]
         failures: list[Failure] = []
         for actor, uploads in _by_actor(auto).items():
             results = issue_many(runtime, actor, [
@@ -115,19 +138,27 @@ def _run(runtime: Runtime, batch: list[_Upload]) -> None:
     except Exception as error:  # noqa: BLE001 - handed to every caller still without an answer, raised there
         for upload in batch:
             if upload.error is None:
-                upload.outcome, upload.error = None, error
+                upload.outcome, upload.error, upload.stale = None, error, False
 
 
-def _record(session: Session, batch: list[_Upload], now: datetime) -> None:
+def _record(session: Session, batch: list[_Upload], now: datetime, settings: PortalSettings) -> None:
     """Step 1, inside one transaction of the group committer: an upload refused here records nothing."""
-    members = request_batch_store.read_members(session, (u.actor.user_id for u in batch if u.actor.user_id))
-    blocked = request_batch_store.blocked_among(session, (u.csr.spki_sha256 for u in batch))
-    recorded: list[_Upload] = []
+    sessions = read_sessions_in(session, (u.session_digest for u in batch if u.session_digest))
     for upload in batch:
         upload.error, upload.request_id, upload.outcome = None, None, None  # a replayed transaction starts over
-        member = members.get(upload.actor.user_id or 0)
+        if upload.session_digest is not None:
+            principal = fresh_principal(sessions.get(upload.session_digest), now, settings, upload.source_ip)
+            upload.stale = principal is None or not principal.may_request
+            upload.actor = None if principal is None or upload.stale else principal.actor
+    live = [upload for upload in batch if not upload.stale]
+    members = request_batch_store.read_members(session, (_actor(u).user_id or 0 for u in live))
+    blocked = request_batch_store.blocked_among(session, (u.csr.spki_sha256 for u in live))
+    recorded: list[_Upload] = []
+    for upload in live:
+        actor = _actor(upload)
+        member = members.get(actor.user_id or 0)
         if (member is None or member.status != UserStatus.ACTIVE or member.company_id is None
-                or member.company_id != upload.actor.company_id):
+                or member.company_id != actor.company_id):
             upload.error = NotAuthorizedError(NO_COMPANY)
         elif upload.csr.spki_sha256 in blocked:
             upload.error = BadCSRError(BLOCKED_KEY)
@@ -143,9 +174,9 @@ def _record(session: Session, batch: list[_Upload], now: datetime) -> None:
         if not upload.auto:
             upload.outcome = RequestOutcome(_view(upload, RequestStatus.PENDING, now, None, None))
     append_events(session, [{
-        "at": now, "actor": u.actor.name, "action": "request.created", "object_type": "request",
+        "at": now, "actor": _actor(u).name, "action": "request.created", "object_type": "request",
         "object_id": str(u.request_id), "company_id": _company_id(u),
-        "details": {"kind": "csr", "policy": _member(u).approval_policy}, "source_ip": u.actor.source_ip,
+        "details": {"kind": "csr", "policy": _member(u).approval_policy}, "source_ip": _actor(u).source_ip,
     } for u in recorded])
 
 
@@ -161,7 +192,7 @@ def _link_builder_issued(runtime: Runtime, auto: list[_Upload], now: datetime) -
         return
     with runtime.sessionmaker.begin() as session:
         request_batch_store.link_issued(session, [
-            (request_id, _company_id(issued[request_id]), issued[request_id].actor,
+            (request_id, _company_id(issued[request_id]), _actor(issued[request_id]),
              issued[request_id].outcome.serial or "")  # type: ignore[union-attr]
             for request_id in left], now)
 
@@ -169,8 +200,13 @@ def _link_builder_issued(runtime: Runtime, auto: list[_Upload], now: datetime) -
 def _by_actor(uploads: Sequence[_Upload]) -> dict[Actor, list[_Upload]]:
     groups: dict[Actor, list[_Upload]] = {}
     for upload in uploads:
-        groups.setdefault(upload.actor, []).append(upload)
+        groups.setdefault(_actor(upload), []).append(upload)
     return groups
+
+
+def _actor(upload: _Upload) -> Actor:
+    assert upload.actor is not None
+    return upload.actor
 
 
 def _member(upload: _Upload) -> Member:
@@ -179,8 +215,9 @@ def _member(upload: _Upload) -> Member:
 
 
 def _company_id(upload: _Upload) -> int:
-    assert upload.actor.company_id is not None
-    return upload.actor.company_id
+    company_id = _actor(upload).company_id
+    assert company_id is not None
+    return company_id
 
 
 def _request_id(upload: _Upload) -> int:

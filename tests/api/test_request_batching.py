@@ -225,3 +225,33 @@ def test_the_same_csr_twice_in_one_batch_is_two_requests(runtime, world):
         for outcome in (first, second):
             assert session.execute(select(CertificateRecord.request_id).where(
                 CertificateRecord.serial == outcome.serial)).scalar_one() == outcome.request.id
+
+
+def test_uploads_of_session_tokens_read_their_sessions_in_the_batch(runtime, world):
+    """submit_for_session: a live session's upload is recorded and issued in the batch, under its person;
+    an ended session, a person without a company or an unknown token records nothing and answers None
+    (the caller then takes resume_session's way), in the same batch as the others."""
+    from enrollment.accounts.sessions import log_in, log_out
+    from tests.portal.support import PASSWORD
+
+    tokens = {name: log_in(runtime, email=world.emails[name], password=PASSWORD, source_ip="192.0.2.7").session_token
+              for name in ("carol", "dave", "nina")}
+    log_out(runtime, tokens["dave"], source_ip=None)
+    before = _requests(runtime)
+
+    def by_session(token: str) -> Callable[[], Any]:
+        checked = checked_csr(good_csr("ec-p256")[1])
+        return lambda: request_batcher.submit_for_session(runtime, token, checked, source_ip="192.0.2.7")
+
+    outcomes = one_batch(runtime, [by_session(tokens["carol"]), by_session(tokens["dave"]),
+                                   by_session(tokens["nina"]), by_session("no-such-token"),
+                                   upload(runtime, world, "frank")])
+    carol, dave, nina, unknown, frank = outcomes
+    assert carol.serial and carol.request.user == world.emails["carol"] and carol.request.status == "issued"
+    assert frank.serial and dave is None and nina is None and unknown is None
+    new = {i: r for i, r in _requests(runtime).items() if i not in before}
+    assert sorted(r.user_id for r in new.values()) == sorted([world.id("carol"), world.id("frank")])
+    with runtime.sessionmaker() as session:
+        created = session.execute(select(AuditEvent).where(AuditEvent.action == "request.created",
+                                                           AuditEvent.object_id == str(carol.request.id))).scalar_one()
+    assert created.actor == world.emails["carol"] and created.source_ip == "192.0.2.7"

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request, url_for
-from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from flask import Blueprint, current_app, g, jsonify, request, session, url_for
+from flask_wtf.csrf import CSRFError, generate_csrf
+from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response
-from wtforms import ValidationError
 
 from ca.certificate_lists import page_company_certificates, page_my_certificates
 from ca.certificates import CertificateFilter
@@ -30,6 +30,8 @@ from enrollment.requests.approval import decide_request, request_certificate
 from enrollment.requests.downloads import get_certificate
 from enrollment.requests.renewal import renew_with_csr
 from enrollment.requests.request_lists import page_company_requests, page_my_requests
+from enrollment.requests.views import RequestOutcome
+from webapp.api.csrf_header import check_csrf_header
 from webapp.api.openapi import openapi_document
 from webapp.listing import envelope, page_request
 from webapp.oauth.bearer import authenticate_bearer, bearer_requested
@@ -53,16 +55,16 @@ def create_api_blueprint() -> Blueprint:
     return bp
 
 
-def _cross_site() -> bool:
+def cross_site(call: WerkzeugRequest) -> bool:
     """A browser says where a request comes from (Fetch Metadata, Origin); programs send neither.
 
     A browser holding a client certificate presents it to any page that POSTs here, like a cookie, so a
     certificate-authenticated call is refused when it comes from another site (ASVS 3.5.x).
     """
-    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+    if call.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         return True
-    origin = request.headers.get("Origin")
-    return origin is not None and origin != f"{request.scheme}://{request.host}"
+    origin = call.headers.get("Origin")
+    return origin is not None and origin != f"{call.scheme}://{call.host}"
 
 
 @bp.before_request
@@ -72,13 +74,10 @@ def _authenticate() -> Response | None:
     load_certificate_principal()
     if request.method in SAFE_METHODS:
         return None
-    if _cross_site():
+    if cross_site(request):
         raise CSRFError("cross-site request refused")
     if g.get("auth_method") == "session":
-        try:
-            validate_csrf(request.headers.get("X-CSRF-Token"))
-        except ValidationError as exc:
-            raise CSRFError(str(exc)) from None
+        check_csrf_header(current_app, session, request.headers.get("X-CSRF-Token"))
     return None
 
 
@@ -103,6 +102,11 @@ def _body() -> dict[str, Any]:
         data = request.get_json(silent=True)
     except RecursionError:  # the decoder recurses per level: a body of 100k "[" must be a 400, not a 500
         raise BadRequestError(f"the request body nests too deeply (at most {MAX_JSON_DEPTH} levels)") from None
+    return body_object(data)
+
+
+def body_object(data: Any) -> dict[str, Any]:
+    """The decoded body as the API takes it: a JSON object nested at most MAX_JSON_DEPTH levels."""
     if isinstance(data, dict) and _depth(data) > MAX_JSON_DEPTH:
         raise BadRequestError(f"the request body nests too deeply (at most {MAX_JSON_DEPTH} levels)")
     if not isinstance(data, dict):
@@ -196,11 +200,23 @@ def requests() -> Response:
 @bp.post("/requests")
 @member_required
 def new_request() -> tuple[Response, int]:
-    csr = _text(_body(), "csr") or ""
+    """A CSR upload. Calls of a live session are answered by webapp.api.upload_fast_path with the same
+    functions (upload_csr, upload_answer), this view for every other caller."""
+    csr = upload_csr(_body())
     current = principal()  # a person's, read in this request: its policy needs no second read
-    outcome = request_certificate(runtime(), actor(), csr_data=csr.encode("utf-8", "replace"),
+    outcome = request_certificate(runtime(), actor(), csr_data=csr,
                                   requester=current if isinstance(current, Principal) else None)
-    return jsonify({"request": outcome.request.to_dict(), "certificate_serial": outcome.serial}), 201
+    return jsonify(upload_answer(outcome)), 201
+
+
+def upload_csr(data: dict[str, Any]) -> bytes:
+    """The CSR of an upload's body (PEM text, or anything check_csr then refuses with its reason)."""
+    return (_text(data, "csr") or "").encode("utf-8", "replace")
+
+
+def upload_answer(outcome: RequestOutcome) -> dict[str, Any]:
+    """The 201 body of an upload: the request as recorded and, under the `auto` policy, its certificate."""
+    return {"request": outcome.request.to_dict(), "certificate_serial": outcome.serial}
 
 
 @bp.get("/company/certificates")
