@@ -7,8 +7,15 @@ Peers in the same run, on the same ledger's certificates and the same delegated 
   - openssl ocsp -multi 2 (signs every answer; restarted for each run, and probed with a real request only:
     a bare connect-and-close can leave it spinning, REFERENCES.md);
   - ours: `pkictl serve repository` (granian, bare WSGI callable), after `pkictl ocsp refresh`, per worker count.
-Targets (issue 3): ours ≥ 2× cfssl ocspserve in the same run, p99 ≤ 5 ms. A missing peer is skipped with a
+Targets (issue 14 §3): ours ≥ 3× cfssl ocspserve in the same run, p99 ≤ 5 ms. A missing peer is skipped with a
 message. The machine's load average is printed: other work on the machine skews every row alike.
+
+One wrk thread drives the 16 connections of every row (`--wrk-threads`, 1 by default). wrk sits on the same 2
+cores as the server it measures; one thread keeps 16 connections busy at more than 40,000 req/s, and a second
+one only competes with the two server workers for the cores, which both lowered every row's rate and made the
+tail a measure of the scheduler: in the same minutes (load 6-8, 100 leaves, 5 s), -t2 gave ours 29,596 and
+36,963 req/s at p99 19.7 and 5.0 ms and cfssl 4,336 and 10,498 req/s; -t1 gave ours 38,578 and 37,825 req/s
+at p99 3.1 and 3.5 ms and cfssl 10,921 and 11,127 req/s.
 """
 
 from __future__ import annotations
@@ -210,8 +217,8 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(url: str, script: Path, connections: int, duration: int, name: str) -> Row:
-    argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url]
+def run_wrk(url: str, script: Path, connections: int, duration: int, name: str, threads: int = 2) -> Row:
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     out = result.stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -258,7 +265,7 @@ def bench_cfssl(setup: Setup, script: Path, args: argparse.Namespace) -> Row:
         url = f"http://127.0.0.1:{port}/"
         answer = probe(url, setup.request, process)
         assert answer.certificate_status == ocsp.OCSPCertStatus.GOOD
-        return run_wrk(url, script, args.connections, args.duration, name)
+        return run_wrk(url, script, args.connections, args.duration, name, args.wrk_threads)
     except Exception as exc:  # noqa: BLE001
         return Row(name, note=f"failed: {exc}")
     finally:
@@ -287,7 +294,7 @@ def bench_openssl(setup: Setup, script: Path, args: argparse.Namespace) -> Row:
         url = f"http://127.0.0.1:{port}/"
         answer = probe(url, setup.request, process)
         assert answer.certificate_status == ocsp.OCSPCertStatus.GOOD
-        return run_wrk(url, script, args.connections, args.duration, name)
+        return run_wrk(url, script, args.connections, args.duration, name, args.wrk_threads)
     except Exception as exc:  # noqa: BLE001
         return Row(name, note=f"failed: {exc}")
     finally:
@@ -307,7 +314,7 @@ def bench_ours(setup: Setup, script: Path, args: argparse.Namespace, workers: in
         for _ in range(20 * workers):  # every worker warms its cache (the first answer reads the ledger)
             probe(url, setup.request, process)
         time.sleep(1.0)  # let the first maintenance pass (CRL publication) finish
-        row = run_wrk(url, script, args.connections, args.duration, name)
+        row = run_wrk(url, script, args.connections, args.duration, name, args.wrk_threads)
         presigned = probe(url, setup.request, process)
         row.note = "pre-signed" if presigned.this_update_utc < datetime.now(UTC) - timedelta(seconds=2) else ""
         return row
@@ -323,6 +330,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--wrk-threads", type=int, default=1,
+                        help="wrk's threads (one keeps the 16 connections busy and leaves the cores to the servers)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     if quick():
@@ -340,8 +349,8 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(directory, ignore_errors=True)
     load = os.getloadavg()
-    print(f"\nwrk -t2 -c{args.connections} -d{args.duration}s, POST of one {len(setup.request)}-byte request "
-          f"(SHA-1 CertID, no nonce); {os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f}")
+    print(f"\nwrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s, POST of one "
+          f"{len(setup.request)}-byte request (SHA-1 CertID, no nonce); {os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f}")
     cfssl = next((r.rps for r in rows if r.name.startswith("cfssl") and r.rps), None)
     print(f"{'responder':<24} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'x cfssl':>8}  note")
     for row in rows:
@@ -354,9 +363,9 @@ def main() -> None:
     ours = [r for r in rows if r.name.startswith("ours") and r.rps]
     if ours and cfssl:
         best = max(ours, key=lambda r: r.rps or 0)
-        verdict_rps = "met" if (best.rps or 0) >= 2 * cfssl else "MISSED"
+        verdict_rps = "met" if (best.rps or 0) >= 3 * cfssl else "MISSED"
         verdict_p99 = "met" if (best.p99_ms or 99) <= 5 else "MISSED"
-        print(f"target ≥ 2x cfssl: {verdict_rps} ({best.name}: {best.rps / cfssl:.2f}x); "
+        print(f"target ≥ 3x cfssl: {verdict_rps} ({best.name}: {best.rps / cfssl:.2f}x); "
               f"target p99 ≤ 5 ms: {verdict_p99} ({best.p99_ms:.2f} ms)")
         two = next((r for r in ours if r.name.endswith("w2")), best)
         emit(f"OCSP req/s, {args.connections} conn., {two.name}", two.rps or 0, "req/s", "cfssl ocspserve", cfssl,
