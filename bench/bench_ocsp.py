@@ -350,7 +350,8 @@ def main() -> None:
             shutil.rmtree(directory, ignore_errors=True)
     load = os.getloadavg()
     print(f"\nwrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s, POST of one "
-          f"{len(setup.request)}-byte request (SHA-1 CertID, no nonce); {os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f}")
+          f"{len(setup.request)}-byte request (SHA-1 CertID, no nonce); "
+          f"{os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f}")
     cfssl = next((r.rps for r in rows if r.name.startswith("cfssl") and r.rps), None)
     print(f"{'responder':<24} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'x cfssl':>8}  note")
     for row in rows:
