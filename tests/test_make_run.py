@@ -10,7 +10,6 @@ import os
 import queue
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from tests.support.server import free_port
 from tests.support.tools import require_tool
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,22 +30,16 @@ DEADLINE = 60.0
 PASSWORD = "a first run that explains itself, tried from a fresh clone"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _environment(port: int) -> dict[str, str]:
     """The caller's environment without any PKI_* setting that could point the demo elsewhere; free ports
     for the three services `make run` starts."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PKI_")}
     env["PKI_REPOSITORY__PORT"] = str(port)
-    env["PKI_PORTAL__PORT"] = str(_free_port())
+    env["PKI_PORTAL__PORT"] = str(free_port())
     env["PKI_PORTAL__BASE_URL"] = f"http://127.0.0.1:{env['PKI_PORTAL__PORT']}"  # the links it prints
-    env["PKI_FRONTOFFICE__PORT"] = str(_free_port())
-    env["PKI_ACME__PORT"] = str(_free_port())
-    env["PKI_OAUTH__MTLS_PORT"] = str(_free_port())
+    env["PKI_FRONTOFFICE__PORT"] = str(free_port())
+    env["PKI_ACME__PORT"] = str(free_port())
+    env["PKI_OAUTH__MTLS_PORT"] = str(free_port())
     return env
 
 
@@ -66,7 +60,7 @@ def _fetch(url: str) -> tuple[int, str, bytes] | None:
 def _make_run(run_dir: Path, while_up=None) -> tuple[list[str], bytes]:
     """Run `make run` until the summary is printed and /pki/root.crt is served; return (stdout lines, root DER).
     `while_up(lines, env)` runs while the services are up."""
-    port = _free_port()
+    port = free_port()
     env = _environment(port)
     process = subprocess.Popen(
         [require_tool("make"), "--no-print-directory", "run", f"RUN_DIR={run_dir}"], cwd=REPO, env=env,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -11,6 +10,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+
+from tests.support.server import free_port
 
 _LINK = re.compile(r"https?://\S+/activate/[A-Za-z0-9_-]+")
 
@@ -46,14 +47,8 @@ class Mailbox:
         return match.group(0)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_mailbox() -> tuple[Mailbox, Controller]:
     box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
     controller.start()
     return box, controller

@@ -7,6 +7,7 @@ fails to start.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -23,11 +24,34 @@ from pathlib import Path
 PKICTL = str(Path(sys.executable).with_name("pkictl"))
 
 
+# Listening ports of the tests come from below Linux's ephemeral range (32768-60999 by default), one slice per
+# xdist worker. A port the kernel hands out for bind(0) is free only until the server binds it a moment later:
+# meanwhile any outgoing connection of the machine (to PostgreSQL, to another test's server) may take it as
+# its source port, and another worker's bind(0) may draw it too. A CI run lost `serve all --workers 2` that
+# way ("[Errno 98] Address already in use" for the port the test had just drawn).
+FIRST_PORT = 20_000
+PORTS_PER_WORKER = 1_500  # 8 workers: 20000-31999
+_drawn = itertools.count()
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # gw0, gw1, ... (absent without xdist)
+    return int(worker[2:]) % 8 if worker[2:].isdigit() else 0
+
+
 def free_port() -> int:
-    """A port free on 127.0.0.1 right now (the server binds it a moment later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free on 127.0.0.1 right now, from this worker's own slice below the ephemeral range (the server
+    binds it a moment later, and no outgoing connection or other worker can take it meanwhile)."""
+    base = FIRST_PORT + _worker_index() * PORTS_PER_WORKER
+    for _ in range(PORTS_PER_WORKER):
+        port = base + next(_drawn) % PORTS_PER_WORKER
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # still held (a server of an earlier test, TIME_WAIT): the next one
+                continue
+            return port
+    raise RuntimeError(f"no free port in {base}-{base + PORTS_PER_WORKER - 1}")
 
 
 def process_environment(environ: Mapping[str, str], **extra: str) -> dict[str, str]:
