@@ -104,14 +104,16 @@ def test_good_then_revoked_within_one_second(repo, method, nonce):
     returned = time.monotonic()
     assert result.returncode == 0, result.stderr
     answers = []
-    while time.monotonic() - returned < 1.0:
+    asked = returned
+    while asked - returned < 1.0:  # what counts is when the question was sent: `openssl ocsp` itself (a new
+        asked = time.monotonic()  # process) once took 2.3 s on a loaded CI machine to report the answer
         answers.append(_ask(repo, leaf, method, nonce))
         if answers[-1].status == "revoked":
             break
-    elapsed = time.monotonic() - returned
+    elapsed = asked - returned
     assert answers[-1].status == "revoked", (
-        f"{method} {'with' if nonce else 'without'} nonce: still {answers[-1].status} {elapsed:.2f} s after "
-        f"`pkictl cert revoke` returned ({len(answers)} requests)")
+        f"{method} {'with' if nonce else 'without'} nonce: still {answers[-1].status} for a request sent "
+        f"{elapsed:.2f} s after `pkictl cert revoke` returned ({len(answers)} requests)")
     assert elapsed <= 1.0
     print(f"{method} {'nonce' if nonce else 'no_nonce'}: revoked {elapsed:.3f} s after `pkictl cert revoke` returned")
     shown = repo.pkictl("cert", "show", serial, "--format", "json")
